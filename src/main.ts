@@ -1,0 +1,2 @@
+import { x } from './lib/hello.ts';
+console.log(x.parse({ a: 'ok' }));
