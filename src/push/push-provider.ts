@@ -43,7 +43,11 @@ export interface FcmMessage {
   notification?: { title?: string; body?: string; image?: string };
   data?: Record<string, string>;
   android?: Record<string, unknown>;
-  apns?: { headers?: Record<string, string>; payload?: Record<string, unknown>; fcm_options?: Record<string, string> };
+  apns?: {
+    headers?: Record<string, string>;
+    payload?: Record<string, unknown>;
+    fcm_options?: Record<string, string>;
+  };
   webpush?: {
     headers?: Record<string, string>;
     notification?: Record<string, unknown>;

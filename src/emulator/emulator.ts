@@ -1,0 +1,625 @@
+/**
+ * The FCM emulator: a local stand-in for Google's OAuth token endpoint and FCM HTTP v1 messages:send, speaking
+ * HTTP/2 (cleartext, prior knowledge) and HTTP/1.1 on one port, with fault injection and a record of messages.
+ */
+import { createPublicKey, type KeyObject, randomBytes, randomUUID, verify } from 'node:crypto';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { ServiceAccount } from '../push/push-provider.ts';
+import { validateSendRequest } from './fcm-validation.ts';
+
+/** Errors the emulator can be told to answer with; CONNECTION_RESET drops the stream without an answer. */
+export type FaultCode =
+  | 'UNREGISTERED'
+  | 'SENDER_ID_MISMATCH'
+  | 'INVALID_ARGUMENT'
+  | 'QUOTA_EXCEEDED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL'
+  | 'THIRD_PARTY_AUTH_ERROR'
+  | 'CONNECTION_RESET';
+
+export const FAULT_CODES: readonly FaultCode[] = [
+  'UNREGISTERED',
+  'SENDER_ID_MISMATCH',
+  'INVALID_ARGUMENT',
+  'QUOTA_EXCEEDED',
+  'UNAVAILABLE',
+  'INTERNAL',
+  'THIRD_PARTY_AUTH_ERROR',
+  'CONNECTION_RESET',
+];
+
+export interface EmulatorFaults {
+  /** Answer this error for this exact device token. */
+  tokens?: Record<string, FaultCode>;
+  /** Answer this error with this probability (0..1) for any message; checked in order, first hit wins. */
+  rates?: Partial<Record<FaultCode, number>>;
+  /** Retry-After value (seconds, or an HTTP date) sent with QUOTA_EXCEEDED, UNAVAILABLE and INTERNAL. */
+  retryAfter?: number | string;
+  /** Delay before answering messages:send, replacing the emulator's `latencyMs`. */
+  latencyMs?: number;
+}
+
+export interface ReceivedMessage {
+  projectId: string;
+  message: Record<string, unknown>;
+  validateOnly: boolean;
+  /** Milliseconds since the epoch. */
+  receivedAt: number;
+  /** HTTP status the emulator answered (0 when the stream was reset on purpose). */
+  status: number;
+  /** `projects/…/messages/…` when accepted. */
+  messageId?: string;
+  /** FCM error code when refused. */
+  errorCode?: string;
+}
+
+export interface EmulatorStats {
+  tokenRequests: number;
+  tokensIssued: number;
+  sendRequests: number;
+  /** Accepted and not validate_only. */
+  delivered: number;
+  validated: number;
+  /** Refusals by error code (UNAUTHENTICATED and PERMISSION_DENIED included). */
+  errors: Record<string, number>;
+}
+
+export interface EmulatorAccount {
+  client_email: string;
+  project_id: string;
+  public_key_pem: string;
+}
+
+export interface EmulatorOptions {
+  host?: string;
+  port?: number;
+  /** Delay before answering each messages:send. */
+  latencyMs?: number;
+  /** 'full' keeps messages (the newest `maxRecorded`) and stats; 'counts' keeps only stats. Default 'full'. */
+  recording?: 'full' | 'counts';
+  maxRecorded?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS announced to HTTP/2 clients. Default 1000. */
+  maxConcurrentStreams?: number;
+  /** expires_in of issued access tokens. Default 3600. */
+  tokenLifetimeSeconds?: number;
+}
+
+export interface Emulator {
+  /** Base URL, e.g. http://127.0.0.1:PORT (use as FCM base URL). */
+  readonly url: string;
+  /** `${url}/token`: put it in the service account's token_uri. */
+  readonly tokenUri: string;
+  close(): Promise<void>;
+  received(filter?: { projectId?: string }): ReceivedMessage[];
+  stats(): EmulatorStats;
+  /** Forgets recorded messages, stats and faults (accounts and issued tokens stay). */
+  reset(): void;
+  /** Trusts this key for JWTs whose `iss` is the account's client_email. */
+  addServiceAccount(account: EmulatorAccount | ServiceAccount): void;
+  setFaults(faults: EmulatorFaults): void;
+  /** Makes every issued access token invalid, as if they had expired (clients then get 401). */
+  revokeTokens(): void;
+  /** Cuts every open connection but keeps listening, to exercise client reconnects. */
+  dropConnections(): void;
+}
+
+const FCM_SCOPES = [
+  'https://www.googleapis.com/auth/firebase.messaging',
+  'https://www.googleapis.com/auth/cloud-platform',
+];
+const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_ISSUED_TOKENS = 100_000;
+const CLOCK_SKEW_SECONDS = 300;
+const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
+
+/** HTTP status, Google status and message of each injectable FCM error (as FCM words them). */
+const FAULT_ANSWERS: Record<Exclude<FaultCode, 'CONNECTION_RESET'>, [number, string, string]> = {
+  UNREGISTERED: [404, 'NOT_FOUND', 'Requested entity was not found.'],
+  SENDER_ID_MISMATCH: [403, 'PERMISSION_DENIED', 'SenderId mismatch'],
+  INVALID_ARGUMENT: [400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token'],
+  QUOTA_EXCEEDED: [429, 'RESOURCE_EXHAUSTED', 'Quota exceeded for quota metric "Messages sent" of service.'],
+  UNAVAILABLE: [503, 'UNAVAILABLE', 'The service is currently unavailable.'],
+  INTERNAL: [500, 'INTERNAL', 'Internal error encountered.'],
+  THIRD_PARTY_AUTH_ERROR: [401, 'UNAUTHENTICATED', 'Auth error from APNS or Web Push Service'],
+};
+
+/** Token prefixes that always fail, so demos can show dead tokens without configuring anything. */
+const TOKEN_PREFIX_FAULTS: ReadonlyArray<[string, FaultCode]> = [
+  ['unregistered-', 'UNREGISTERED'],
+  ['invalid-', 'INVALID_ARGUMENT'],
+];
+
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+/** What both the HTTP/1.1 and the HTTP/2 compatibility request/response look like to the handler. */
+interface Exchange {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  readBody(): Promise<string | undefined>;
+  reply(reply: Reply): void;
+  /** Drops the request without answering (RST_STREAM on HTTP/2, socket reset on HTTP/1.1). */
+  reset(): void;
+}
+
+/** Starts an emulator listening on host:port (port 0 = any free port). */
+export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const state = new EmulatorState(options);
+  const handle = (exchange: Exchange) => {
+    state.handle(exchange).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      exchange.reply(googleError(500, 'INTERNAL', `emulator failure: ${message}`));
+    });
+  };
+
+  const h1 = http.createServer((req, res) => handle(http1Exchange(req, res)));
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 } },
+    (req, res) => handle(http2Exchange(req, res)),
+  );
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      if (chunk.subarray(0, 4).toString('latin1') === 'PRI ') {
+        // The HTTP/2 session reads what is already buffered on the socket before taking over its handle.
+        socket.unshift(chunk);
+        h2.emit('connection', socket);
+      } else {
+        // The HTTP/1.1 parser consumes the socket's handle directly, so the peeked bytes are handed over as an event.
+        h1.emit('connection', socket);
+        socket.emit('data', chunk);
+        socket.resume();
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  state.tokenUri = `${url}/token`;
+
+  return {
+    url,
+    tokenUri: state.tokenUri,
+    received: (filter) => state.received(filter?.projectId),
+    stats: () => state.snapshot(),
+    reset: () => state.reset(),
+    addServiceAccount: (account) => state.addAccount(account),
+    setFaults: (faults) => state.setFaults(faults),
+    revokeTokens: () => state.issued.clear(),
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+interface IssuedToken {
+  clientEmail: string;
+  projectId: string;
+  expiresAt: number;
+}
+
+class EmulatorState {
+  tokenUri = '';
+  readonly issued = new Map<string, IssuedToken>();
+  readonly #accounts = new Map<string, { projectId: string; publicKey: KeyObject }>();
+  readonly #latencyMs: number;
+  readonly #recording: 'full' | 'counts';
+  readonly #tokenLifetimeSeconds: number;
+  readonly #log: RingBuffer<ReceivedMessage>;
+  #faults: EmulatorFaults = {};
+  #stats: EmulatorStats = emptyStats();
+
+  constructor(options: EmulatorOptions) {
+    this.#latencyMs = options.latencyMs ?? 0;
+    this.#recording = options.recording ?? 'full';
+    this.#tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
+    this.#log = new RingBuffer(options.maxRecorded ?? 100_000);
+  }
+
+  received(projectId?: string): ReceivedMessage[] {
+    const all = this.#log.toArray();
+    return projectId === undefined ? all : all.filter((entry) => entry.projectId === projectId);
+  }
+
+  snapshot(): EmulatorStats {
+    return { ...this.#stats, errors: { ...this.#stats.errors } };
+  }
+
+  reset(): void {
+    this.clearMessages();
+    this.#faults = {};
+  }
+
+  clearMessages(): void {
+    this.#log.clear();
+    this.#stats = emptyStats();
+  }
+
+  addAccount(account: EmulatorAccount | ServiceAccount): void {
+    const pem = 'public_key_pem' in account ? account.public_key_pem : account.private_key;
+    this.#accounts.set(account.client_email, {
+      projectId: account.project_id,
+      publicKey: createPublicKey(pem),
+    });
+  }
+
+  setFaults(faults: EmulatorFaults): void {
+    for (const code of [...Object.values(faults.tokens ?? {}), ...Object.keys(faults.rates ?? {})]) {
+      if (!FAULT_CODES.includes(code as FaultCode)) {
+        throw new Error(`unknown fault code ${code}; expected one of ${FAULT_CODES.join(', ')}`);
+      }
+    }
+    this.#faults = structuredClone(faults);
+  }
+
+  async handle(exchange: Exchange): Promise<void> {
+    const path = new URL(exchange.url, 'http://emulator').pathname;
+    const send = SEND_PATH.exec(path);
+    if (send && exchange.method === 'POST') return this.#send(exchange, decodeURIComponent(send[1]!));
+    if (path === '/token' && exchange.method === 'POST') return this.#token(exchange);
+    if (path.startsWith('/__emulator/')) return this.#control(exchange, path);
+    exchange.reply(googleError(404, 'NOT_FOUND', `The emulator has no route ${exchange.method} ${path}`));
+  }
+
+  async #token(exchange: Exchange): Promise<void> {
+    this.#stats.tokenRequests++;
+    const raw = await exchange.readBody();
+    if (raw === undefined)
+      return exchange.reply(oauthError(413, 'invalid_request', 'Request body too large.'));
+    const form = new URLSearchParams(raw);
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+      return exchange.reply(oauthError(400, 'unsupported_grant_type', 'Invalid grant_type.'));
+    }
+    const checked = this.#checkAssertion(form.get('assertion') ?? '');
+    if ('error' in checked) return exchange.reply(oauthError(400, 'invalid_grant', checked.error));
+
+    const accessToken = `ya29.emulator-${randomBytes(24).toString('base64url')}`;
+    if (this.issued.size >= MAX_ISSUED_TOKENS) this.issued.delete(this.issued.keys().next().value!);
+    this.issued.set(accessToken, {
+      clientEmail: checked.clientEmail,
+      projectId: checked.projectId,
+      expiresAt: Date.now() + this.#tokenLifetimeSeconds * 1000,
+    });
+    this.#stats.tokensIssued++;
+    exchange.reply({
+      status: 200,
+      body: { access_token: accessToken, expires_in: this.#tokenLifetimeSeconds, token_type: 'Bearer' },
+    });
+  }
+
+  /** Verifies a JWT bearer assertion the way Google's token endpoint does, with Google's error wording. */
+  #checkAssertion(assertion: string): { clientEmail: string; projectId: string } | { error: string } {
+    const parts = assertion.split('.');
+    if (parts.length !== 3)
+      return { error: 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.' };
+    const [encodedHeader, encodedClaims, signature] = parts as [string, string, string];
+    const header = decodeJson(encodedHeader) as { alg?: unknown } | undefined;
+    const claims = decodeJson(encodedClaims) as
+      | { iss?: unknown; aud?: unknown; scope?: unknown; iat?: unknown; exp?: unknown }
+      | undefined;
+    if (!header || !claims) return { error: 'Invalid JWT: the header or claims are not base64url JSON.' };
+    if (header.alg !== 'RS256') return { error: 'Invalid JWT: only RS256 is supported.' };
+    const account = typeof claims.iss === 'string' ? this.#accounts.get(claims.iss) : undefined;
+    if (!account || typeof claims.iss !== 'string') return { error: 'Invalid grant: account not found' };
+    const signed = verify(
+      'RSA-SHA256',
+      Buffer.from(`${encodedHeader}.${encodedClaims}`),
+      account.publicKey,
+      Buffer.from(signature, 'base64url'),
+    );
+    if (!signed) return { error: 'Invalid JWT Signature.' };
+    if (claims.aud !== this.tokenUri) {
+      return { error: `Invalid JWT: Failed audience check. The right audience is ${this.tokenUri}` };
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const { iat, exp } = claims;
+    if (
+      typeof iat !== 'number' ||
+      typeof exp !== 'number' ||
+      iat > now + CLOCK_SKEW_SECONDS ||
+      exp <= now - CLOCK_SKEW_SECONDS ||
+      exp - iat > 3600
+    ) {
+      return {
+        error:
+          'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.',
+      };
+    }
+    const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+    if (!scopes.some((scope) => FCM_SCOPES.includes(scope))) {
+      return { error: `Invalid scope: the assertion must ask for ${FCM_SCOPES[0]}` };
+    }
+    return { clientEmail: claims.iss, projectId: account.projectId };
+  }
+
+  async #send(exchange: Exchange, projectId: string): Promise<void> {
+    this.#stats.sendRequests++;
+    const raw = await exchange.readBody();
+    const latency = this.#faults.latencyMs ?? this.#latencyMs;
+    if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
+
+    const caller = this.#authenticate(exchange.headers.authorization);
+    if (!caller) {
+      this.#countError('UNAUTHENTICATED');
+      return exchange.reply(
+        googleError(
+          401,
+          'UNAUTHENTICATED',
+          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+        ),
+      );
+    }
+    if (caller.projectId !== projectId) {
+      this.#countError('PERMISSION_DENIED');
+      return exchange.reply(
+        googleError(
+          403,
+          'PERMISSION_DENIED',
+          `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`,
+        ),
+      );
+    }
+    if (raw === undefined)
+      return exchange.reply(fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'Request too large.'));
+
+    const request = validateSendRequest(raw);
+    const receivedAt = Date.now();
+    const record = (reply: Reply | undefined, errorCode?: string, messageId?: string) => {
+      if (!('message' in request) || this.#recording !== 'full') return;
+      this.#log.push({
+        projectId,
+        message: request.message,
+        validateOnly: request.validateOnly,
+        receivedAt,
+        status: reply?.status ?? 0,
+        ...(messageId ? { messageId } : {}),
+        ...(errorCode ? { errorCode } : {}),
+      });
+    };
+
+    if ('error' in request) {
+      this.#countError('INVALID_ARGUMENT');
+      return exchange.reply(fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', request.error));
+    }
+    const fault = this.#faultFor(request.target.kind === 'token' ? request.target.value : undefined);
+    if (fault === 'CONNECTION_RESET') {
+      this.#countError(fault);
+      record(undefined, fault);
+      return exchange.reset();
+    }
+    if (fault) {
+      const [status, googleStatus, message] = FAULT_ANSWERS[fault];
+      const reply = fcmError(status, googleStatus, fault, message);
+      const retryAfter = this.#faults.retryAfter ?? (fault === 'QUOTA_EXCEEDED' ? 60 : undefined);
+      if (
+        retryAfter !== undefined &&
+        (fault === 'QUOTA_EXCEEDED' || fault === 'UNAVAILABLE' || fault === 'INTERNAL')
+      ) {
+        reply.headers = { 'retry-after': String(retryAfter) };
+      }
+      this.#countError(fault);
+      record(reply, fault);
+      return exchange.reply(reply);
+    }
+
+    const messageId = `projects/${projectId}/messages/0:${receivedAt}${randomUUID().slice(0, 8)}`;
+    if (request.validateOnly) this.#stats.validated++;
+    else this.#stats.delivered++;
+    const reply: Reply = { status: 200, body: { name: messageId } };
+    record(reply, undefined, messageId);
+    exchange.reply(reply);
+  }
+
+  #authenticate(authorization: string | undefined): IssuedToken | undefined {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    const token = match ? this.issued.get(match[1]!) : undefined;
+    if (!token || token.expiresAt <= Date.now()) return undefined;
+    return token;
+  }
+
+  #faultFor(deviceToken: string | undefined): FaultCode | undefined {
+    if (deviceToken !== undefined) {
+      const configured = this.#faults.tokens?.[deviceToken];
+      if (configured) return configured;
+      for (const [prefix, code] of TOKEN_PREFIX_FAULTS) if (deviceToken.startsWith(prefix)) return code;
+    }
+    for (const [code, probability] of Object.entries(this.#faults.rates ?? {})) {
+      if (probability !== undefined && Math.random() < probability) return code as FaultCode;
+    }
+    return undefined;
+  }
+
+  #countError(code: string): void {
+    this.#stats.errors[code] = (this.#stats.errors[code] ?? 0) + 1;
+  }
+
+  async #control(exchange: Exchange, path: string): Promise<void> {
+    const route = `${exchange.method} ${path}`;
+    if (route === 'GET /__emulator/messages') {
+      const projectId = new URL(exchange.url, 'http://emulator').searchParams.get('project_id') ?? undefined;
+      const messages = this.received(projectId);
+      return exchange.reply({ status: 200, body: { count: messages.length, messages } });
+    }
+    if (route === 'DELETE /__emulator/messages') {
+      this.clearMessages();
+      return exchange.reply({ status: 204, body: undefined });
+    }
+    if (route === 'GET /__emulator/stats') return exchange.reply({ status: 200, body: this.snapshot() });
+    if (route === 'POST /__emulator/reset') {
+      this.reset();
+      return exchange.reply({ status: 204, body: undefined });
+    }
+    if (route === 'GET /__emulator/faults') return exchange.reply({ status: 200, body: this.#faults });
+    if (route === 'PUT /__emulator/faults' || route === 'POST /__emulator/accounts') {
+      const body = decodeJsonText((await exchange.readBody()) ?? '');
+      if (typeof body !== 'object' || body === null)
+        return exchange.reply(controlError(400, 'expected a JSON object'));
+      try {
+        if (route === 'PUT /__emulator/faults') {
+          this.setFaults(body as EmulatorFaults);
+          return exchange.reply({ status: 200, body: this.#faults });
+        }
+        const account = body as Partial<EmulatorAccount>;
+        if (!account.client_email || !account.project_id || !account.public_key_pem) {
+          return exchange.reply(
+            controlError(400, 'client_email, project_id and public_key_pem are required'),
+          );
+        }
+        this.addAccount(account as EmulatorAccount);
+        return exchange.reply({ status: 201, body: { client_email: account.client_email } });
+      } catch (error) {
+        return exchange.reply(controlError(400, error instanceof Error ? error.message : String(error)));
+      }
+    }
+    exchange.reply(controlError(404, `no control route ${route}`));
+  }
+}
+
+function http1Exchange(req: http.IncomingMessage, res: http.ServerResponse): Exchange {
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    readBody: () => readBody(req),
+    reply: (reply) => {
+      if (res.headersSent) return;
+      const { headers, text } = serialize(reply);
+      res.writeHead(reply.status, headers).end(text);
+    },
+    reset: () => req.socket.resetAndDestroy(),
+  };
+}
+
+function http2Exchange(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Exchange {
+  return {
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    readBody: () => readBody(req),
+    reply: (reply) => {
+      if (res.headersSent) return;
+      const { headers, text } = serialize(reply);
+      res.writeHead(reply.status, headers).end(text);
+    },
+    reset: () => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+  };
+}
+
+/** The body as text, or undefined when it exceeds MAX_BODY_BYTES. */
+async function readBody(req: AsyncIterable<Buffer | string>): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function serialize(reply: Reply): { headers: Record<string, string>; text: string } {
+  const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+  const headers: Record<string, string> = { ...reply.headers };
+  if (text) headers['content-type'] = 'application/json; charset=UTF-8';
+  return { headers, text };
+}
+
+/** Google's error body for an FCM failure, with the FcmError detail FCM adds. */
+function fcmError(status: number, googleStatus: string, errorCode: string, message: string): Reply {
+  return {
+    status,
+    body: {
+      error: {
+        code: status,
+        message,
+        status: googleStatus,
+        details: [{ '@type': FCM_ERROR_TYPE, errorCode }],
+      },
+    },
+  };
+}
+
+/** Google's error body for failures outside FCM proper (authentication, routing). */
+function googleError(status: number, googleStatus: string, message: string): Reply {
+  return { status, body: { error: { code: status, message, status: googleStatus } } };
+}
+
+function oauthError(status: number, error: string, description: string): Reply {
+  return { status, body: { error, error_description: description } };
+}
+
+function controlError(status: number, message: string): Reply {
+  return { status, body: { error: { code: status, message } } };
+}
+
+function decodeJson(part: string): unknown {
+  return decodeJsonText(Buffer.from(part, 'base64url').toString('utf8'));
+}
+
+function decodeJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function emptyStats(): EmulatorStats {
+  return { tokenRequests: 0, tokensIssued: 0, sendRequests: 0, delivered: 0, validated: 0, errors: {} };
+}
+
+/** Keeps the newest `capacity` items, so a long benchmark cannot exhaust memory. */
+class RingBuffer<T> {
+  readonly #items: T[] = [];
+  readonly #capacity: number;
+  #start = 0;
+
+  constructor(capacity: number) {
+    this.#capacity = Math.max(0, capacity);
+  }
+
+  push(item: T): void {
+    if (this.#capacity === 0) return;
+    if (this.#items.length < this.#capacity) {
+      this.#items.push(item);
+      return;
+    }
+    this.#items[this.#start] = item;
+    this.#start = (this.#start + 1) % this.#capacity;
+  }
+
+  toArray(): T[] {
+    return [...this.#items.slice(this.#start), ...this.#items.slice(0, this.#start)];
+  }
+
+  clear(): void {
+    this.#items.length = 0;
+    this.#start = 0;
+  }
+}

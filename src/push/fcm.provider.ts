@@ -1,0 +1,448 @@
+/** FCM HTTP v1 over HTTP/2: a small pool of sessions, many concurrent streams each, outcomes per message. */
+import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { AccessTokenCache, AccessTokenError } from './oauth.ts';
+import type {
+  FcmErrorCode,
+  FcmMessage,
+  PushProvider,
+  SendOptions,
+  SendOutcome,
+  ServiceAccount,
+} from './push-provider.ts';
+
+export const GOOGLE_FCM_BASE_URL = 'https://fcm.googleapis.com';
+
+export interface FcmProviderOptions {
+  /** Origin of the FCM API, e.g. https://fcm.googleapis.com or the emulator's URL. */
+  baseUrl: string;
+  /** HTTP/2 connections to keep open (requests are spread round-robin). Default 4. */
+  sessions?: number;
+  /** Upper bound on concurrent streams per connection; the server's own limit lowers it further. Default 100. */
+  maxConcurrentStreams?: number;
+  /** Per request, from the moment a stream slot is free until the whole answer is read. Default 10 s. */
+  timeoutMs?: number;
+  /** Used for the OAuth token endpoint (FCM itself is spoken over node:http2). */
+  fetchImpl?: typeof fetch;
+  /** Share one token cache between providers; by default each provider has its own. */
+  tokenCache?: AccessTokenCache;
+}
+
+interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A request that got no HTTP answer. */
+class TransportError extends Error {
+  readonly code: 'TIMEOUT' | 'CONNECTION_ERROR';
+  /** The server never saw the stream (refused, or the connection failed before sending), so it is safe to resend. */
+  readonly unprocessed: boolean;
+
+  constructor(code: 'TIMEOUT' | 'CONNECTION_ERROR', message: string, unprocessed = false) {
+    super(message);
+    this.code = code;
+    this.unprocessed = unprocessed;
+  }
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** The PushProvider for Firebase Cloud Messaging (HTTP v1 API). */
+export class FcmProvider implements PushProvider {
+  readonly #origin: string;
+  readonly #timeoutMs: number;
+  readonly #tokens: AccessTokenCache;
+  readonly #slots: SessionSlot[];
+  #next = 0;
+  #closed = false;
+
+  constructor(options: FcmProviderOptions) {
+    const url = new URL(options.baseUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`FCM base URL must be http:// or https://, got ${options.baseUrl}`);
+    }
+    this.#origin = url.origin;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#tokens =
+      options.tokenCache ??
+      new AccessTokenCache({ fetchImpl: options.fetchImpl, timeoutMs: this.#timeoutMs });
+    const sessions = Math.max(1, options.sessions ?? 4);
+    const maxStreams = Math.max(1, options.maxConcurrentStreams ?? 100);
+    this.#slots = Array.from({ length: sessions }, () => new SessionSlot(this.#origin, maxStreams));
+  }
+
+  async send(
+    account: ServiceAccount,
+    messages: FcmMessage[],
+    options: SendOptions = {},
+  ): Promise<SendOutcome[]> {
+    if (this.#closed) throw new Error('FcmProvider is closed');
+    let token: string;
+    try {
+      token = await this.#tokens.getToken(account);
+    } catch (error) {
+      const outcome = tokenFailureOutcome(error);
+      return messages.map(() => outcome);
+    }
+    const path = `/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
+    return Promise.all(messages.map((message) => this.#sendOne(account, path, message, options, token)));
+  }
+
+  async checkCredentials(account: ServiceAccount): Promise<void> {
+    try {
+      await this.#tokens.getToken(account);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `service account ${account.client_email} cannot obtain an FCM access token: ${reason}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#slots.map((slot) => slot.close()));
+  }
+
+  async #sendOne(
+    account: ServiceAccount,
+    path: string,
+    message: FcmMessage,
+    options: SendOptions,
+    token: string,
+  ): Promise<SendOutcome> {
+    const body = Buffer.from(
+      JSON.stringify(options.validateOnly ? { message, validate_only: true } : { message }),
+      'utf8',
+    );
+    let accessToken = token;
+    let resent = false;
+    let refreshed = false;
+    for (;;) {
+      let response: RawResponse;
+      try {
+        response = await this.#post(path, accessToken, body);
+      } catch (error) {
+        if (!(error instanceof TransportError)) {
+          const reason = error instanceof Error ? error.message : String(error);
+          return { kind: 'retryable', errorCode: 'CONNECTION_ERROR', message: reason };
+        }
+        // A stream the server never processed (refused after GOAWAY, dead connection) is resent once.
+        if (error.unprocessed && !resent && !this.#closed) {
+          resent = true;
+          continue;
+        }
+        return { kind: 'retryable', errorCode: error.code, message: error.message };
+      }
+      const outcome = mapFcmResponse(response.status, response.headers, response.body);
+      const expiredToken =
+        response.status === 401 && outcome.kind === 'permanent' && outcome.errorCode === 'AUTH_ERROR';
+      if (!expiredToken || refreshed) return outcome;
+      refreshed = true;
+      this.#tokens.invalidate(account, accessToken);
+      try {
+        accessToken = await this.#tokens.getToken(account);
+      } catch (error) {
+        return tokenFailureOutcome(error);
+      }
+    }
+  }
+
+  #post(path: string, accessToken: string, body: Buffer): Promise<RawResponse> {
+    const slot = this.#slots[this.#next]!;
+    this.#next = (this.#next + 1) % this.#slots.length;
+    return slot.request(
+      {
+        ':method': 'POST',
+        ':path': path,
+        authorization: `Bearer ${accessToken}`,
+        'content-type': 'application/json; charset=UTF-8',
+        'content-length': String(body.length),
+      },
+      body,
+      this.#timeoutMs,
+    );
+  }
+}
+
+/**
+ * One pooled connection: (re)connects lazily, and a semaphore keeps concurrent streams under both our limit and
+ * the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+ */
+class SessionSlot {
+  readonly #origin: string;
+  readonly #limit: Semaphore;
+  readonly #configuredMax: number;
+  #session: ClientHttp2Session | undefined;
+
+  constructor(origin: string, maxStreams: number) {
+    this.#origin = origin;
+    this.#configuredMax = maxStreams;
+    this.#limit = new Semaphore(maxStreams);
+  }
+
+  async request(headers: http2.OutgoingHttpHeaders, body: Buffer, timeoutMs: number): Promise<RawResponse> {
+    await this.#limit.acquire();
+    try {
+      return await this.#exchange(headers, body, timeoutMs);
+    } finally {
+      this.#limit.release();
+    }
+  }
+
+  close(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    if (!session || session.closed || session.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const force = setTimeout(() => session.destroy(), 2000);
+      session.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  #connect(): ClientHttp2Session {
+    const current = this.#session;
+    if (current && !current.closed && !current.destroyed) return current;
+    const session = http2.connect(this.#origin);
+    const forget = () => {
+      if (this.#session === session) this.#session = undefined;
+    };
+    // Errors also reach every open stream, which reports them per message; here we only stop reusing the session.
+    session.on('error', forget);
+    session.on('close', forget);
+    session.on('goaway', forget);
+    session.on('remoteSettings', (settings) => {
+      const serverMax = settings.maxConcurrentStreams;
+      if (serverMax !== undefined)
+        this.#limit.setLimit(Math.max(1, Math.min(this.#configuredMax, serverMax)));
+    });
+    this.#session = session;
+    return session;
+  }
+
+  #exchange(headers: http2.OutgoingHttpHeaders, body: Buffer, timeoutMs: number): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.#connect().request(headers);
+      } catch (error) {
+        this.#session = undefined;
+        const reason = error instanceof Error ? error.message : String(error);
+        reject(new TransportError('CONNECTION_ERROR', `could not open a stream to FCM: ${reason}`, true));
+        return;
+      }
+      let settled = false;
+      let status = 0;
+      let responseHeaders: IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+
+      const finish = (outcome: RawResponse | TransportError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (outcome instanceof TransportError) reject(outcome);
+        else resolve(outcome);
+      };
+      const timer = setTimeout(() => {
+        finish(new TransportError('TIMEOUT', `FCM did not answer within ${timeoutMs} ms`));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, timeoutMs);
+
+      stream.on('response', (received) => {
+        status = Number(received[':status']);
+        responseHeaders = received;
+      });
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
+      });
+      stream.on('end', () => {
+        finish({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') });
+      });
+      stream.on('error', (error: Error & { code?: string }) => {
+        finish(
+          new TransportError(
+            'CONNECTION_ERROR',
+            `FCM stream failed: ${error.message}`,
+            neverSent(stream, error),
+          ),
+        );
+      });
+      stream.on('close', () => {
+        if (settled) return;
+        const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+        finish(
+          new TransportError(
+            'CONNECTION_ERROR',
+            `FCM closed the stream (HTTP/2 code ${stream.rstCode})`,
+            refused,
+          ),
+        );
+      });
+      stream.end(body);
+    });
+  }
+}
+
+/** True when the request cannot have reached FCM, so resending it cannot deliver a message twice. */
+function neverSent(stream: http2.ClientHttp2Stream, error: Error & { code?: string }): boolean {
+  if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
+  return (
+    error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'ERR_HTTP2_GOAWAY_SESSION'
+  );
+}
+
+/** Counting semaphore whose limit can change while in use. */
+class Semaphore {
+  #limit: number;
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  setLimit(limit: number): void {
+    this.#limit = limit;
+    this.#drain();
+  }
+
+  acquire(): Promise<void> {
+    if (this.#active < this.#limit) {
+      this.#active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    this.#active--;
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#active < this.#limit && this.#waiting.length > 0) {
+      this.#active++;
+      this.#waiting.shift()!();
+    }
+  }
+}
+
+const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
+const KNOWN_CODES = new Set<FcmErrorCode>([
+  'UNSPECIFIED_ERROR',
+  'INVALID_ARGUMENT',
+  'UNREGISTERED',
+  'SENDER_ID_MISMATCH',
+  'QUOTA_EXCEEDED',
+  'UNAVAILABLE',
+  'INTERNAL',
+  'THIRD_PARTY_AUTH_ERROR',
+]);
+
+interface GoogleErrorBody {
+  error?: {
+    code?: number;
+    message?: string;
+    status?: string;
+    details?: Array<{ '@type'?: string; errorCode?: string }>;
+  };
+}
+
+/**
+ * Maps one messages:send answer to an outcome. Only FCM's own error codes mark a token dead: a bare 403/404
+ * can also mean a misconfigured project, and deactivating devices for that would be destructive.
+ */
+export function mapFcmResponse(
+  status: number,
+  headers: IncomingHttpHeaders,
+  body: string,
+  now: number = Date.now(),
+): SendOutcome {
+  const parsed = parseBody(body);
+  if (status === 200) {
+    const name = (parsed as { name?: unknown } | undefined)?.name;
+    if (typeof name === 'string') return { kind: 'sent', messageId: name };
+    return {
+      kind: 'retryable',
+      errorCode: 'UNSPECIFIED_ERROR',
+      message: 'FCM answered 200 without a message name',
+    };
+  }
+
+  const error = (parsed as GoogleErrorBody | undefined)?.error;
+  const detailCode = error?.details?.find((detail) => detail['@type'] === FCM_ERROR_TYPE)?.errorCode;
+  const code =
+    detailCode && KNOWN_CODES.has(detailCode as FcmErrorCode)
+      ? (detailCode as FcmErrorCode)
+      : codeForStatus(status);
+  const message = error?.message ?? `HTTP ${status} from FCM${body ? `: ${body.slice(0, 200)}` : ''}`;
+  const retryAfterMs = parseRetryAfter(headers['retry-after'], now);
+
+  switch (code) {
+    case 'UNREGISTERED':
+    case 'SENDER_ID_MISMATCH':
+      return { kind: 'permanent', errorCode: code, message, tokenInvalid: true };
+    case 'INVALID_ARGUMENT':
+      return { kind: 'permanent', errorCode: code, message, tokenInvalid: isInvalidTokenMessage(message) };
+    case 'QUOTA_EXCEEDED':
+    case 'UNAVAILABLE':
+    case 'INTERNAL':
+      return retryAfterMs === undefined
+        ? { kind: 'retryable', errorCode: code, message }
+        : { kind: 'retryable', errorCode: code, message, retryAfterMs };
+    default:
+      return { kind: 'permanent', errorCode: code, message, tokenInvalid: false };
+  }
+}
+
+function codeForStatus(status: number): FcmErrorCode {
+  if (status === 400) return 'INVALID_ARGUMENT';
+  if (status === 401 || status === 403) return 'AUTH_ERROR';
+  if (status === 429) return 'QUOTA_EXCEEDED';
+  if (status === 500) return 'INTERNAL';
+  if (status >= 500) return 'UNAVAILABLE';
+  return 'UNSPECIFIED_ERROR';
+}
+
+/** FCM says "The registration token is not a valid FCM registration token" for malformed tokens. */
+function isInvalidTokenMessage(message: string): boolean {
+  return /registration token/i.test(message) && /not a valid/i.test(message);
+}
+
+/** Retry-After as delay-seconds or an HTTP date, in milliseconds from now (never negative). */
+export function parseRetryAfter(
+  value: string | string[] | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function parseBody(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+function tokenFailureOutcome(error: unknown): SendOutcome {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof AccessTokenError && !error.retryable) {
+    return { kind: 'permanent', errorCode: 'AUTH_ERROR', message, tokenInvalid: false };
+  }
+  return { kind: 'retryable', errorCode: 'AUTH_ERROR', message };
+}
