@@ -1,0 +1,108 @@
+/** buildApp(deps): the Fastify app with every route, error handling and the OpenAPI docs. It never listens. */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { registerAuth } from './http/auth.ts';
+import type { RouteDeps } from './http/context.ts';
+import { registerErrorHandling } from './http/errors.ts';
+import { registerIdempotency } from './http/idempotency.ts';
+import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
+import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
+import { healthRoutes } from './http/routes/v1/health.routes.ts';
+import { notificationRoutes } from './http/routes/v1/notifications.routes.ts';
+import { notifyRoutes } from './http/routes/v1/notify.routes.ts';
+import { profileRoutes } from './http/routes/v1/profiles.routes.ts';
+import { receiptRoutes } from './http/routes/v1/receipts.routes.ts';
+import { registerLocalAdmin } from './local-admin.ts';
+import { createClient } from './services/clients.service.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Reject before routing what the router cannot even parse, in our error format.
+    frameworkErrors: (_error, request, reply) => {
+      (reply as unknown as FastifyReply).code(400).send({
+        error: {
+          code: 'bad_request',
+          message: 'the request URL is not valid',
+          details: [],
+          request_id: request.id,
+        },
+      });
+    },
+    trustProxy: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: anything else is a 415 in our error format.
+  app.removeContentTypeParser(['text/plain']);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  registerErrorHandling(app);
+  registerAuth(app, deps.db);
+  registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'fcm-server',
+        version: '1',
+        description:
+          'Send push notifications to iOS, Android and Web devices through Firebase Cloud Messaging.',
+      },
+      components: {
+        securitySchemes: {
+          clientToken: { type: 'apiKey', in: 'header', name: 'Client-Token' },
+          clientId: { type: 'apiKey', in: 'header', name: 'Client-ID' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ clientId: [], clientToken: [] }, { bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  registerLocalAdmin(app, createClient, deps.db);
+  await app.register(
+    async (v1) => {
+      for (const routes of [
+        healthRoutes,
+        firebaseProjectRoutes,
+        profileRoutes,
+        deviceRoutes,
+        notifyRoutes,
+        notificationRoutes,
+        receiptRoutes,
+      ]) {
+        await v1.register(routes(deps));
+      }
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,160 @@
+/** The only reader of process.env: validates every setting at start-up and hands out a frozen, typed config. */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const duration = z.coerce.number().int().positive();
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Public base URL, used in status links and the start-up banner. */
+  PUBLIC_URL: z.url({ message: 'must be an absolute URL such as https://push.example.com' }).optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL, or unset for the embedded database')
+    .optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(500).default(20),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
+  /** FCM endpoint. Unset: Google's in production, the in-process emulator (sandbox) otherwise. */
+  FCM_BASE_URL: z.url({ message: 'must be an absolute URL such as https://fcm.googleapis.com' }).optional(),
+  /** Run the FCM emulator inside the server and use it as the Firebase endpoint (the sandbox). */
+  FCM_EMULATOR: bool.optional(),
+  FCM_TIMEOUT_MS: duration.default(10_000),
+  FCM_HTTP2_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
+  /** Server-wide default service account (path to the JSON), used for tenants without a Firebase project. */
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+  /** 32 bytes, base64 or hex: encrypts push tokens and Firebase credentials at rest (AES-256-GCM). */
+  ENCRYPTION_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEBUG: bool.default(false),
+  /** Send-path tuning. */
+  SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  SEND_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(500),
+  SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  SEND_RETRY_BASE_MS: duration.default(1_000),
+  SEND_RETRY_MAX_MS: duration.default(15 * 60_000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(2_000_000),
+  IDEMPOTENCY_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  production: boolean;
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  database: { url: string | undefined; poolSize: number; dataDir: string };
+  redisUrl: string | undefined;
+  fcm: {
+    /** undefined means: the in-process emulator decides the URL at start-up. */
+    baseUrl: string | undefined;
+    emulator: boolean;
+    timeoutMs: number;
+    sessions: number;
+    defaultCredentialsFile: string | undefined;
+  };
+  encryptionKey: Buffer | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  debug: boolean;
+  send: {
+    concurrency: number;
+    batchSize: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+  };
+  bodyLimitBytes: number;
+  idempotencyTtlHours: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses a 32-byte key given as base64, base64url or hex. */
+export function parseEncryptionKey(value: string): Buffer {
+  const trimmed = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError(
+      'ENCRYPTION_KEY must be 32 bytes, base64 or hex encoded (generate one with: openssl rand -base64 32)',
+    );
+  }
+  return key;
+}
+
+/** Validates an environment (process.env by default) and returns the config, or throws naming every bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const emulator = e.FCM_EMULATOR ?? (!production && e.FCM_BASE_URL === undefined);
+  const config: Config = {
+    env: e.NODE_ENV,
+    production,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''),
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: e.DATA_DIR },
+    redisUrl: e.REDIS_URL,
+    fcm: {
+      baseUrl: emulator ? undefined : (e.FCM_BASE_URL ?? 'https://fcm.googleapis.com'),
+      emulator,
+      timeoutMs: e.FCM_TIMEOUT_MS,
+      sessions: e.FCM_HTTP2_SESSIONS,
+      defaultCredentialsFile: e.GOOGLE_APPLICATION_CREDENTIALS,
+    },
+    encryptionKey: e.ENCRYPTION_KEY === undefined ? undefined : parseEncryptionKey(e.ENCRYPTION_KEY),
+    logLevel: e.LOG_LEVEL,
+    debug: e.DEBUG,
+    send: {
+      concurrency: e.SEND_CONCURRENCY,
+      batchSize: e.SEND_BATCH_SIZE,
+      maxAttempts: e.SEND_MAX_ATTEMPTS,
+      retryBaseMs: e.SEND_RETRY_BASE_MS,
+      retryMaxMs: e.SEND_RETRY_MAX_MS,
+    },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+  };
+  if (production) assertProductionSafe(config);
+  return Object.freeze(config);
+}
+
+/** Production refuses settings that are only acceptable on a laptop. */
+function assertProductionSafe(config: Config): void {
+  const problems: string[] = [];
+  if (!config.encryptionKey) {
+    problems.push('ENCRYPTION_KEY is required in production (generate one with: openssl rand -base64 32)');
+  }
+  if (config.debug) problems.push('DEBUG must be false in production');
+  if (!config.database.url) {
+    problems.push('DATABASE_URL is required in production: the embedded database is for development only');
+  }
+  if (config.fcm.emulator) problems.push('FCM_EMULATOR must be false in production');
+  if (problems.length > 0) {
+    throw new ConfigError(`Refusing to start in production:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}

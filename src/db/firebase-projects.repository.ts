@@ -1,0 +1,97 @@
+/** SQL for firebase_projects (per-tenant service accounts, stored encrypted). */
+import { and, asc, eq, ne } from 'drizzle-orm';
+import type { Executor } from './client.ts';
+import { firebaseProjects } from './schema.ts';
+
+export type FirebaseProjectRow = typeof firebaseProjects.$inferSelect;
+
+export async function insertFirebaseProject(
+  ex: Executor,
+  row: typeof firebaseProjects.$inferInsert,
+): Promise<FirebaseProjectRow> {
+  const [created] = await ex.insert(firebaseProjects).values(row).returning();
+  return created!;
+}
+
+export async function updateFirebaseProjectCredentials(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+  values: Pick<FirebaseProjectRow, 'clientEmail' | 'privateKeyId' | 'credentialsCiphertext'>,
+): Promise<FirebaseProjectRow | undefined> {
+  const [row] = await ex
+    .update(firebaseProjects)
+    .set({ ...values, updatedAt: new Date() })
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.id, id)))
+    .returning();
+  return row;
+}
+
+export async function listFirebaseProjects(ex: Executor, tenantId: string): Promise<FirebaseProjectRow[]> {
+  return ex
+    .select()
+    .from(firebaseProjects)
+    .where(eq(firebaseProjects.apiClientId, tenantId))
+    .orderBy(asc(firebaseProjects.createdAt), asc(firebaseProjects.id));
+}
+
+export async function findFirebaseProject(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+): Promise<FirebaseProjectRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(firebaseProjects)
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.id, id)));
+  return row;
+}
+
+export async function findFirebaseProjectByProjectId(
+  ex: Executor,
+  tenantId: string,
+  projectId: string,
+): Promise<FirebaseProjectRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(firebaseProjects)
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.projectId, projectId)));
+  return row;
+}
+
+export async function findDefaultFirebaseProject(
+  ex: Executor,
+  tenantId: string,
+): Promise<FirebaseProjectRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(firebaseProjects)
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.isDefault, true)));
+  return row;
+}
+
+/** Makes one project the tenant's default (the partial unique index allows only one). */
+export async function setDefaultFirebaseProject(ex: Executor, tenantId: string, id: string): Promise<void> {
+  await ex
+    .update(firebaseProjects)
+    .set({ isDefault: false })
+    .where(
+      and(
+        eq(firebaseProjects.apiClientId, tenantId),
+        eq(firebaseProjects.isDefault, true),
+        ne(firebaseProjects.id, id),
+      ),
+    );
+  await ex
+    .update(firebaseProjects)
+    .set({ isDefault: true, updatedAt: new Date() })
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.id, id)));
+}
+
+export async function deleteFirebaseProject(ex: Executor, tenantId: string, id: string): Promise<boolean> {
+  const rows = await ex
+    .delete(firebaseProjects)
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.id, id)))
+    .returning({ id: firebaseProjects.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,155 @@
+/** SQL for notifications: the request as accepted, its status and counters. */
+import { and, desc, eq, gte, lte, type SQL, sql } from 'drizzle-orm';
+import { type Executor, query } from './client.ts';
+import { afterCursor, type Page, toPage } from './pagination.ts';
+import { type NotificationStatus, notifications } from './schema.ts';
+
+export type NotificationRow = typeof notifications.$inferSelect;
+
+export async function insertNotification(
+  ex: Executor,
+  row: typeof notifications.$inferInsert,
+): Promise<NotificationRow> {
+  const [created] = await ex.insert(notifications).values(row).returning();
+  return created!;
+}
+
+export async function findNotification(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+): Promise<NotificationRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(notifications)
+    .where(and(eq(notifications.apiClientId, tenantId), eq(notifications.id, id)));
+  return row;
+}
+
+/** For jobs, which carry the id only (the tenant is read from the row). */
+export async function findNotificationById(ex: Executor, id: string): Promise<NotificationRow | undefined> {
+  const [row] = await ex.select().from(notifications).where(eq(notifications.id, id));
+  return row;
+}
+
+export async function findNotificationByIdempotencyKey(
+  ex: Executor,
+  tenantId: string,
+  key: string,
+): Promise<NotificationRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(notifications)
+    .where(and(eq(notifications.apiClientId, tenantId), eq(notifications.idempotencyKey, key)));
+  return row;
+}
+
+export interface NotificationFilter {
+  status?: NotificationStatus | undefined;
+  createdFrom?: Date | undefined;
+  createdTo?: Date | undefined;
+}
+
+/** Newest first. */
+export async function listNotifications(
+  ex: Executor,
+  tenantId: string,
+  filter: NotificationFilter,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<NotificationRow>> {
+  const conditions: (SQL | undefined)[] = [
+    eq(notifications.apiClientId, tenantId),
+    afterCursor(notifications.id, cursor, true),
+  ];
+  if (filter.status) conditions.push(eq(notifications.status, filter.status));
+  if (filter.createdFrom) conditions.push(gte(notifications.createdAt, filter.createdFrom));
+  if (filter.createdTo) conditions.push(lte(notifications.createdAt, filter.createdTo));
+  const rows = await ex
+    .select()
+    .from(notifications)
+    .where(and(...conditions))
+    .orderBy(desc(notifications.id))
+    .limit(limit + 1);
+  return toPage(rows, limit);
+}
+
+/**
+ * The status a notification ends in, as SQL over its (already updated) counters: completed when every
+ * delivery was sent, failed when none was, partially_failed otherwise; sending while deliveries are open.
+ */
+const settledStatus = sql`case
+    when not fanout_done then (case when status = 'queued' then 'queued' else 'sending' end)
+    when sent_count + failed_count < total_count then 'sending'
+    when total_count = 0 or sent_count = 0 then 'failed'
+    when failed_count = 0 then 'completed'
+    else 'partially_failed' end`;
+
+/** Moves queued → sending when the first send job starts. */
+export async function markSending(ex: Executor, id: string): Promise<void> {
+  await ex.execute(sql`update notifications set status = 'sending', updated_at = now()
+    where id = ${id} and status = 'queued'`);
+}
+
+/** Records fan-out progress: the keyset cursor and the number of deliveries created by this page. */
+export async function advanceFanout(ex: Executor, id: string, cursor: string, added: number): Promise<void> {
+  await ex.execute(sql`update notifications
+    set fanout_cursor = ${cursor}, total_count = total_count + ${added}, status = 'sending', updated_at = now()
+    where id = ${id}`);
+}
+
+/** Fan-out finished: from now on the counters decide the final status. */
+export async function finishFanout(
+  ex: Executor,
+  id: string,
+  errorCode: string | null,
+): Promise<NotificationRow> {
+  const [row] = await query<{ status: NotificationStatus }>(
+    ex,
+    sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code), updated_at = now()
+      where id = ${id} returning status`,
+  );
+  await settle(ex, id);
+  const updated = await findNotificationById(ex, id);
+  if (!row || !updated) throw new Error(`notification ${id} vanished during fan-out`);
+  return updated;
+}
+
+/** Adds send outcomes to the counters and settles the status when nothing is left open. */
+export async function addOutcomeCounts(
+  ex: Executor,
+  id: string,
+  sent: number,
+  failed: number,
+): Promise<void> {
+  if (sent === 0 && failed === 0) return;
+  await ex.execute(sql`update notifications
+    set sent_count = sent_count + ${sent}, failed_count = failed_count + ${failed}, updated_at = now()
+    where id = ${id}`);
+  await settle(ex, id);
+}
+
+async function settle(ex: Executor, id: string): Promise<void> {
+  await ex.execute(sql`update notifications
+    set status = ${settledStatus},
+        completed_at = case when fanout_done and sent_count + failed_count >= total_count then coalesce(completed_at, now()) end
+    where id = ${id}`);
+}
+
+export async function addReceiptCounts(
+  ex: Executor,
+  id: string,
+  delivered: number,
+  read: number,
+): Promise<void> {
+  if (delivered === 0 && read === 0) return;
+  await ex.execute(sql`update notifications
+    set delivered_count = delivered_count + ${delivered}, read_count = read_count + ${read}, updated_at = now()
+    where id = ${id}`);
+}
+
+/** Locks the notification row for the fan-out step, so two runs of the same fan-out job cannot interleave. */
+export async function lockNotification(ex: Executor, id: string): Promise<NotificationRow | undefined> {
+  const [row] = await ex.select().from(notifications).where(eq(notifications.id, id)).for('update');
+  return row;
+}

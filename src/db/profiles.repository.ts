@@ -1,0 +1,81 @@
+/** SQL for profiles (the tenant's users, found by id, phone number or external id). Soft-deleted rows are invisible. */
+import { and, asc, eq, isNull, type SQL } from 'drizzle-orm';
+import type { Executor } from './client.ts';
+import { afterCursor, type Page, toPage } from './pagination.ts';
+import { profiles } from './schema.ts';
+
+export type ProfileRow = typeof profiles.$inferSelect;
+
+const live = (tenantId: string) => and(eq(profiles.apiClientId, tenantId), isNull(profiles.deletedAt));
+
+export async function insertProfile(ex: Executor, row: typeof profiles.$inferInsert): Promise<ProfileRow> {
+  const [created] = await ex.insert(profiles).values(row).returning();
+  return created!;
+}
+
+export type ProfileKey = { id: string } | { phoneNumber: string } | { externalId: string };
+
+export async function findProfile(
+  ex: Executor,
+  tenantId: string,
+  key: ProfileKey,
+): Promise<ProfileRow | undefined> {
+  const match =
+    'id' in key
+      ? eq(profiles.id, key.id)
+      : 'phoneNumber' in key
+        ? eq(profiles.phoneNumber, key.phoneNumber)
+        : eq(profiles.externalId, key.externalId);
+  const [row] = await ex
+    .select()
+    .from(profiles)
+    .where(and(live(tenantId), match));
+  return row;
+}
+
+export interface ProfileFilter {
+  phoneNumber?: string | undefined;
+  externalId?: string | undefined;
+}
+
+export async function listProfiles(
+  ex: Executor,
+  tenantId: string,
+  filter: ProfileFilter,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<ProfileRow>> {
+  const conditions: (SQL | undefined)[] = [live(tenantId), afterCursor(profiles.id, cursor, false)];
+  if (filter.phoneNumber) conditions.push(eq(profiles.phoneNumber, filter.phoneNumber));
+  if (filter.externalId) conditions.push(eq(profiles.externalId, filter.externalId));
+  const rows = await ex
+    .select()
+    .from(profiles)
+    .where(and(...conditions))
+    .orderBy(asc(profiles.id))
+    .limit(limit + 1);
+  return toPage(rows, limit);
+}
+
+export async function updateProfile(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+  values: Partial<Pick<ProfileRow, 'phoneNumber' | 'externalId' | 'name' | 'metadata'>>,
+): Promise<ProfileRow | undefined> {
+  const [row] = await ex
+    .update(profiles)
+    .set({ ...values, updatedAt: new Date() })
+    .where(and(live(tenantId), eq(profiles.id, id)))
+    .returning();
+  return row;
+}
+
+export async function softDeleteProfile(ex: Executor, tenantId: string, id: string): Promise<boolean> {
+  const rows = await ex
+    .update(profiles)
+    .set({ deletedAt: new Date(), updatedAt: new Date() })
+    .where(and(live(tenantId), eq(profiles.id, id)))
+    .returning({ id: profiles.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,224 @@
+/** The database schema (Drizzle, pg-core). Every tenant-owned table carries api_client_id; migrations are generated from this file. */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+export const apiClients = pgTable(
+  'api_clients',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    /** SHA-256 of the client token (the token is 256 random bits, so a fast hash is enough). */
+    tokenHash: text('token_hash').notNull(),
+    scopes: text('scopes').array().notNull(),
+    isActive: boolean('is_active').notNull().default(true),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('api_clients_token_hash_idx').on(t.tokenHash)],
+);
+
+export const firebaseProjects = pgTable(
+  'firebase_projects',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    projectId: text('project_id').notNull(),
+    clientEmail: text('client_email').notNull(),
+    privateKeyId: text('private_key_id'),
+    /** The whole service-account JSON, encrypted (see crypto.ts). */
+    credentialsCiphertext: text('credentials_ciphertext').notNull(),
+    isDefault: boolean('is_default').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('firebase_projects_client_project_idx').on(t.apiClientId, t.projectId),
+    uniqueIndex('firebase_projects_one_default_idx').on(t.apiClientId).where(sql`${t.isDefault}`),
+  ],
+);
+
+export const profiles = pgTable(
+  'profiles',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    /** E.164, normalized. */
+    phoneNumber: text('phone_number'),
+    externalId: text('external_id'),
+    name: text('name'),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('profiles_phone_idx')
+      .on(t.apiClientId, t.phoneNumber)
+      .where(sql`${t.deletedAt} is null and ${t.phoneNumber} is not null`),
+    uniqueIndex('profiles_external_id_idx')
+      .on(t.apiClientId, t.externalId)
+      .where(sql`${t.deletedAt} is null and ${t.externalId} is not null`),
+    index('profiles_list_idx').on(t.apiClientId, t.id),
+  ],
+);
+
+export const devices = pgTable(
+  'devices',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    profileId: uuid('profile_id').references(() => profiles.id, { onDelete: 'set null' }),
+    platform: text('platform').$type<'ios' | 'android' | 'web'>().notNull(),
+    /** The FCM registration token, encrypted. */
+    tokenCiphertext: text('token_ciphertext').notNull(),
+    /** Keyed hash (HMAC-SHA256) of the token: the blind index used for lookups and uniqueness. */
+    tokenHash: text('token_hash').notNull(),
+    appVersion: text('app_version'),
+    osVersion: text('os_version'),
+    model: text('model'),
+    timezone: text('timezone'),
+    locale: text('locale'),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    isActive: boolean('is_active').notNull().default(true),
+    deactivatedReason: text('deactivated_reason'),
+    deactivatedAt: timestamp('deactivated_at', { withTimezone: true }),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('devices_token_idx').on(t.apiClientId, t.tokenHash),
+    index('devices_profile_idx').on(t.profileId).where(sql`${t.isActive}`),
+    index('devices_list_idx').on(t.apiClientId, t.id),
+  ],
+);
+
+export type NotificationStatus = 'queued' | 'sending' | 'completed' | 'partially_failed' | 'failed';
+
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    firebaseProjectId: uuid('firebase_project_id').references(() => firebaseProjects.id, {
+      onDelete: 'set null',
+    }),
+    /** What the request addressed: {phone_number} | {profile_id} | {external_id} | {device_ids}. */
+    target: jsonb('target').$type<Record<string, unknown>>().notNull(),
+    /** The platform-independent content (NotificationContent). */
+    content: jsonb('content').$type<Record<string, unknown>>().notNull(),
+    status: text('status').$type<NotificationStatus>().notNull().default('queued'),
+    totalCount: integer('total_count').notNull().default(0),
+    sentCount: integer('sent_count').notNull().default(0),
+    failedCount: integer('failed_count').notNull().default(0),
+    deliveredCount: integer('delivered_count').notNull().default(0),
+    readCount: integer('read_count').notNull().default(0),
+    /** Fan-out is finished once every target device has its delivery row. */
+    fanoutDone: boolean('fanout_done').notNull().default(false),
+    /** Keyset cursor of the fan-out (last device id done), so a restarted fan-out resumes instead of repeating. */
+    fanoutCursor: uuid('fanout_cursor'),
+    /** Why the whole notification failed (e.g. no_active_devices), when it did. */
+    errorCode: text('error_code'),
+    idempotencyKey: text('idempotency_key'),
+    requestId: text('request_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('notifications_list_idx').on(t.apiClientId, t.id),
+    uniqueIndex('notifications_idempotency_idx')
+      .on(t.apiClientId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+  ],
+);
+
+export type DeliveryStatus = 'pending' | 'retrying' | 'sent' | 'delivered' | 'read' | 'failed' | 'dead';
+
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    notificationId: uuid('notification_id')
+      .notNull()
+      .references(() => notifications.id, { onDelete: 'cascade' }),
+    apiClientId: uuid('api_client_id').notNull(),
+    deviceId: uuid('device_id')
+      .notNull()
+      .references(() => devices.id, { onDelete: 'cascade' }),
+    platform: text('platform').$type<'ios' | 'android' | 'web'>().notNull(),
+    status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    fcmMessageId: text('fcm_message_id'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    readAt: timestamp('read_at', { withTimezone: true }),
+    failedAt: timestamp('failed_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('deliveries_notification_device_idx').on(t.notificationId, t.deviceId),
+    index('deliveries_notification_idx').on(t.notificationId, t.id),
+    index('deliveries_device_idx').on(t.deviceId),
+  ],
+);
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** Method + path + SHA-256 of the canonical body: a reused key with another request is rejected. */
+    requestHash: text('request_hash').notNull(),
+    /** null while the first request is still being processed. */
+    responseStatus: integer('response_status'),
+    responseBody: text('response_body'),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.apiClientId, t.key] }),
+    index('idempotency_keys_expires_idx').on(t.expiresAt),
+  ],
+);
+
+export const schema = {
+  apiClients,
+  firebaseProjects,
+  profiles,
+  devices,
+  notifications,
+  deliveries,
+  idempotencyKeys,
+};

@@ -1,0 +1,70 @@
+/**
+ * Authentication (Client-ID + Client-Token headers, or Authorization: Bearer) and per-route scopes. A route opts
+ * in with `config: { scope }`; the principal is then on `request.principal`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Db } from '../db/client.ts';
+import { AppError } from '../lib/errors.ts';
+import { authenticate, type Principal, type Scope } from '../services/clients.service.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+  interface FastifyContextConfig {
+    /** The scope a client needs for this route; absent = public route. */
+    scope?: Scope;
+    /** POST that creates or sends: honours Idempotency-Key. */
+    idempotent?: boolean;
+  }
+}
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value.trim() : undefined;
+};
+
+function credentials(request: FastifyRequest): { clientId: string | undefined; token: string } {
+  const authorization = header(request, 'authorization');
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!match)
+      throw new AppError('invalid_credentials', 401, 'Authorization must be "Bearer <client token>"');
+    return { clientId: header(request, 'client-id'), token: match[1]! };
+  }
+  const token = header(request, 'client-token');
+  const clientId = header(request, 'client-id');
+  if (!token || !clientId) {
+    throw new AppError(
+      'missing_credentials',
+      401,
+      'send Client-ID and Client-Token headers, or Authorization: Bearer <client token>',
+      [],
+      { 'www-authenticate': 'Bearer' },
+    );
+  }
+  return { clientId, token };
+}
+
+/** The principal of an authenticated route (routes with a scope always have one). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('missing_credentials', 401, 'authentication required');
+  return request.principal;
+}
+
+export function registerAuth(app: FastifyInstance, db: Db): void {
+  app.decorateRequest('principal', undefined);
+  app.addHook('preValidation', async (request) => {
+    const scope = request.routeOptions.config.scope;
+    if (!scope) return;
+    const { clientId, token } = credentials(request);
+    const principal = await authenticate(db, clientId, token);
+    if (!principal.scopes.includes(scope) && !principal.scopes.includes('admin')) {
+      throw new AppError('insufficient_scope', 403, `this client lacks the "${scope}" scope`, [
+        { message: `required scope: ${scope}` },
+      ]);
+    }
+    request.principal = principal;
+    request.log = request.log.child({ client_id: principal.clientId });
+  });
+}

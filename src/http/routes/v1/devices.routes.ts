@@ -1,0 +1,208 @@
+/** /api/v1/devices: register FCM tokens, list, read, update, deactivate. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  changeDevice,
+  deactivateDevice,
+  getDevice,
+  listDevicePage,
+  registerDevice,
+} from '../../../services/devices.service.ts';
+import { principalOf } from '../../auth.ts';
+import type { RouteDeps } from '../../context.ts';
+import { errorSchema } from '../../errors.ts';
+import { authErrors, idParams, page, pageQuery, platformSchema, queryBool } from '../../schemas.ts';
+
+const deviceSchema = z
+  .object({
+    id: z.uuid(),
+    profile_id: z.uuid().nullable(),
+    platform: platformSchema,
+    token_suffix: z.string(),
+    app_version: z.string().nullable(),
+    os_version: z.string().nullable(),
+    model: z.string().nullable(),
+    timezone: z.string().nullable(),
+    locale: z.string().nullable(),
+    tags: z.array(z.string()),
+    is_active: z.boolean(),
+    deactivated_reason: z.string().nullable(),
+    deactivated_at: z.string().nullable(),
+    last_seen_at: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Device' });
+
+const isTimezone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const metadata = {
+  app_version: z.string().max(64).nullable().optional().meta({ example: '2.3.1' }),
+  os_version: z.string().max(64).nullable().optional(),
+  model: z.string().max(128).nullable().optional(),
+  timezone: z
+    .string()
+    .max(64)
+    .refine(isTimezone, 'must be an IANA time zone such as Africa/Dar_es_Salaam')
+    .nullable()
+    .optional(),
+  locale: z
+    .string()
+    .regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/, 'must be a BCP 47 locale such as sw-TZ')
+    .nullable()
+    .optional(),
+  tags: z.array(z.string().min(1).max(64)).max(50).optional(),
+};
+
+const owner = {
+  profile_id: z.uuid().optional(),
+  phone_number: z.string().min(1).max(32).optional().meta({ example: '+255712345678' }),
+  external_id: z.string().min(1).max(255).optional(),
+};
+
+const oneOwner = (value: { profile_id?: unknown; phone_number?: unknown; external_id?: unknown }) =>
+  [value.profile_id, value.phone_number, value.external_id].filter((v) => v !== undefined).length <= 1;
+
+/** FCM registration tokens are URL-safe text, typically ~160 characters. */
+const tokenSchema = z
+  .string()
+  .min(8)
+  .max(4096)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+const registerBody = z
+  .strictObject({ platform: platformSchema, token: tokenSchema, ...owner, ...metadata })
+  .refine(oneOwner, {
+    message: 'give at most one of profile_id, phone_number, external_id',
+    path: ['profile_id'],
+  });
+
+const updateBody = z
+  .strictObject({ platform: platformSchema.optional(), token: tokenSchema.optional(), ...owner, ...metadata })
+  .refine(oneOwner, {
+    message: 'give at most one of profile_id, phone_number, external_id',
+    path: ['profile_id'],
+  });
+
+export const deviceRoutes =
+  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/devices',
+      {
+        config: { scope: 'manage', idempotent: true },
+        schema: {
+          tags: ['devices'],
+          summary: 'Register a device (re-registering a known token updates that device)',
+          body: registerBody,
+          response: {
+            200: deviceSchema,
+            201: deviceSchema,
+            404: errorSchema,
+            422: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const { device, created } = await registerDevice(
+          deps.db,
+          deps.cipher,
+          principalOf(request).clientId,
+          request.body,
+        );
+        return reply.code(created ? 201 : 200).send(device);
+      },
+    );
+
+    app.get(
+      '/devices',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['devices'],
+          summary: 'List devices',
+          querystring: z.strictObject({
+            ...pageQuery,
+            platform: platformSchema.optional(),
+            active: queryBool.optional(),
+            profile_id: z.uuid().optional(),
+            tag: z.string().max(64).optional(),
+          }),
+          response: { 200: page(deviceSchema), 400: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => {
+        const { limit, cursor, platform, active, profile_id, tag } = request.query;
+        const result = await listDevicePage(
+          deps.db,
+          deps.cipher,
+          principalOf(request).clientId,
+          { platform, active, profileId: profile_id, tag },
+          limit,
+          cursor,
+        );
+        return { items: result.items, next_cursor: result.nextCursor };
+      },
+    );
+
+    app.get(
+      '/devices/:id',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['devices'],
+          summary: 'Get a device',
+          params: idParams,
+          response: { 200: deviceSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => getDevice(deps.db, deps.cipher, principalOf(request).clientId, request.params.id),
+    );
+
+    app.put(
+      '/devices/:id',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['devices'],
+          summary: 'Update a device (fields not sent are kept)',
+          params: idParams,
+          body: updateBody,
+          response: {
+            200: deviceSchema,
+            404: errorSchema,
+            409: errorSchema,
+            422: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) =>
+        changeDevice(deps.db, deps.cipher, principalOf(request).clientId, request.params.id, request.body),
+    );
+
+    app.delete(
+      '/devices/:id',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['devices'],
+          summary: 'Deactivate a device',
+          params: idParams,
+          response: { 204: z.null(), 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request, reply) => {
+        await deactivateDevice(deps.db, principalOf(request).clientId, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };

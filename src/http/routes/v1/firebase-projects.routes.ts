@@ -1,0 +1,118 @@
+/** /api/v1/firebase-projects: the tenant's Firebase service accounts (stored encrypted, never returned). */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  getProject,
+  listProjects,
+  makeDefault,
+  registerFirebaseProject,
+  removeProject,
+} from '../../../services/firebase-projects.service.ts';
+import { principalOf } from '../../auth.ts';
+import type { RouteDeps } from '../../context.ts';
+import { errorSchema } from '../../errors.ts';
+import { authErrors, idParams } from '../../schemas.ts';
+
+const projectSchema = z
+  .object({
+    id: z.uuid(),
+    project_id: z.string(),
+    client_email: z.string(),
+    private_key_id: z.string().nullable(),
+    is_default: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'FirebaseProject' });
+
+export const firebaseProjectRoutes =
+  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/firebase-projects',
+      {
+        config: { scope: 'manage', idempotent: true },
+        schema: {
+          tags: ['firebase projects'],
+          summary: 'Register a Firebase service account (a known project_id replaces its key)',
+          body: z.strictObject({
+            service_account: z
+              .record(z.string(), z.unknown())
+              .meta({ description: 'The service-account key JSON downloaded from the Firebase console' }),
+            is_default: z.boolean().optional(),
+          }),
+          response: { 200: projectSchema, 201: projectSchema, 422: errorSchema, ...authErrors },
+        },
+      },
+      async (request, reply) => {
+        const { project, created } = await registerFirebaseProject(
+          deps.db,
+          deps.cipher,
+          principalOf(request).clientId,
+          {
+            serviceAccount: request.body.service_account,
+            isDefault: request.body.is_default,
+          },
+        );
+        return reply.code(created ? 201 : 200).send(project);
+      },
+    );
+
+    app.get(
+      '/firebase-projects',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['firebase projects'],
+          summary: 'List Firebase projects',
+          response: { 200: z.object({ items: z.array(projectSchema) }), ...authErrors },
+        },
+      },
+      async (request) => ({ items: await listProjects(deps.db, principalOf(request).clientId) }),
+    );
+
+    app.get(
+      '/firebase-projects/:id',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['firebase projects'],
+          summary: 'Get a Firebase project',
+          params: idParams,
+          response: { 200: projectSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => getProject(deps.db, principalOf(request).clientId, request.params.id),
+    );
+
+    app.post(
+      '/firebase-projects/:id/default',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['firebase projects'],
+          summary: 'Make this the default project for sends',
+          params: idParams,
+          response: { 200: projectSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => makeDefault(deps.db, principalOf(request).clientId, request.params.id),
+    );
+
+    app.delete(
+      '/firebase-projects/:id',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['firebase projects'],
+          summary: 'Remove a Firebase project and its credentials',
+          params: idParams,
+          response: { 204: z.null(), 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request, reply) => {
+        await removeProject(deps.db, principalOf(request).clientId, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };

@@ -1,0 +1,133 @@
+/** /api/v1/notifications: what was sent, its progress and per-delivery outcomes. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  getDeliveryStatus,
+  getNotification,
+  listNotificationPage,
+} from '../../../services/notifications.service.ts';
+import { principalOf } from '../../auth.ts';
+import type { RouteDeps } from '../../context.ts';
+import { errorSchema } from '../../errors.ts';
+import { authErrors, idParams, isoDate, page, pageQuery, platformSchema } from '../../schemas.ts';
+
+const notificationStatus = z.enum(['queued', 'sending', 'completed', 'partially_failed', 'failed']);
+const deliveryStatus = z.enum(['pending', 'retrying', 'sent', 'delivered', 'read', 'failed', 'dead']);
+
+const notificationSchema = z
+  .object({
+    id: z.uuid(),
+    status: notificationStatus,
+    target: z.record(z.string(), z.unknown()),
+    content: z.record(z.string(), z.unknown()),
+    firebase_project_id: z.uuid().nullable(),
+    counts: z.object({
+      total: z.number(),
+      sent: z.number(),
+      failed: z.number(),
+      delivered: z.number(),
+      read: z.number(),
+    }),
+    error_code: z.string().nullable(),
+    request_id: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    completed_at: z.string().nullable(),
+  })
+  .meta({ id: 'Notification' });
+
+const deliverySchema = z
+  .object({
+    id: z.string(),
+    device_id: z.uuid(),
+    platform: platformSchema,
+    status: deliveryStatus,
+    attempts: z.number(),
+    fcm_message_id: z.string().nullable(),
+    error_code: z.string().nullable(),
+    error_message: z.string().nullable(),
+    sent_at: z.string().nullable(),
+    delivered_at: z.string().nullable(),
+    read_at: z.string().nullable(),
+    failed_at: z.string().nullable(),
+    next_attempt_at: z.string().nullable(),
+  })
+  .meta({ id: 'Delivery' });
+
+export const notificationRoutes =
+  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/notifications',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['notifications'],
+          summary: 'List notifications, newest first',
+          querystring: z.strictObject({
+            ...pageQuery,
+            status: notificationStatus.optional(),
+            created_from: isoDate.optional(),
+            created_to: isoDate.optional(),
+          }),
+          response: { 200: page(notificationSchema), 400: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => {
+        const { limit, cursor, status, created_from, created_to } = request.query;
+        const result = await listNotificationPage(
+          deps.db,
+          principalOf(request).clientId,
+          {
+            status,
+            createdFrom: created_from ? new Date(created_from) : undefined,
+            createdTo: created_to ? new Date(created_to) : undefined,
+          },
+          limit,
+          cursor,
+        );
+        return { items: result.items, next_cursor: result.nextCursor };
+      },
+    );
+
+    app.get(
+      '/notifications/:id',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['notifications'],
+          summary: 'Get a notification',
+          params: idParams,
+          response: { 200: notificationSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => getNotification(deps.db, principalOf(request).clientId, request.params.id),
+    );
+
+    app.get(
+      '/notifications/:id/status',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['notifications'],
+          summary: 'Delivery status: counts by status and platform, and the deliveries (paginated)',
+          params: idParams,
+          querystring: z.strictObject({ ...pageQuery, status: deliveryStatus.optional() }),
+          response: {
+            200: z.object({
+              notification: notificationSchema,
+              by_status: z.record(z.string(), z.number()),
+              by_platform: z.record(z.string(), z.record(z.string(), z.number())),
+              deliveries: z.array(deliverySchema),
+              next_cursor: z.string().nullable(),
+            }),
+            400: errorSchema,
+            404: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) =>
+        getDeliveryStatus(deps.db, principalOf(request).clientId, request.params.id, request.query),
+    );
+  };

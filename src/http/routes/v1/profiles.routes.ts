@@ -1,0 +1,139 @@
+/** /api/v1/profiles: CRUD of the tenant's users. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  createProfile,
+  deleteProfile,
+  getProfile,
+  listProfilePage,
+  replaceProfile,
+} from '../../../services/profiles.service.ts';
+import { principalOf } from '../../auth.ts';
+import type { RouteDeps } from '../../context.ts';
+import { errorSchema } from '../../errors.ts';
+import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
+
+const profileSchema = z
+  .object({
+    id: z.uuid(),
+    phone_number: z.string().nullable(),
+    external_id: z.string().nullable(),
+    name: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Profile' });
+
+const profileInput = z.strictObject({
+  phone_number: z.string().min(1).max(32).nullable().optional().meta({ example: '+255712345678' }),
+  external_id: z.string().min(1).max(255).nullable().optional().meta({ example: 'user-1234' }),
+  name: z.string().max(255).nullable().optional(),
+  metadata: z
+    .record(z.string().max(100), z.unknown())
+    .optional()
+    .refine(
+      (m) => m === undefined || JSON.stringify(m).length <= 16_384,
+      'metadata must be at most 16 KB of JSON',
+    ),
+});
+
+export const profileRoutes =
+  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/profiles',
+      {
+        config: { scope: 'manage', idempotent: true },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Create a profile',
+          body: profileInput,
+          response: { 201: profileSchema, 409: errorSchema, 422: errorSchema, ...authErrors },
+        },
+      },
+      async (request, reply) =>
+        reply.code(201).send(await createProfile(deps.db, principalOf(request).clientId, request.body)),
+    );
+
+    app.get(
+      '/profiles',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'List profiles',
+          querystring: z.strictObject({
+            ...pageQuery,
+            phone_number: z.string().max(32).optional(),
+            external_id: z.string().max(255).optional(),
+          }),
+          response: { 200: page(profileSchema), 400: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => {
+        const { limit, cursor, phone_number, external_id } = request.query;
+        const result = await listProfilePage(
+          deps.db,
+          principalOf(request).clientId,
+          { phoneNumber: phone_number, externalId: external_id },
+          limit,
+          cursor,
+        );
+        return { items: result.items, next_cursor: result.nextCursor };
+      },
+    );
+
+    app.get(
+      '/profiles/:id',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Get a profile',
+          params: idParams,
+          response: { 200: profileSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => getProfile(deps.db, principalOf(request).clientId, request.params.id),
+    );
+
+    app.put(
+      '/profiles/:id',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Update a profile (fields not sent are kept)',
+          params: idParams,
+          body: profileInput,
+          response: {
+            200: profileSchema,
+            404: errorSchema,
+            409: errorSchema,
+            422: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) =>
+        replaceProfile(deps.db, principalOf(request).clientId, request.params.id, request.body),
+    );
+
+    app.delete(
+      '/profiles/:id',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Delete a profile (soft delete; its devices are deactivated)',
+          params: idParams,
+          response: { 204: z.null(), 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request, reply) => {
+        await deleteProfile(deps.db, principalOf(request).clientId, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };

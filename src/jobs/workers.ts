@@ -1,0 +1,29 @@
+/** Registers the job handlers. Payloads are validated at the handler: old jobs outlive code changes. */
+import { z } from 'zod';
+import { fanOut, sendBatch } from '../services/delivery.service.ts';
+import type { ServiceDeps } from '../services/deps.ts';
+import { QUEUES } from './queue.ts';
+
+const fanoutPayload = z.object({ notificationId: z.uuid(), requestId: z.string().optional() });
+const sendPayload = z.object({
+  notificationId: z.uuid(),
+  deliveryIds: z.array(z.string().regex(/^\d+$/)).min(1).max(500),
+  attempt: z.number().int().min(1),
+  requestId: z.string().optional(),
+});
+
+export async function startWorkers(deps: ServiceDeps): Promise<void> {
+  const { boss } = deps.queue;
+  await boss.work(QUEUES.fanout, { localConcurrency: 2, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    if (!job) return;
+    await fanOut(deps, fanoutPayload.parse(job.data));
+  });
+  await boss.work(
+    QUEUES.send,
+    { localConcurrency: deps.config.send.concurrency, pollingIntervalSeconds: 0.5 },
+    async ([job]) => {
+      if (!job) return;
+      await sendBatch(deps, sendPayload.parse(job.data));
+    },
+  );
+}

@@ -1,0 +1,135 @@
+/**
+ * Wires a running server from the config: database, queue, crypto, FCM provider (or the in-process emulator as
+ * the sandbox), and the roles asked for (HTTP API, workers). Used by main.ts, the tests and the benchmark.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './app.ts';
+import { type Config, parseEncryptionKey } from './config.ts';
+import { type DatabaseHandle, openDatabase } from './db/client.ts';
+import { createEmulator, type Emulator } from './emulator/emulator.ts';
+import { createTestServiceAccount } from './emulator/test-account.ts';
+import { type JobQueue, startQueue } from './jobs/queue.ts';
+import { startWorkers } from './jobs/workers.ts';
+import { createCipher } from './lib/crypto.ts';
+import { FcmProvider } from './push/fcm.provider.ts';
+import type { PushProvider, ServiceAccount } from './push/push-provider.ts';
+import type { ServiceDeps } from './services/deps.ts';
+import { parseServiceAccount } from './services/firebase-projects.service.ts';
+
+export interface Runtime {
+  deps: ServiceDeps;
+  database: DatabaseHandle;
+  app: FastifyInstance | undefined;
+  emulator: Emulator | undefined;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  roles: { api: boolean; worker: boolean };
+  /** Tests pass a pre-built database (cloned template). */
+  database?: DatabaseHandle;
+  /** Tests and benchmarks may pass their own provider or emulator. */
+  push?: PushProvider;
+  emulator?: Emulator;
+}
+
+/**
+ * Development without ENCRYPTION_KEY: a key is generated once into the data directory (and the log says so),
+ * so a fresh checkout runs with nothing to configure. Production refuses to start without one (config.ts).
+ */
+function resolveEncryptionKey(config: Readonly<Config>, logger: Logger): Buffer {
+  if (config.encryptionKey) return config.encryptionKey;
+  const file = join(config.database.dataDir, 'encryption.key');
+  if (existsSync(file)) return parseEncryptionKey(readFileSync(file, 'utf8'));
+  mkdirSync(config.database.dataDir, { recursive: true });
+  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  logger.warn({ file }, 'ENCRYPTION_KEY is not set: generated a development key into the data directory');
+  return parseEncryptionKey(readFileSync(file, 'utf8'));
+}
+
+function loadDefaultAccount(file: string): ServiceAccount {
+  try {
+    return parseServiceAccount(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (error) {
+    throw new Error(
+      `GOOGLE_APPLICATION_CREDENTIALS (${file}) is not a usable service-account JSON: ${(error as Error).message}`,
+    );
+  }
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, logger } = options;
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) {
+      await closer().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
+    }
+  };
+  try {
+    let emulator = options.emulator;
+    let defaultAccount: ServiceAccount | undefined;
+    if (config.fcm.defaultCredentialsFile)
+      defaultAccount = loadDefaultAccount(config.fcm.defaultCredentialsFile);
+    if (config.fcm.emulator && !emulator) {
+      emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
+      const running = emulator;
+      closers.push(() => running.close());
+    }
+    if (config.fcm.emulator && emulator && !defaultAccount) {
+      const sandbox = createTestServiceAccount({
+        projectId: 'fcm-server-sandbox',
+        tokenUri: emulator.tokenUri,
+      });
+      emulator.addServiceAccount(sandbox.account);
+      defaultAccount = sandbox.account;
+    }
+    const baseUrl = config.fcm.baseUrl ?? emulator?.url;
+    if (!baseUrl) throw new Error('FCM_BASE_URL is not set and the emulator is off');
+
+    const database =
+      options.database ??
+      (await openDatabase({
+        url: config.database.url,
+        dataDir: config.database.dataDir,
+        poolSize: config.database.poolSize,
+      }));
+    closers.push(() => database.close());
+    const queue: JobQueue = await startQueue(database, {
+      onError: (error) => logger.error({ err: error }, 'job queue error'),
+    });
+    closers.push(() => queue.stop({ graceful: true, timeoutMs: 15_000 }));
+    const push =
+      options.push ??
+      new FcmProvider({ baseUrl, sessions: config.fcm.sessions, timeoutMs: config.fcm.timeoutMs });
+    if (!options.push) closers.push(() => push.close());
+
+    const deps: ServiceDeps = {
+      config,
+      db: database.db,
+      queue,
+      cipher: createCipher(resolveEncryptionKey(config, logger)),
+      push,
+      logger,
+      defaultAccount,
+    };
+    if (options.roles.worker) await startWorkers(deps);
+    let app: FastifyInstance | undefined;
+    if (options.roles.api) {
+      app = await buildApp(deps);
+      const running = app;
+      closers.push(() => running.close());
+    }
+    return { deps, database, app, emulator, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

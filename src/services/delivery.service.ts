@@ -1,0 +1,198 @@
+/**
+ * The two job steps of a send: fan-out (target → delivery rows → send jobs of at most one FCM batch) and
+ * send (one batch → FCM concurrently → all outcomes recorded in one transaction). Both are idempotent.
+ */
+import {
+  type DeliveryOutcome,
+  type DeviceSelector,
+  insertDeliveryPage,
+  loadOpenDeliveries,
+  recordOutcomes,
+} from '../db/deliveries.repository.ts';
+import { deactivateDevices } from '../db/devices.repository.ts';
+import {
+  addOutcomeCounts,
+  advanceFanout,
+  findNotificationById,
+  finishFanout,
+  lockNotification,
+  markSending,
+} from '../db/notifications.repository.ts';
+import { type FanoutJob, QUEUES, type SendJob } from '../jobs/queue.ts';
+import type { NotificationContent, SendOutcome } from '../push/push-provider.ts';
+import { renderMessage } from '../push/render.ts';
+import type { ServiceDeps } from './deps.ts';
+import { loadAccount } from './firebase-projects.service.ts';
+import type { StoredTarget } from './notify.service.ts';
+
+/** The data keys every push carries so the app can report delivered/read (see docs/receipts.md). */
+export function receiptData(deliveryId: string, receiptToken: string): Record<string, string> {
+  return { fcms_delivery_id: deliveryId, fcms_receipt: receiptToken };
+}
+
+function selectorOf(target: StoredTarget): DeviceSelector {
+  if ('device_ids' in target) return { deviceIds: target.device_ids };
+  if (target.profile_id) return { profileId: target.profile_id };
+  throw new Error('notification target has no profile_id or device_ids');
+}
+
+/** Rows per fan-out transaction: several send jobs' worth, to keep round trips few. */
+const FANOUT_PAGE_BATCHES = 10;
+
+/**
+ * Creates the deliveries page by page (keyset over device ids), each page in one transaction with its send
+ * jobs and the saved cursor, so a fan-out killed halfway resumes where it stopped and enqueues nothing twice.
+ */
+export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
+  const batchSize = deps.config.send.batchSize;
+  for (;;) {
+    const done = await deps.db.transaction(async (tx) => {
+      const notification = await lockNotification(tx, job.notificationId);
+      if (!notification || notification.fanoutDone) return true;
+      const page = await insertDeliveryPage(tx, {
+        notificationId: notification.id,
+        tenantId: notification.apiClientId,
+        selector: selectorOf(notification.target as StoredTarget),
+        afterDeviceId: notification.fanoutCursor,
+        limit: batchSize * FANOUT_PAGE_BATCHES,
+      });
+      if (page.lastDeviceId === null) {
+        await finishFanout(tx, notification.id, notification.totalCount === 0 ? 'no_active_devices' : null);
+        return true;
+      }
+      await advanceFanout(tx, notification.id, page.lastDeviceId, page.deliveryIds.length);
+      const jobs: SendJob[] = [];
+      for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
+        jobs.push({
+          notificationId: notification.id,
+          deliveryIds: page.deliveryIds.slice(i, i + batchSize),
+          attempt: 1,
+          requestId: job.requestId,
+        });
+      }
+      await deps.queue.enqueueMany(tx, QUEUES.send, jobs);
+      return false;
+    });
+    if (done) return;
+  }
+}
+
+/** Exponential backoff with full jitter, never earlier than FCM's Retry-After. */
+export function retryDelayMs(
+  attempt: number,
+  retryAfterMs: number | undefined,
+  settings: { retryBaseMs: number; retryMaxMs: number },
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(settings.retryMaxMs, settings.retryBaseMs * 2 ** (attempt - 1));
+  return Math.max(retryAfterMs ?? 0, Math.round(random() * ceiling));
+}
+
+/** Sends one batch and records every outcome; FCM is called outside any transaction. */
+export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> {
+  const notification = await findNotificationById(deps.db, job.notificationId);
+  if (!notification) return;
+  const open = await loadOpenDeliveries(deps.db, job.deliveryIds, job.attempt);
+  if (open.length === 0) return;
+  if (notification.status === 'queued') await markSending(deps.db, notification.id);
+
+  const log = deps.logger.child({
+    notification_id: notification.id,
+    request_id: job.requestId,
+    attempt: job.attempt,
+  });
+  const content = notification.content as unknown as NotificationContent;
+  const account = await loadAccount(
+    deps.db,
+    deps.cipher,
+    notification.apiClientId,
+    notification.firebaseProjectId,
+    deps.defaultAccount,
+  );
+
+  const outcomes: DeliveryOutcome[] = [];
+  const toSend = open.filter((d) => {
+    if (!d.deviceActive) outcomes.push({ id: d.id, status: 'failed', errorCode: 'DEVICE_INACTIVE' });
+    if (d.deviceActive && !account) {
+      outcomes.push({
+        id: d.id,
+        status: 'failed',
+        errorCode: 'NO_CREDENTIALS',
+        errorMessage: 'Firebase project removed',
+      });
+    }
+    return d.deviceActive && account;
+  });
+
+  const deadTokens: { deviceId: string; reason: string }[] = [];
+  let retryAt = 0;
+  if (account && toSend.length > 0) {
+    const messages = toSend.map((d) =>
+      renderMessage(
+        content,
+        { platform: d.platform, token: deps.cipher.decrypt(d.tokenCiphertext) },
+        receiptData(d.id, deps.cipher.receiptToken(d.id)),
+      ),
+    );
+    const results: SendOutcome[] = await deps.push.send(account, messages);
+    const now = Date.now();
+    toSend.forEach((d, i) => {
+      const result = results[i]!;
+      if (result.kind === 'sent') {
+        outcomes.push({ id: d.id, status: 'sent', messageId: result.messageId });
+        return;
+      }
+      if (result.kind === 'permanent') {
+        outcomes.push({
+          id: d.id,
+          status: 'failed',
+          errorCode: result.errorCode,
+          errorMessage: result.message,
+        });
+        if (result.tokenInvalid) deadTokens.push({ deviceId: d.deviceId, reason: result.errorCode });
+        return;
+      }
+      if (job.attempt >= deps.config.send.maxAttempts) {
+        outcomes.push({
+          id: d.id,
+          status: 'dead',
+          errorCode: result.errorCode,
+          errorMessage: result.message,
+        });
+        return;
+      }
+      const next = now + retryDelayMs(job.attempt, result.retryAfterMs, deps.config.send);
+      retryAt = Math.max(retryAt, next);
+      outcomes.push({
+        id: d.id,
+        status: 'retrying',
+        errorCode: result.errorCode,
+        errorMessage: result.message,
+        nextAttemptAt: new Date(next),
+      });
+    });
+  }
+
+  const retryIds = outcomes.filter((o) => o.status === 'retrying').map((o) => o.id);
+  await deps.db.transaction(async (tx) => {
+    const counts = await recordOutcomes(tx, job.attempt, outcomes);
+    await addOutcomeCounts(tx, notification.id, counts.sent, counts.failed);
+    for (const reason of new Set(deadTokens.map((t) => t.reason))) {
+      const ids = deadTokens.filter((t) => t.reason === reason).map((t) => t.deviceId);
+      await deactivateDevices(tx, notification.apiClientId, ids, reason);
+    }
+    if (retryIds.length > 0) {
+      const retry: SendJob = {
+        notificationId: notification.id,
+        deliveryIds: retryIds,
+        attempt: job.attempt + 1,
+        requestId: job.requestId,
+      };
+      await deps.queue.enqueue(tx, QUEUES.send, retry, { startAfter: new Date(retryAt) });
+    }
+  });
+  log.debug(
+    { deliveries: open.length, retrying: retryIds.length, deactivated: deadTokens.length },
+    'send batch recorded',
+  );
+}

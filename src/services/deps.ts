@@ -1,0 +1,21 @@
+/** What services are handed: the database, queue, crypto, push provider, clock and logger, all as interfaces. */
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import type { JobQueue } from '../jobs/queue.ts';
+import type { Cipher } from '../lib/crypto.ts';
+import type { PushProvider, ServiceAccount } from '../push/push-provider.ts';
+
+export interface ServiceDeps {
+  config: Readonly<Config>;
+  db: Db;
+  queue: JobQueue;
+  cipher: Cipher;
+  push: PushProvider;
+  logger: Logger;
+  /**
+   * The server-wide service account used for tenants without a Firebase project of their own:
+   * GOOGLE_APPLICATION_CREDENTIALS, or the sandbox account of the in-process emulator.
+   */
+  defaultAccount: ServiceAccount | undefined;
+}

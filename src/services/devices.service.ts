@@ -1,0 +1,188 @@
+/** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens never leave encrypted storage in clear. */
+import type { Db, Executor } from '../db/client.ts';
+import {
+  type DeviceFilter,
+  type DeviceRow,
+  deactivateDevices,
+  findDevice,
+  findDeviceByTokenHash,
+  listDevices,
+  updateDevice,
+  upsertDevice,
+} from '../db/devices.repository.ts';
+import type { Page } from '../db/pagination.ts';
+import type { Cipher } from '../lib/crypto.ts';
+import { AppError, notFound } from '../lib/errors.ts';
+import { uuidv7 } from '../lib/ids.ts';
+import type { Platform } from '../push/push-provider.ts';
+import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
+
+export interface DeviceView {
+  id: string;
+  profile_id: string | null;
+  platform: Platform;
+  /** The last characters of the token: enough to recognise it, useless to an attacker. */
+  token_suffix: string;
+  app_version: string | null;
+  os_version: string | null;
+  model: string | null;
+  timezone: string | null;
+  locale: string | null;
+  tags: string[];
+  is_active: boolean;
+  deactivated_reason: string | null;
+  deactivated_at: string | null;
+  last_seen_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toView(row: DeviceRow, cipher: Cipher): DeviceView {
+  const token = cipher.decrypt(row.tokenCiphertext);
+  return {
+    id: row.id,
+    profile_id: row.profileId,
+    platform: row.platform,
+    token_suffix: token.slice(-8),
+    app_version: row.appVersion,
+    os_version: row.osVersion,
+    model: row.model,
+    timezone: row.timezone,
+    locale: row.locale,
+    tags: row.tags,
+    is_active: row.isActive,
+    deactivated_reason: row.deactivatedReason,
+    deactivated_at: row.deactivatedAt?.toISOString() ?? null,
+    last_seen_at: row.lastSeenAt.toISOString(),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+export interface DeviceMetadata {
+  app_version?: string | null | undefined;
+  os_version?: string | null | undefined;
+  model?: string | null | undefined;
+  timezone?: string | null | undefined;
+  locale?: string | null | undefined;
+  tags?: string[] | undefined;
+}
+
+export interface DeviceOwner {
+  profile_id?: string | undefined;
+  phone_number?: string | undefined;
+  external_id?: string | undefined;
+}
+
+export interface RegisterDeviceInput extends DeviceMetadata, DeviceOwner {
+  platform: Platform;
+  token: string;
+}
+
+/** The owning profile: by id (must exist), or by phone number / external id (created on first use). */
+async function resolveOwner(
+  ex: Executor,
+  tenantId: string,
+  owner: DeviceOwner,
+): Promise<string | null | undefined> {
+  if (owner.profile_id) return (await resolveProfile(ex, tenantId, { id: owner.profile_id })).id;
+  if (owner.phone_number) {
+    const phoneNumber = normalizePhoneNumber(owner.phone_number);
+    return (await findOrCreateProfile(ex, tenantId, { phoneNumber })).id;
+  }
+  if (owner.external_id)
+    return (await findOrCreateProfile(ex, tenantId, { externalId: owner.external_id })).id;
+  return undefined;
+}
+
+function metadataColumns(input: DeviceMetadata) {
+  return {
+    ...(input.app_version !== undefined ? { appVersion: input.app_version } : {}),
+    ...(input.os_version !== undefined ? { osVersion: input.os_version } : {}),
+    ...(input.model !== undefined ? { model: input.model } : {}),
+    ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),
+    ...(input.locale !== undefined ? { locale: input.locale } : {}),
+    ...(input.tags !== undefined ? { tags: [...new Set(input.tags)] } : {}),
+  };
+}
+
+/** Registers a token; a token the tenant already has updates that device (and reactivates it) instead. */
+export async function registerDevice(
+  db: Db,
+  cipher: Cipher,
+  tenantId: string,
+  input: RegisterDeviceInput,
+): Promise<{ device: DeviceView; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const profileId = await resolveOwner(tx, tenantId, input);
+    const { device, created } = await upsertDevice(tx, {
+      id: uuidv7(),
+      apiClientId: tenantId,
+      profileId: profileId ?? null,
+      platform: input.platform,
+      tokenCiphertext: cipher.encrypt(input.token),
+      tokenHash: cipher.blindIndex(input.token),
+      ...metadataColumns(input),
+    });
+    return { device: toView(device, cipher), created };
+  });
+}
+
+export async function getDevice(db: Db, cipher: Cipher, tenantId: string, id: string): Promise<DeviceView> {
+  const row = await findDevice(db, tenantId, id);
+  if (!row) throw notFound('device');
+  return toView(row, cipher);
+}
+
+export async function listDevicePage(
+  db: Db,
+  cipher: Cipher,
+  tenantId: string,
+  filter: DeviceFilter,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<DeviceView>> {
+  const page = await listDevices(db, tenantId, filter, limit, cursor);
+  return { items: page.items.map((row) => toView(row, cipher)), nextCursor: page.nextCursor };
+}
+
+export interface UpdateDeviceInput extends DeviceMetadata, DeviceOwner {
+  platform?: Platform | undefined;
+  token?: string | undefined;
+}
+
+export async function changeDevice(
+  db: Db,
+  cipher: Cipher,
+  tenantId: string,
+  id: string,
+  input: UpdateDeviceInput,
+): Promise<DeviceView> {
+  return db.transaction(async (tx) => {
+    if (!(await findDevice(tx, tenantId, id))) throw notFound('device');
+    const profileId = await resolveOwner(tx, tenantId, input);
+    const values: Partial<DeviceRow> = { ...metadataColumns(input), lastSeenAt: new Date() };
+    if (profileId !== undefined) values.profileId = profileId;
+    if (input.platform) values.platform = input.platform;
+    if (input.token !== undefined) {
+      const tokenHash = cipher.blindIndex(input.token);
+      const other = await findDeviceByTokenHash(tx, tenantId, tokenHash);
+      if (other && other.id !== id) {
+        throw new AppError('conflict', 409, 'another device is registered with this token', [
+          { field: 'token', message: 'already registered', device_id: other.id },
+        ]);
+      }
+      values.tokenHash = tokenHash;
+      values.tokenCiphertext = cipher.encrypt(input.token);
+    }
+    const row = await updateDevice(tx, tenantId, id, values);
+    return toView(row!, cipher);
+  });
+}
+
+/** DELETE deactivates: the device stops receiving, its history stays, re-registering its token reactivates it. */
+export async function deactivateDevice(db: Db, tenantId: string, id: string): Promise<void> {
+  const row = await findDevice(db, tenantId, id);
+  if (!row) throw notFound('device');
+  await deactivateDevices(db, tenantId, [id], 'deactivated_by_client');
+}

@@ -1,0 +1,176 @@
+/** Profiles: the tenant's users, addressed by id, E.164 phone number or the tenant's own external id. */
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import type { Db, Executor } from '../db/client.ts';
+import { deactivateDevicesOfProfile } from '../db/devices.repository.ts';
+import type { Page } from '../db/pagination.ts';
+import {
+  findProfile,
+  insertProfile,
+  listProfiles,
+  type ProfileFilter,
+  type ProfileKey,
+  type ProfileRow,
+  softDeleteProfile,
+  updateProfile,
+} from '../db/profiles.repository.ts';
+import { AppError, invalid, notFound } from '../lib/errors.ts';
+import { uuidv7 } from '../lib/ids.ts';
+
+export interface ProfileView {
+  id: string;
+  phone_number: string | null;
+  external_id: string | null;
+  name: string | null;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toView(row: ProfileRow): ProfileView {
+  return {
+    id: row.id,
+    phone_number: row.phoneNumber,
+    external_id: row.externalId,
+    name: row.name,
+    metadata: row.metadata,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/** Normalizes a phone number to E.164, or throws a 422 naming the field. */
+export function normalizePhoneNumber(value: string, field = 'phone_number'): string {
+  const parsed = value.startsWith('+') ? parsePhoneNumberFromString(value) : undefined;
+  if (!parsed?.isValid()) {
+    throw invalid(`${field} must be a valid phone number in E.164 format, e.g. +255712345678`, [
+      { field, message: 'not a valid E.164 phone number' },
+    ]);
+  }
+  return parsed.number;
+}
+
+export interface ProfileInput {
+  phone_number?: string | null | undefined;
+  external_id?: string | null | undefined;
+  name?: string | null | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+const conflict = (field: string) =>
+  new AppError('conflict', 409, `a profile with this ${field} already exists`, [
+    { field, message: 'already in use' },
+  ]);
+
+async function assertUnique(
+  ex: Executor,
+  tenantId: string,
+  input: ProfileInput,
+  selfId?: string,
+): Promise<void> {
+  if (input.phone_number) {
+    const other = await findProfile(ex, tenantId, { phoneNumber: input.phone_number });
+    if (other && other.id !== selfId) throw conflict('phone_number');
+  }
+  if (input.external_id) {
+    const other = await findProfile(ex, tenantId, { externalId: input.external_id });
+    if (other && other.id !== selfId) throw conflict('external_id');
+  }
+}
+
+export async function createProfile(db: Db, tenantId: string, input: ProfileInput): Promise<ProfileView> {
+  const phone = input.phone_number ? normalizePhoneNumber(input.phone_number) : null;
+  if (!phone && !input.external_id) {
+    throw invalid('a profile needs a phone_number or an external_id', [
+      { field: 'phone_number', message: 'phone_number or external_id is required' },
+    ]);
+  }
+  return db.transaction(async (tx) => {
+    await assertUnique(tx, tenantId, { ...input, phone_number: phone });
+    const row = await insertProfile(tx, {
+      id: uuidv7(),
+      apiClientId: tenantId,
+      phoneNumber: phone,
+      externalId: input.external_id ?? null,
+      name: input.name ?? null,
+      metadata: input.metadata ?? {},
+    });
+    return toView(row);
+  });
+}
+
+/** Finds the profile for a phone number or external id, creating it when the tenant has none yet. */
+export async function findOrCreateProfile(
+  ex: Executor,
+  tenantId: string,
+  key: { phoneNumber: string } | { externalId: string },
+): Promise<ProfileRow> {
+  const existing = await findProfile(ex, tenantId, key);
+  if (existing) return existing;
+  return insertProfile(ex, {
+    id: uuidv7(),
+    apiClientId: tenantId,
+    phoneNumber: 'phoneNumber' in key ? key.phoneNumber : null,
+    externalId: 'externalId' in key ? key.externalId : null,
+  });
+}
+
+export async function getProfile(db: Db, tenantId: string, id: string): Promise<ProfileView> {
+  const row = await findProfile(db, tenantId, { id });
+  if (!row) throw notFound('profile');
+  return toView(row);
+}
+
+export async function resolveProfile(ex: Executor, tenantId: string, key: ProfileKey): Promise<ProfileRow> {
+  const row = await findProfile(ex, tenantId, key);
+  if (!row) throw notFound('profile');
+  return row;
+}
+
+export async function listProfilePage(
+  db: Db,
+  tenantId: string,
+  filter: ProfileFilter,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<ProfileView>> {
+  const phoneNumber = filter.phoneNumber ? normalizePhoneNumber(filter.phoneNumber) : undefined;
+  const page = await listProfiles(db, tenantId, { ...filter, phoneNumber }, limit, cursor);
+  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+}
+
+export async function replaceProfile(
+  db: Db,
+  tenantId: string,
+  id: string,
+  input: ProfileInput,
+): Promise<ProfileView> {
+  const phone = input.phone_number
+    ? normalizePhoneNumber(input.phone_number)
+    : (input.phone_number ?? undefined);
+  return db.transaction(async (tx) => {
+    const current = await findProfile(tx, tenantId, { id });
+    if (!current) throw notFound('profile');
+    const next = {
+      phoneNumber: phone === undefined ? current.phoneNumber : phone,
+      externalId: input.external_id === undefined ? current.externalId : input.external_id,
+    };
+    if (!next.phoneNumber && !next.externalId) {
+      throw invalid('a profile needs a phone_number or an external_id');
+    }
+    await assertUnique(tx, tenantId, { phone_number: next.phoneNumber, external_id: next.externalId }, id);
+    const row = await updateProfile(tx, tenantId, id, {
+      ...next,
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+    });
+    return toView(row!);
+  });
+}
+
+/** Soft-deletes the profile and deactivates its devices, so nothing more is sent to that person. */
+export async function deleteProfile(db: Db, tenantId: string, id: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (!(await softDeleteProfile(tx, tenantId, id))) throw notFound('profile');
+    await deactivateDevicesOfProfile(tx, tenantId, id, 'profile_deleted');
+  });
+}
