@@ -1,0 +1,65 @@
+/**
+ * Builds one migrated database template per test run, so each test file gets a fresh database in a fraction
+ * of a second: a PostgreSQL template database (DATABASE_URL set) or a PGlite data-dir image (embedded mode).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { openDatabase } from '../src/db/client.ts';
+import { startQueue } from '../src/jobs/queue.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string | undefined;
+    templateDatabase: string | undefined;
+    pgliteImage: string | undefined;
+  }
+}
+
+export function databaseUrlFor(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export default async function setup(project: TestProject) {
+  const url = process.env.DATABASE_URL || undefined;
+  if (url) {
+    const template = `fcm_tpl_${process.pid}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`drop database if exists ${template}`);
+    await admin.query(`create database ${template}`);
+    const handle = await openDatabase({ url: databaseUrlFor(url, template) });
+    const queue = await startQueue(handle, { supervise: false });
+    await queue.stop({ graceful: false });
+    await handle.close();
+    project.provide('databaseUrl', url);
+    project.provide('templateDatabase', template);
+    project.provide('pgliteImage', undefined);
+    return async () => {
+      const leftovers = await admin.query<{ datname: string }>(
+        `select datname from pg_database where datname like 'fcm_t_${process.pid}_%' or datname = $1`,
+        [template],
+      );
+      for (const { datname } of leftovers.rows) {
+        await admin.query(`drop database if exists ${datname} with (force)`);
+      }
+      await admin.end();
+    };
+  }
+  const handle = await openDatabase({ dataDir: 'memory://' });
+  const queue = await startQueue(handle, { supervise: false });
+  await queue.stop({ graceful: false });
+  const image = await handle.pglite!.dumpDataDir('none');
+  await handle.close();
+  const dir = mkdtempSync(join(tmpdir(), 'fcm-test-'));
+  const file = join(dir, 'pglite-image.tar');
+  writeFileSync(file, Buffer.from(await image.arrayBuffer()));
+  project.provide('databaseUrl', undefined);
+  project.provide('templateDatabase', undefined);
+  project.provide('pgliteImage', file);
+  return () => rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,145 @@
+/**
+ * Integration-test harness: a real server (HTTP API + workers) on a fresh database cloned from the run's
+ * template (PostgreSQL or PGlite), sending to its own FCM emulator. Tenants are created through the real flow.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { type DatabaseHandle, openDatabase } from '../src/db/client.ts';
+import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
+import { createTestServiceAccount } from '../src/emulator/test-account.ts';
+import { createLogger } from '../src/logger.ts';
+import type { ServiceAccount } from '../src/push/push-provider.ts';
+import { type Runtime, startRuntime } from '../src/runtime.ts';
+import { createClient } from '../src/services/clients.service.ts';
+import { databaseUrlFor } from './global-setup.ts';
+
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export const storageMode = (): 'postgres' | 'pglite' => (inject('databaseUrl') ? 'postgres' : 'pglite');
+
+/** A fresh database: CREATE DATABASE … TEMPLATE on PostgreSQL, the data-dir image on PGlite. */
+async function freshDatabase(): Promise<{ handle: DatabaseHandle; drop: () => Promise<void> }> {
+  const url = inject('databaseUrl');
+  const template = inject('templateDatabase');
+  if (url && template) {
+    const name = `fcm_t_${template.replace('fcm_tpl_', '')}_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`create database ${name} template ${template}`);
+    const handle = await openDatabase({ url: databaseUrlFor(url, name), poolSize: 10, migrate: false });
+    return {
+      handle,
+      drop: async () => {
+        await admin.query(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      },
+    };
+  }
+  const image = new Blob([readFileSync(inject('pgliteImage')!)]);
+  const handle = await openDatabase({ dataDir: 'memory://', pgliteImage: image });
+  return { handle, drop: async () => {} };
+}
+
+export interface Tenant {
+  clientId: string;
+  token: string;
+  headers: Record<string, string>;
+  account: ServiceAccount;
+  firebaseProjectId: string;
+}
+
+export interface TestServer {
+  app: FastifyInstance;
+  emulator: Emulator;
+  runtime: Runtime;
+  /** Creates an API client and registers a Firebase project (unique project id) through the API. */
+  tenant(name?: string): Promise<Tenant>;
+  close(): Promise<void>;
+}
+
+let projectCounter = 0;
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
+  const { handle, drop } = await freshDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: 'memory://',
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    FCM_EMULATOR: 'false',
+    FCM_BASE_URL: emulator.url,
+    LOG_LEVEL: 'silent',
+    SEND_RETRY_BASE_MS: '200',
+    SEND_RETRY_MAX_MS: '1000',
+    ...env,
+  });
+  const runtime = await startRuntime({
+    config,
+    logger: createLogger('silent'),
+    roles: { api: true, worker: true },
+    database: handle,
+    emulator,
+  });
+  const app = runtime.app!;
+  await app.ready();
+  return {
+    app,
+    emulator,
+    runtime,
+    async tenant(name = 'tenant') {
+      const created = await createClient(runtime.deps.db, { name });
+      const headers = { 'client-id': created.clientId, 'client-token': created.clientToken };
+      projectCounter += 1;
+      const projectId = `test-${process.pid}-${projectCounter}-${randomBytes(3).toString('hex')}`;
+      const { account } = createTestServiceAccount({ projectId, tokenUri: emulator.tokenUri });
+      emulator.addServiceAccount(account);
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/v1/firebase-projects/',
+        headers,
+        payload: { service_account: account },
+      });
+      if (response.statusCode !== 201) throw new Error(`firebase project registration failed: ${response.body}`);
+      return { clientId: created.clientId, token: created.clientToken, headers, account, firebaseProjectId: response.json().id };
+    },
+    async close() {
+      await runtime.close();
+      await emulator.close();
+      await drop();
+    },
+  };
+}
+
+/** Polls until the check returns a value (not undefined), or fails after the timeout. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function errorOf(response: LightMyRequestResponse): { code: string; message: string; details: unknown[]; request_id: string } {
+  const body = response.json() as { error?: { code: string; message: string; details: unknown[]; request_id: string } };
+  if (!body.error) throw new Error(`expected an error body, got ${response.body}`);
+  return body.error;
+}
+
+/** Waits until a notification leaves queued/sending and returns it. */
+export async function waitForNotification(server: TestServer, tenant: Tenant, id: string) {
+  return waitFor(
+    async () => {
+      const response = await server.app.inject({ method: 'GET', url: `/api/v1/notifications/${id}/`, headers: tenant.headers });
+      const body = response.json();
+      return ['queued', 'sending'].includes(body.status) ? undefined : body;
+    },
+    20_000,
+    `notification ${id} to finish`,
+  );
+}
