@@ -103,8 +103,15 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         headers,
         payload: { service_account: account },
       });
-      if (response.statusCode !== 201) throw new Error(`firebase project registration failed: ${response.body}`);
-      return { clientId: created.clientId, token: created.clientToken, headers, account, firebaseProjectId: response.json().id };
+      if (response.statusCode !== 201)
+        throw new Error(`firebase project registration failed: ${response.body}`);
+      return {
+        clientId: created.clientId,
+        token: created.clientToken,
+        headers,
+        account,
+        firebaseProjectId: response.json().id,
+      };
     },
     async close() {
       await runtime.close();
@@ -115,7 +122,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 }
 
 /** Polls until the check returns a value (not undefined), or fails after the timeout. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -125,8 +136,15 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs 
   }
 }
 
-export function errorOf(response: LightMyRequestResponse): { code: string; message: string; details: unknown[]; request_id: string } {
-  const body = response.json() as { error?: { code: string; message: string; details: unknown[]; request_id: string } };
+export function errorOf(response: LightMyRequestResponse): {
+  code: string;
+  message: string;
+  details: unknown[];
+  request_id: string;
+} {
+  const body = response.json() as {
+    error?: { code: string; message: string; details: unknown[]; request_id: string };
+  };
   if (!body.error) throw new Error(`expected an error body, got ${response.body}`);
   return body.error;
 }
@@ -135,7 +153,11 @@ export function errorOf(response: LightMyRequestResponse): { code: string; messa
 export async function waitForNotification(server: TestServer, tenant: Tenant, id: string) {
   return waitFor(
     async () => {
-      const response = await server.app.inject({ method: 'GET', url: `/api/v1/notifications/${id}/`, headers: tenant.headers });
+      const response = await server.app.inject({
+        method: 'GET',
+        url: `/api/v1/notifications/${id}/`,
+        headers: tenant.headers,
+      });
       const body = response.json();
       return ['queued', 'sending'].includes(body.status) ? undefined : body;
     },

@@ -22,7 +22,11 @@ const get = (url: string, headers: Record<string, string> = tenant.headers) =>
 
 describe('send to a phone number on all three platforms', () => {
   const phone = '+255712345678';
-  const tokens = { android: `android-token-${Date.now()}`, ios: `ios-token-${Date.now()}`, web: `web-token-${Date.now()}` };
+  const tokens = {
+    android: `android-token-${Date.now()}`,
+    ios: `ios-token-${Date.now()}`,
+    web: `web-token-${Date.now()}`,
+  };
   let notificationId: string;
 
   it('registers a device per platform for the phone number (profile created on first use)', async () => {
@@ -36,7 +40,11 @@ describe('send to a phone number on all three platforms', () => {
         timezone: 'Africa/Dar_es_Salaam',
       });
       expect(response.statusCode).toBe(201);
-      expect(response.json()).toMatchObject({ platform, is_active: true, token_suffix: tokens[platform].slice(-8) });
+      expect(response.json()).toMatchObject({
+        platform,
+        is_active: true,
+        token_suffix: tokens[platform].slice(-8),
+      });
       expect(response.body).not.toContain(tokens[platform]);
     }
     const profiles = await get(`/api/v1/profiles/?phone_number=${encodeURIComponent(phone)}`);
@@ -82,7 +90,11 @@ describe('send to a phone number on all three platforms', () => {
     expect(received).toHaveLength(3);
     const byToken = new Map(received.map((r) => [r.message.token, r.message]));
     const common = {
-      notification: { title: 'Order Confirmed', body: 'Your order #1234 has been confirmed.', image: 'https://example.com/image.png' },
+      notification: {
+        title: 'Order Confirmed',
+        body: 'Your order #1234 has been confirmed.',
+        image: 'https://example.com/image.png',
+      },
     };
     const data = (message: Record<string, unknown>) => message.data as Record<string, string>;
 
@@ -106,7 +118,10 @@ describe('send to a phone number on all three platforms', () => {
     expect(ios.android).toBeUndefined();
 
     const web = byToken.get(tokens.web)!;
-    expect(web).toMatchObject({ ...common, webpush: { headers: { Urgency: 'high', Topic: 'order_updates' } } });
+    expect(web).toMatchObject({
+      ...common,
+      webpush: { headers: { Urgency: 'high', Topic: 'order_updates' } },
+    });
 
     for (const message of [android, ios, web]) {
       expect(data(message)).toMatchObject({ order_id: '1234', screen: 'order_details' });
@@ -146,7 +161,10 @@ describe('send to a phone number on all three platforms', () => {
 
     const forged = await receipt(ios!, 'delivered', 'A'.repeat(24));
     expect(forged.statusCode).toBe(404);
-    const otherDelivery = await receipt({ fcms_delivery_id: '999999', fcms_receipt: android!.fcms_receipt! }, 'read');
+    const otherDelivery = await receipt(
+      { fcms_delivery_id: '999999', fcms_receipt: android!.fcms_receipt! },
+      'read',
+    );
     expect(otherDelivery.statusCode).toBe(404);
 
     const notification = (await get(`/api/v1/notifications/${notificationId}/`)).json();
@@ -158,11 +176,23 @@ describe('send to a phone number on all three platforms', () => {
 
 describe('dead tokens', () => {
   it('UNREGISTERED fails the delivery and deactivates the device with the reason', async () => {
-    const good = await post('/api/v1/devices/', { platform: 'android', token: `good-${Date.now()}`, external_id: 'user-7' });
-    await post('/api/v1/devices/', { platform: 'web', token: `also-good-${Date.now()}`, external_id: 'user-7' });
+    const good = await post('/api/v1/devices/', {
+      platform: 'android',
+      token: `good-${Date.now()}`,
+      external_id: 'user-7',
+    });
+    await post('/api/v1/devices/', {
+      platform: 'web',
+      token: `also-good-${Date.now()}`,
+      external_id: 'user-7',
+    });
     // The emulator answers UNREGISTERED for tokens starting with "unregistered-".
     const deadToken = `unregistered-${Date.now()}`;
-    const deadDevice = await post('/api/v1/devices/', { platform: 'ios', token: deadToken, external_id: 'user-7' });
+    const deadDevice = await post('/api/v1/devices/', {
+      platform: 'ios',
+      token: deadToken,
+      external_id: 'user-7',
+    });
     expect(deadDevice.statusCode).toBe(201);
 
     const accepted = await post('/api/v1/notify/', { external_id: 'user-7', title: 'Hi' });
@@ -177,19 +207,35 @@ describe('dead tokens', () => {
 
     const report = (await get(`/api/v1/notifications/${notification.id}/status/?status=failed`)).json();
     expect(report.deliveries).toHaveLength(1);
-    expect(report.deliveries[0]).toMatchObject({ status: 'failed', error_code: 'UNREGISTERED', device_id: deadDevice.json().id });
+    expect(report.deliveries[0]).toMatchObject({
+      status: 'failed',
+      error_code: 'UNREGISTERED',
+      device_id: deadDevice.json().id,
+    });
 
     // Re-registering the token (app reinstalled) reactivates the same device instead of duplicating it.
-    const again = await post('/api/v1/devices/', { platform: 'ios', token: deadToken, external_id: 'user-7' });
+    const again = await post('/api/v1/devices/', {
+      platform: 'ios',
+      token: deadToken,
+      external_id: 'user-7',
+    });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toMatchObject({ id: deadDevice.json().id, is_active: true, deactivated_reason: null });
+    expect(again.json()).toMatchObject({
+      id: deadDevice.json().id,
+      is_active: true,
+      deactivated_reason: null,
+    });
   });
 
   it('a profile with no active device gives a failed notification with no_active_devices', async () => {
     const profile = await post('/api/v1/profiles/', { external_id: 'nobody-home' });
     const accepted = await post('/api/v1/notify/', { profile_id: profile.json().id, title: 'Hello?' });
     const notification = await waitForNotification(server, tenant, accepted.json().notification_id);
-    expect(notification).toMatchObject({ status: 'failed', error_code: 'no_active_devices', counts: { total: 0 } });
+    expect(notification).toMatchObject({
+      status: 'failed',
+      error_code: 'no_active_devices',
+      counts: { total: 0 },
+    });
   });
 });
 
@@ -202,14 +248,20 @@ describe('retries', () => {
     const id = accepted.json().notification_id;
     // Wait for the first refusal, then let FCM recover.
     const deadline = Date.now() + 10_000;
-    while (server.emulator.received({ projectId: tenant.account.project_id }).filter((r) => r.message.token === token).length === 0) {
+    while (
+      server.emulator
+        .received({ projectId: tenant.account.project_id })
+        .filter((r) => r.message.token === token).length === 0
+    ) {
       if (Date.now() > deadline) throw new Error('first attempt never arrived');
       await new Promise((r) => setTimeout(r, 25));
     }
     server.emulator.setFaults({});
     const notification = await waitForNotification(server, tenant, id);
     expect(notification.status).toBe('completed');
-    const attempts = server.emulator.received({ projectId: tenant.account.project_id }).filter((r) => r.message.token === token);
+    const attempts = server.emulator
+      .received({ projectId: tenant.account.project_id })
+      .filter((r) => r.message.token === token);
     expect(attempts.length).toBe(2);
     expect(attempts[1]!.receivedAt - attempts[0]!.receivedAt).toBeGreaterThanOrEqual(1000);
     const report = (await get(`/api/v1/notifications/${id}/status/`)).json();

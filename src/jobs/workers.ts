@@ -14,13 +14,21 @@ const sendPayload = z.object({
 
 export async function startWorkers(deps: ServiceDeps): Promise<void> {
   const { boss } = deps.queue;
-  await boss.work(QUEUES.fanout, { localConcurrency: 2, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 1 }, async ([job]) => {
-    if (!job) return;
-    await fanOut(deps, fanoutPayload.parse(job.data));
-  });
+  await boss.work(
+    QUEUES.fanout,
+    { localConcurrency: 2, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 1 },
+    async ([job]) => {
+      if (!job) return;
+      await fanOut(deps, fanoutPayload.parse(job.data));
+    },
+  );
   await boss.work(
     QUEUES.send,
-    { localConcurrency: deps.config.send.concurrency, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 1 },
+    {
+      localConcurrency: deps.config.send.concurrency,
+      pollingIntervalSeconds: 0.5,
+      notifyPollingIntervalSeconds: 1,
+    },
     async ([job]) => {
       if (!job) return;
       await sendBatch(deps, sendPayload.parse(job.data));

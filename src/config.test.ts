@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseEncryptionKey } from './config.ts';
+
+const key = Buffer.alloc(32, 1).toString('base64');
+
+describe('loadConfig', () => {
+  it('defaults to the embedded database and the in-process FCM emulator in development', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ env: 'development', port: 8080, host: '127.0.0.1', production: false });
+    expect(config.database).toMatchObject({ url: undefined, dataDir: './data' });
+    expect(config.fcm).toMatchObject({ emulator: true, baseUrl: undefined });
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' })).toThrowError(
+      /PORT[\s\S]*DATABASE_URL: must be a postgres:\/\/ URL[\s\S]*LOG_LEVEL/,
+    );
+  });
+
+  it('uses Google in production and refuses insecure production settings, naming the variable', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrowError(/ENCRYPTION_KEY is required/);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        ENCRYPTION_KEY: key,
+        DATABASE_URL: 'postgres://db/x',
+        DEBUG: 'true',
+      }),
+    ).toThrowError(/DEBUG must be false/);
+    expect(() => loadConfig({ NODE_ENV: 'production', ENCRYPTION_KEY: key })).toThrowError(
+      /DATABASE_URL is required/,
+    );
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: key,
+      DATABASE_URL: 'postgres://db/x',
+    });
+    expect(config.fcm).toMatchObject({ emulator: false, baseUrl: 'https://fcm.googleapis.com' });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
+  });
+});
+
+describe('parseEncryptionKey', () => {
+  it('accepts 32 bytes as base64 or hex and rejects anything else', () => {
+    expect(parseEncryptionKey(key)).toHaveLength(32);
+    expect(parseEncryptionKey('ab'.repeat(32))).toHaveLength(32);
+    expect(() => parseEncryptionKey('short')).toThrow(ConfigError);
+  });
+});
