@@ -25,7 +25,14 @@ import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import { uuidv7 } from '../src/lib/ids.ts';
 import { createLogger } from '../src/logger.ts';
-import type { ServiceAccount } from '../src/push/push-provider.ts';
+import { FcmProvider } from '../src/push/fcm.provider.ts';
+import type {
+  FcmMessage,
+  PushProvider,
+  SendOptions,
+  SendOutcome,
+  ServiceAccount,
+} from '../src/push/push-provider.ts';
 import { type Runtime, startRuntime } from '../src/runtime.ts';
 import { createClient } from '../src/services/clients.service.ts';
 
@@ -60,6 +67,9 @@ interface ServerReport {
   cpuSystemMs: number;
   /** Event-loop utilization since `measure` (1 = never idle). */
   eventLoopUtilization: number;
+  /** FCM batches sent (one per send job) and their total duration, since `measure`. */
+  pushBatches: number;
+  pushBusyMs: number;
 }
 
 type FromServer =
@@ -114,9 +124,39 @@ interface Result {
 // Server child: one runtime (API + workers), exactly as `fcm-server start` wires it.
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The real FcmProvider, timed: how much of the run the workers spend waiting on FCM. */
+class TimedPush implements PushProvider {
+  readonly inner: FcmProvider;
+  batches = 0;
+  busyMs = 0;
+
+  constructor(inner: FcmProvider) {
+    this.inner = inner;
+  }
+
+  async send(account: ServiceAccount, messages: FcmMessage[], options?: SendOptions): Promise<SendOutcome[]> {
+    const started = performance.now();
+    try {
+      return await this.inner.send(account, messages, options);
+    } finally {
+      this.batches++;
+      this.busyMs += performance.now() - started;
+    }
+  }
+
+  checkCredentials(account: ServiceAccount): Promise<void> {
+    return this.inner.checkCredentials(account);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 async function runServer(): Promise<void> {
   const send = (message: FromServer) => process.send?.(message);
   let runtime: Runtime | undefined;
+  let push: TimedPush | undefined;
   let clientId = '';
   let sampler: NodeJS.Timeout | undefined;
   let peakRss = 0;
@@ -126,10 +166,19 @@ async function runServer(): Promise<void> {
   const handle = async (message: ToServer): Promise<void> => {
     if (message.type === 'start') {
       const config = loadConfig(message.env);
+      // Built exactly as startRuntime builds it, wrapped only to time it.
+      push = new TimedPush(
+        new FcmProvider({
+          baseUrl: config.fcm.baseUrl!,
+          sessions: config.fcm.sessions,
+          timeoutMs: config.fcm.timeoutMs,
+        }),
+      );
       runtime = await startRuntime({
         config,
         logger: createLogger(config.logLevel),
         roles: { api: true, worker: true },
+        push,
       });
       const url = await runtime.app!.listen({ host: '127.0.0.1', port: 0 });
       const client = await createClient(runtime.deps.db, { name: 'bench' });
@@ -155,6 +204,8 @@ async function runServer(): Promise<void> {
       peakRss = process.memoryUsage.rss();
       cpuStart = process.cpuUsage();
       eluStart = performance.eventLoopUtilization();
+      push!.batches = 0;
+      push!.busyMs = 0;
       sampler = setInterval(() => {
         peakRss = Math.max(peakRss, process.memoryUsage.rss());
       }, 100);
@@ -171,10 +222,13 @@ async function runServer(): Promise<void> {
         cpuUserMs: cpu.user / 1000,
         cpuSystemMs: cpu.system / 1000,
         eventLoopUtilization: performance.eventLoopUtilization(eluStart).utilization,
+        pushBatches: push!.batches,
+        pushBusyMs: push!.busyMs,
       });
       return;
     }
     await runtime.close();
+    await push?.close();
     send({ type: 'closed' });
     // Exiting (rather than draining) also flushes a --cpu-prof profile.
     process.exit(0);
@@ -503,6 +557,8 @@ function describe(r: Result): string {
       `(event loop ${(r.server.eventLoopUtilization * 100).toFixed(0)}% busy), peak RSS ${mb(r.server.sendPeakRssBytes)} ` +
       `during the send, ${mb(r.server.maxRssBytes)} overall; client+emulator process: ${cores(r.clientCpuMs)} cores; ` +
       `machine: ${(r.machineBusy * 100).toFixed(0)}% of ${cpus().length} cores busy`,
+    `[${r.mode}] ${r.server.pushBatches} FCM batches, ${(r.server.pushBusyMs / r.server.pushBatches).toFixed(0)} ms each; ` +
+      `on average ${(r.server.pushBusyMs / r.elapsedMs).toFixed(2)} of ${r.concurrency} send workers were waiting on FCM`,
   ].join('\n');
 }
 
