@@ -85,6 +85,14 @@ describe('send to a phone number on all three platforms', () => {
     const notification = await waitForNotification(server, tenant, notificationId);
     expect(notification.status).toBe('completed');
     expect(notification.counts).toMatchObject({ total: 3, sent: 3, failed: 0 });
+    expect(notification.content).toEqual({
+      title: 'Order Confirmed',
+      body: 'Your order #1234 has been confirmed.',
+      data: { order_id: '1234', screen: 'order_details' },
+      priority: 'high',
+      image_url: 'https://example.com/image.png',
+      collapse_key: 'order_updates',
+    });
 
     const received = server.emulator.received({ projectId: tenant.account.project_id });
     expect(received).toHaveLength(3);

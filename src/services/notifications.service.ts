@@ -32,12 +32,28 @@ export interface NotificationView {
   completed_at: string | null;
 }
 
+/** Stored content uses the renderer's names; the API speaks the request's snake_case names. */
+const CONTENT_FIELDS: Record<string, string> = {
+  imageUrl: 'image_url',
+  ttlSeconds: 'ttl_seconds',
+  collapseKey: 'collapse_key',
+  androidChannelId: 'android_channel_id',
+  clickAction: 'click_action',
+  analyticsLabel: 'analytics_label',
+};
+
+function contentView(content: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(content).map(([key, value]) => [CONTENT_FIELDS[key] ?? key, value]),
+  );
+}
+
 export function toView(row: NotificationRow): NotificationView {
   return {
     id: row.id,
     status: row.status,
     target: row.target,
-    content: row.content,
+    content: contentView(row.content),
     firebase_project_id: row.firebaseProjectId,
     counts: {
       total: row.totalCount,
