@@ -13,7 +13,13 @@ import { waitFor } from './helpers.ts';
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', 'bin', 'fcm-server.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'fcm-cli-'));
-const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  NODE_ENV: 'development',
+};
 delete env.DATABASE_URL;
 let server: ChildProcess;
 let baseUrl: string;
