@@ -8,11 +8,12 @@
  * This process is the client and hosts the emulator; each mode's server runs in a forked child process (this
  * file again, with --role server), so the server's CPU, event loop and peak RSS are its own and a stuck mode can
  * be killed. Devices are seeded by multi-row SQL inserts, not through the API (100,000 registrations would
- * dominate the run); three are registered through the API to check both paths agree.
+ * dominate the run); the other three are registered through POST /api/v1/devices.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +39,7 @@ import { createClient } from '../src/services/clients.service.ts';
 
 const USAGE = `usage: node bench/send.bench.ts [--mode pglite|postgres|both] [--devices N] [--latency-ms N]
        [--concurrency N (SEND_CONCURRENCY)] [--sessions N (FCM_HTTP2_SESSIONS)] [--timeout-s N (per mode)]
-       [--cpu-prof DIR (V8 CPU profile of each server process)]
+       [--cpu-prof DIR (V8 CPU profile of each server during the send)]
 PostgreSQL: DATABASE_URL, or postgres://root@127.0.0.1:5432/test; a fresh database is created and dropped.`;
 
 const DEFAULT_DATABASE_URL = 'postgres://root@127.0.0.1:5432/test';
@@ -51,7 +52,7 @@ type Mode = 'pglite' | 'postgres';
 
 /** Messages between this process (the client) and a server child, strictly one request, one answer. */
 type ToServer =
-  | { type: 'start'; env: Record<string, string> }
+  | { type: 'start'; env: Record<string, string>; cpuProfile: string | undefined }
   | { type: 'seed'; profileId: string; count: number }
   | { type: 'measure' }
   | { type: 'report' }
@@ -157,6 +158,8 @@ async function runServer(): Promise<void> {
   const send = (message: FromServer) => process.send?.(message);
   let runtime: Runtime | undefined;
   let push: TimedPush | undefined;
+  let cpuProfile: string | undefined;
+  const inspector = new Session();
   let clientId = '';
   let sampler: NodeJS.Timeout | undefined;
   let peakRss = 0;
@@ -166,6 +169,7 @@ async function runServer(): Promise<void> {
   const handle = async (message: ToServer): Promise<void> => {
     if (message.type === 'start') {
       const config = loadConfig(message.env);
+      cpuProfile = message.cpuProfile;
       // Built exactly as startRuntime builds it, wrapped only to time it.
       push = new TimedPush(
         new FcmProvider({
@@ -209,12 +213,22 @@ async function runServer(): Promise<void> {
       sampler = setInterval(() => {
         peakRss = Math.max(peakRss, process.memoryUsage.rss());
       }, 100);
+      if (cpuProfile) {
+        inspector.connect();
+        await inspector.post('Profiler.enable');
+        await inspector.post('Profiler.start');
+      }
       send({ type: 'measuring' });
       return;
     }
     if (message.type === 'report') {
       clearInterval(sampler);
       const cpu = process.cpuUsage(cpuStart);
+      if (cpuProfile) {
+        const { profile } = await inspector.post('Profiler.stop');
+        writeFileSync(cpuProfile, JSON.stringify(profile));
+        inspector.disconnect();
+      }
       send({
         type: 'report',
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -230,7 +244,6 @@ async function runServer(): Promise<void> {
     await runtime.close();
     await push?.close();
     send({ type: 'closed' });
-    // Exiting (rather than draining) also flushes a --cpu-prof profile.
     process.exit(0);
   };
 
@@ -287,12 +300,9 @@ class ServerProcess {
   #waiter: ((message: FromServer | Error) => void) | undefined;
   #exit: Error | undefined;
 
-  constructor(execArgv: string[]) {
+  constructor() {
     const self = fileURLToPath(import.meta.url);
-    this.child = fork(self, ['--role', 'server'], {
-      execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    this.child = fork(self, ['--role', 'server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (message: FromServer) => this.#deliver(message));
     this.child.on('exit', (code, signal) => {
       this.#exit = new Error(`server process exited (code ${code}, signal ${signal})`);
@@ -327,6 +337,19 @@ class ServerProcess {
 
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Waits for the process to exit by itself after `close`. */
+  async exited(timeoutMs: number): Promise<void> {
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise((resolve) => this.child.once('exit', resolve)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async kill(): Promise<void> {
@@ -417,8 +440,12 @@ async function runMode(
   const dataDir = mkdtempSync(join(tmpdir(), 'fcm-bench-'));
   const databaseName = `fcm_bench_${process.pid}`;
   let databaseCreated = false;
-  const execArgv = [...process.execArgv];
-  if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
+  const cpuProfile = options.cpuProfDir
+    ? join(
+        options.cpuProfDir,
+        `send-${mode}-${options.devices}-c${options.concurrency ?? 'default'}.cpuprofile`,
+      )
+    : undefined;
   let server: ServerProcess | undefined;
   let timedOut = false;
   const deadline = setTimeout(() => {
@@ -442,8 +469,8 @@ async function runMode(
       databaseCreated = true;
     }
 
-    server = new ServerProcess(execArgv);
-    const ready = await server.call({ type: 'start', env }, 'ready');
+    server = new ServerProcess();
+    const ready = await server.call({ type: 'start', env, cpuProfile }, 'ready');
     const api = new Api(ready.url, ready.clientId, ready.clientToken);
     await api.request('POST', '/api/v1/firebase-projects/', 201, { service_account: account });
     const profile = await api.request<{ id: string }>('POST', '/api/v1/profiles/', 201, {
@@ -505,6 +532,7 @@ async function runMode(
     const emulatorAfter = emulator.stats();
     const report = await server.call({ type: 'report' }, 'report');
     await server.call({ type: 'close' }, 'closed');
+    await server.exited(30_000);
 
     const errorsOf = (stats: ReturnType<Emulator['stats']>) =>
       Object.values(stats.errors).reduce((sum, n) => sum + n, 0);

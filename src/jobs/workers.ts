@@ -1,4 +1,5 @@
 /** Registers the job handlers. Payloads are validated at the handler: old jobs outlive code changes. */
+import type { JobResult } from 'pg-boss';
 import { z } from 'zod';
 import { fanOut, sendBatch } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
@@ -28,10 +29,27 @@ export async function startWorkers(deps: ServiceDeps): Promise<void> {
       localConcurrency: deps.config.send.concurrency,
       pollingIntervalSeconds: 0.5,
       notifyPollingIntervalSeconds: 1,
+      // Two jobs per fetch, and fetch again at once while fetches come back full: a backlog of send
+      // jobs is drained back to back instead of one job per worker per polling interval.
+      batchSize: 2,
+      burstWhenBatchFull: true,
+      perJobResults: true,
     },
-    async ([job]) => {
-      if (!job) return;
-      await sendBatch(deps, sendPayload.parse(job.data));
+    async (jobs) => {
+      const results: JobResult[] = [];
+      for (const job of jobs) {
+        try {
+          await sendBatch(deps, sendPayload.parse(job.data));
+          results.push({ id: job.id, status: 'completed' });
+        } catch (error) {
+          results.push({
+            id: job.id,
+            status: 'failed',
+            output: { message: error instanceof Error ? error.message : String(error) },
+          });
+        }
+      }
+      return results;
     },
   );
 }
