@@ -1,5 +1,5 @@
 /** SQL for devices. Tokens are stored encrypted; `token_hash` (a blind index) is what lookups and uniqueness use. */
-import { and, arrayContains, asc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, arrayContains, asc, eq, inArray, isNull, type SQL } from 'drizzle-orm';
 import type { Executor } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices } from './schema.ts';
@@ -122,18 +122,6 @@ export async function deactivateDevices(
     .set({ isActive: false, deactivatedReason: reason, deactivatedAt: now, updatedAt: now })
     .where(and(live(tenantId), inArray(devices.id, ids), eq(devices.isActive, true)))
     .returning();
-}
-
-export async function countActiveDevicesOfProfile(
-  ex: Executor,
-  tenantId: string,
-  profileId: string,
-): Promise<number> {
-  const [row] = await ex
-    .select({ n: sql<number>`count(*)::int` })
-    .from(devices)
-    .where(and(live(tenantId), eq(devices.profileId, profileId), eq(devices.isActive, true)));
-  return row?.n ?? 0;
 }
 
 export async function deactivateDevicesOfProfile(

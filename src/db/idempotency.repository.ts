@@ -1,5 +1,5 @@
 /** SQL for idempotency_keys: the first request with a key claims it; its response is stored for replays. */
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { type Executor, query } from './client.ts';
 import { idempotencyKeys } from './schema.ts';
 
@@ -52,8 +52,4 @@ export async function releaseIdempotencyKey(ex: Executor, tenantId: string, key:
   await ex
     .delete(idempotencyKeys)
     .where(and(eq(idempotencyKeys.apiClientId, tenantId), eq(idempotencyKeys.key, key)));
-}
-
-export async function deleteExpiredIdempotencyKeys(ex: Executor, now: Date): Promise<void> {
-  await ex.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now));
 }

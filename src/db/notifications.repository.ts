@@ -1,6 +1,6 @@
 /** SQL for notifications: the request as accepted, its status and counters. */
 import { and, desc, eq, gte, lte, type SQL, sql } from 'drizzle-orm';
-import { type Executor, query } from './client.ts';
+import type { Executor } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { type NotificationStatus, notifications } from './schema.ts';
 
@@ -29,18 +29,6 @@ export async function findNotification(
 /** For jobs, which carry the id only (the tenant is read from the row). */
 export async function findNotificationById(ex: Executor, id: string): Promise<NotificationRow | undefined> {
   const [row] = await ex.select().from(notifications).where(eq(notifications.id, id));
-  return row;
-}
-
-export async function findNotificationByIdempotencyKey(
-  ex: Executor,
-  tenantId: string,
-  key: string,
-): Promise<NotificationRow | undefined> {
-  const [row] = await ex
-    .select()
-    .from(notifications)
-    .where(and(eq(notifications.apiClientId, tenantId), eq(notifications.idempotencyKey, key)));
   return row;
 }
 
@@ -99,20 +87,10 @@ export async function advanceFanout(ex: Executor, id: string, cursor: string, ad
 }
 
 /** Fan-out finished: from now on the counters decide the final status. */
-export async function finishFanout(
-  ex: Executor,
-  id: string,
-  errorCode: string | null,
-): Promise<NotificationRow> {
-  const [row] = await query<{ status: NotificationStatus }>(
-    ex,
-    sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code), updated_at = now()
-      where id = ${id} returning status`,
-  );
+export async function finishFanout(ex: Executor, id: string, errorCode: string | null): Promise<void> {
+  await ex.execute(sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code), updated_at = now()
+    where id = ${id}`);
   await settle(ex, id);
-  const updated = await findNotificationById(ex, id);
-  if (!row || !updated) throw new Error(`notification ${id} vanished during fan-out`);
-  return updated;
 }
 
 /** Adds send outcomes to the counters and settles the status when nothing is left open. */
