@@ -96,6 +96,8 @@ export const devices = pgTable(
     /** Keyed hash (HMAC-SHA256) of the token: the blind index used for lookups and uniqueness. */
     tokenHash: text('token_hash').notNull(),
     appVersion: text('app_version'),
+    /** app_version parsed as [major, minor, patch] so segments compare versions, not strings (null if unparseable). */
+    appVersionKey: integer('app_version_key').array(),
     osVersion: text('os_version'),
     model: text('model'),
     timezone: text('timezone'),
@@ -113,6 +115,110 @@ export const devices = pgTable(
     uniqueIndex('devices_token_idx').on(t.apiClientId, t.tokenHash),
     index('devices_profile_idx').on(t.profileId).where(sql`${t.isActive}`),
     index('devices_list_idx').on(t.apiClientId, t.id),
+  ],
+);
+
+export const topics = pgTable(
+  'topics',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('topics_name_idx').on(t.apiClientId, t.name),
+    index('topics_list_idx').on(t.apiClientId, t.id),
+  ],
+);
+
+/** Which devices a topic reaches. The primary key (topic, device) is also the fan-out's keyset order. */
+export const topicSubscriptions = pgTable(
+  'topic_subscriptions',
+  {
+    topicId: uuid('topic_id')
+      .notNull()
+      .references(() => topics.id, { onDelete: 'cascade' }),
+    deviceId: uuid('device_id')
+      .notNull()
+      .references(() => devices.id, { onDelete: 'cascade' }),
+    apiClientId: uuid('api_client_id').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.topicId, t.deviceId] }),
+    index('topic_subscriptions_device_idx').on(t.deviceId),
+  ],
+);
+
+/**
+ * A reusable message. title/body/data values may hold {{variables}}; `options` holds the other content fields
+ * (API names); `platform_overrides` holds raw FCM android/apns/webpush blocks merged into the rendered message;
+ * `locales` maps a locale (e.g. "fr", "pt-BR") to its own title/body/data.
+ */
+export const templates = pgTable(
+  'templates',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    title: text('title'),
+    body: text('body'),
+    data: jsonb('data').$type<Record<string, string>>().notNull().default({}),
+    options: jsonb('options').$type<Record<string, unknown>>().notNull().default({}),
+    platformOverrides: jsonb('platform_overrides').$type<Record<string, unknown>>().notNull().default({}),
+    locales: jsonb('locales').$type<Record<string, unknown>>().notNull().default({}),
+    isActive: boolean('is_active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('templates_name_idx').on(t.apiClientId, t.name),
+    index('templates_list_idx').on(t.apiClientId, t.id),
+  ],
+);
+
+export type ScheduleStatus = 'active' | 'paused' | 'completed' | 'cancelled';
+export type ScheduleRecurrence = 'none' | 'daily' | 'weekly' | 'monthly' | 'cron';
+/** What a scheduler that was down does with occurrences it missed. */
+export type MisfirePolicy = 'catch_up' | 'fire_once' | 'skip';
+
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    name: text('name'),
+    status: text('status').$type<ScheduleStatus>().notNull().default('active'),
+    /** The send as the API accepted it (the body of POST /notify/schedule without the schedule fields). */
+    request: jsonb('request').$type<Record<string, unknown>>().notNull(),
+    scheduledAt: timestamp('scheduled_at', { withTimezone: true }).notNull(),
+    recurrence: text('recurrence').$type<ScheduleRecurrence>().notNull().default('none'),
+    cron: text('cron'),
+    timezone: text('timezone').notNull().default('UTC'),
+    maxOccurrences: integer('max_occurrences'),
+    endsAt: timestamp('ends_at', { withTimezone: true }),
+    misfirePolicy: text('misfire_policy').$type<MisfirePolicy>().notNull().default('fire_once'),
+    /** The next occurrence to fire; null once the schedule has nothing left to fire. */
+    nextRunAt: timestamp('next_run_at', { withTimezone: true }),
+    occurrenceCount: integer('occurrence_count').notNull().default(0),
+    lastRunAt: timestamp('last_run_at', { withTimezone: true }),
+    lastNotificationId: uuid('last_notification_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('schedules_due_idx').on(t.nextRunAt).where(sql`${t.status} = 'active'`),
+    index('schedules_list_idx').on(t.apiClientId, t.id),
   ],
 );
 
@@ -144,6 +250,13 @@ export const notifications = pgTable(
     fanoutCursor: uuid('fanout_cursor'),
     /** Why the whole notification failed (e.g. no_active_devices), when it did. */
     errorCode: text('error_code'),
+    /** Locale → content, when a template has locale variants (the device's locale picks one; `content` is the fallback). */
+    variants: jsonb('variants').$type<Record<string, Record<string, unknown>>>(),
+    templateId: uuid('template_id'),
+    topicId: uuid('topic_id'),
+    scheduleId: uuid('schedule_id'),
+    /** The schedule occurrence this notification is (one notification per occurrence, enforced by an index). */
+    occurrenceAt: timestamp('occurrence_at', { withTimezone: true }),
     idempotencyKey: text('idempotency_key'),
     requestId: text('request_id'),
     createdAt: createdAt(),
@@ -155,7 +268,29 @@ export const notifications = pgTable(
     uniqueIndex('notifications_idempotency_idx')
       .on(t.apiClientId, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
+    uniqueIndex('notifications_occurrence_idx')
+      .on(t.scheduleId, t.occurrenceAt)
+      .where(sql`${t.scheduleId} is not null`),
+    index('notifications_topic_idx').on(t.apiClientId, t.topicId).where(sql`${t.topicId} is not null`),
   ],
+);
+
+/**
+ * The resolved targets of a bulk send, in request order. A target with its own variables carries its own
+ * rendered contents (locale → content, with "default"); the fan-out pages over this table.
+ */
+export const notificationRecipients = pgTable(
+  'notification_recipients',
+  {
+    notificationId: uuid('notification_id')
+      .notNull()
+      .references(() => notifications.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    profileId: uuid('profile_id'),
+    deviceId: uuid('device_id'),
+    contents: jsonb('contents').$type<Record<string, Record<string, unknown>>>(),
+  },
+  (t) => [primaryKey({ columns: [t.notificationId, t.seq] })],
 );
 
 export type DeliveryStatus = 'pending' | 'retrying' | 'sent' | 'delivered' | 'read' | 'failed' | 'dead';
@@ -173,6 +308,8 @@ export const deliveries = pgTable(
       .references(() => devices.id, { onDelete: 'cascade' }),
     platform: text('platform').$type<'ios' | 'android' | 'web'>().notNull(),
     status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
+    /** The bulk recipient this delivery came from (its own contents), null for other sends. */
+    recipientSeq: integer('recipient_seq'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
     fcmMessageId: text('fcm_message_id'),
@@ -218,7 +355,12 @@ export const schema = {
   firebaseProjects,
   profiles,
   devices,
+  topics,
+  topicSubscriptions,
+  templates,
+  schedules,
   notifications,
+  notificationRecipients,
   deliveries,
   idempotencyKeys,
 };
