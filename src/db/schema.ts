@@ -246,8 +246,8 @@ export const notifications = pgTable(
     readCount: integer('read_count').notNull().default(0),
     /** Fan-out is finished once every target device has its delivery row. */
     fanoutDone: boolean('fanout_done').notNull().default(false),
-    /** Keyset cursor of the fan-out (last device id done), so a restarted fan-out resumes instead of repeating. */
-    fanoutCursor: uuid('fanout_cursor'),
+    /** Keyset cursor of the fan-out (last device id or bulk recipient seq done), so a restarted fan-out resumes instead of repeating. */
+    fanoutCursor: text('fanout_cursor'),
     /** Why the whole notification failed (e.g. no_active_devices), when it did. */
     errorCode: text('error_code'),
     /** Locale → content, when a template has locale variants (the device's locale picks one; `content` is the fallback). */

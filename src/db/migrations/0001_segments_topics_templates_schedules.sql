@@ -61,6 +61,7 @@ CREATE TABLE "topics" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "notifications" ALTER COLUMN "fanout_cursor" SET DATA TYPE text;--> statement-breakpoint
 ALTER TABLE "deliveries" ADD COLUMN "recipient_seq" integer;--> statement-breakpoint
 ALTER TABLE "devices" ADD COLUMN "app_version_key" integer[];--> statement-breakpoint
 ALTER TABLE "notifications" ADD COLUMN "variants" jsonb;--> statement-breakpoint
