@@ -1,15 +1,90 @@
 /** SQL for deliveries (one per notification × device): the fan-out insert, the send batch, outcomes and receipts. */
 import { type SQL, sql } from 'drizzle-orm';
+import type { VersionConstraint } from '../lib/versions.ts';
 import type { Platform } from '../push/push-provider.ts';
 import { type Executor, query } from './client.ts';
 import type { DeliveryStatus } from './schema.ts';
 
-/** Which devices a notification goes to. Always combined with the tenant and "active, not deleted". */
-export type DeviceSelector = { profileId: string } | { deviceIds: string[] };
+/** Where a notification's devices come from. Always combined with the tenant and "active, not deleted". */
+export type DeviceSource =
+  | { kind: 'profile'; profileId: string }
+  | { kind: 'devices'; deviceIds: string[] }
+  | { kind: 'topic'; topicId: string }
+  | { kind: 'all' }
+  /** The notification's bulk recipients (notification_recipients), paged by seq. */
+  | { kind: 'bulk' };
 
-function selectorCondition(selector: DeviceSelector): SQL {
-  if ('profileId' in selector) return sql`d.profile_id = ${selector.profileId}`;
-  return sql`d.id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(selector.deviceIds)}::jsonb))`;
+/** Segment filters in storage terms; every given one must hold. */
+export interface DeviceFilters {
+  platforms?: Platform[] | undefined;
+  versions?: VersionConstraint[] | undefined;
+  lastSeenWithinSeconds?: number | undefined;
+  tagsAny?: string[] | undefined;
+  tagsAll?: string[] | undefined;
+  timezones?: string[] | undefined;
+  locales?: string[] | undefined;
+}
+
+const jsonList = (values: readonly unknown[]) =>
+  sql`(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+const textArray = (values: readonly string[]) => sql`array${jsonList(values)}`;
+
+/** The filters as SQL over the devices alias `d`. Operators come from a fixed set, values are parameters. */
+export function filterConditions(filters: DeviceFilters | undefined): SQL {
+  const parts: SQL[] = [sql`true`];
+  if (!filters) return parts[0]!;
+  if (filters.platforms) parts.push(sql`d.platform in ${jsonList(filters.platforms)}`);
+  for (const { op, key } of filters.versions ?? []) {
+    parts.push(sql`d.app_version_key ${sql.raw(op)} array[${key[0]}::int, ${key[1]}::int, ${key[2]}::int]`);
+  }
+  if (filters.lastSeenWithinSeconds !== undefined) {
+    parts.push(sql`d.last_seen_at >= now() - make_interval(secs => ${filters.lastSeenWithinSeconds})`);
+  }
+  if (filters.tagsAny) parts.push(sql`d.tags && ${textArray(filters.tagsAny)}`);
+  if (filters.tagsAll) parts.push(sql`d.tags @> ${textArray(filters.tagsAll)}`);
+  if (filters.timezones) parts.push(sql`d.timezone in ${jsonList(filters.timezones)}`);
+  if (filters.locales) {
+    // "pt" matches "pt", "pt-BR" and "pt_BR"; "pt-BR" matches only itself (in either spelling).
+    const wanted = filters.locales.map((l) => l.toLowerCase().replace(/_/g, '-'));
+    parts.push(sql`exists (select 1 from jsonb_array_elements_text(${JSON.stringify(wanted)}::jsonb) w(v)
+      where lower(replace(d.locale, '_', '-')) = w.v or lower(replace(d.locale, '_', '-')) like w.v || '-%')`);
+  }
+  return sql.join(parts, sql` and `);
+}
+
+/**
+ * One keyset page of the source as (key, device_id, seq): `key` is what the cursor remembers (a device id, or
+ * a recipient seq for bulk sends), so a page whose devices are all filtered out still advances.
+ */
+function sourcePage(
+  source: DeviceSource,
+  tenantId: string,
+  notificationId: string,
+  after: string | null,
+  limit: number,
+): SQL {
+  if (source.kind === 'bulk') {
+    return sql`select r.seq as key, d.id as device_id, r.seq from (
+        select seq, profile_id, device_id from notification_recipients
+        where notification_id = ${notificationId} ${after === null ? sql`` : sql`and seq > ${Number(after)}::int`}
+        order by seq limit ${limit}) r
+      left join devices d on d.api_client_id = ${tenantId}
+        and (d.id = r.device_id or (r.device_id is null and d.profile_id = r.profile_id))`;
+  }
+  if (source.kind === 'topic') {
+    return sql`select device_id as key, device_id, null::int as seq from topic_subscriptions
+      where topic_id = ${source.topicId} ${after === null ? sql`` : sql`and device_id > ${after}::uuid`}
+      order by device_id limit ${limit}`;
+  }
+  const which =
+    source.kind === 'profile'
+      ? sql`and profile_id = ${source.profileId}`
+      : source.kind === 'devices'
+        ? sql`and id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(source.deviceIds)}::jsonb))`
+        : sql``;
+  return sql`select id as key, id as device_id, null::int as seq from devices
+    where api_client_id = ${tenantId} ${which} ${after === null ? sql`` : sql`and id > ${after}::uuid`}
+    order by id limit ${limit}`;
 }
 
 function jsonArray<T>(value: unknown): T[] {
@@ -18,44 +93,47 @@ function jsonArray<T>(value: unknown): T[] {
 }
 
 export interface FanoutPage {
-  /** Last device id of the page (the next keyset cursor), null when the page was empty. */
-  lastDeviceId: string | null;
+  /** The keyset cursor after this page, null when the source is exhausted. */
+  cursor: string | null;
   /** Ids of the deliveries created (as strings: they are bigints). */
   deliveryIds: string[];
 }
 
 /**
- * Creates the deliveries for the next page of target devices in one statement (keyset pagination over device
- * ids, never one giant query), and returns their ids for the send jobs.
+ * Creates the deliveries for the next page of the source in one statement (keyset pagination, never one giant
+ * query), keeping the devices that are active and match the filters, and returns their ids for the send jobs.
+ * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's.
  */
 export async function insertDeliveryPage(
   ex: Executor,
   params: {
     notificationId: string;
     tenantId: string;
-    selector: DeviceSelector;
-    afterDeviceId: string | null;
+    source: DeviceSource;
+    filters?: DeviceFilters | undefined;
+    after: string | null;
     limit: number;
   },
 ): Promise<FanoutPage> {
-  const after = params.afterDeviceId === null ? sql`true` : sql`d.id > ${params.afterDeviceId}`;
-  const [row] = await query<{ last_device_id: string | null; ids: unknown }>(
+  const { notificationId, tenantId } = params;
+  const [row] = await query<{ cursor: string | null; ids: unknown }>(
     ex,
-    sql`with page as (
-        select d.id, d.platform from devices d
-        where d.api_client_id = ${params.tenantId} and d.is_active and d.deleted_at is null
-          and ${selectorCondition(params.selector)} and ${after}
-        order by d.id limit ${params.limit}
+    sql`with src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),
+      page as (
+        select distinct on (d.id) d.id, d.platform, src.seq from src join devices d on d.id = src.device_id
+        where d.api_client_id = ${tenantId} and d.is_active and d.deleted_at is null
+          and ${filterConditions(params.filters)}
+        order by d.id, src.seq
       ), ins as (
-        insert into deliveries (notification_id, api_client_id, device_id, platform)
-        select ${params.notificationId}, ${params.tenantId}, id, platform from page
+        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq)
+        select ${notificationId}, ${tenantId}, id, platform, seq from page
         on conflict (notification_id, device_id) do nothing
         returning id
       )
-      select (select id::text from page order by id desc limit 1) as last_device_id,
+      select (select key::text from src order by key desc limit 1) as cursor,
              (select json_agg(id::text) from ins) as ids`,
   );
-  return { lastDeviceId: row?.last_device_id ?? null, deliveryIds: jsonArray<string>(row?.ids) };
+  return { cursor: row?.cursor ?? null, deliveryIds: jsonArray<string>(row?.ids) };
 }
 
 export interface DeliveryToSend {
@@ -65,6 +143,10 @@ export interface DeliveryToSend {
   attempts: number;
   tokenCiphertext: string;
   deviceActive: boolean;
+  /** The device's locale, which picks a template's locale variant. */
+  locale: string | null;
+  /** A bulk recipient's own contents (locale → content), when it had its own variables or data. */
+  contents: Record<string, Record<string, unknown>> | null;
 }
 
 /** The deliveries of a send job that are still open for this attempt (a job that runs twice finds none). */
@@ -81,10 +163,14 @@ export async function loadOpenDeliveries(
     token_ciphertext: string;
     is_active: boolean;
     deleted_at: Date | null;
+    locale: string | null;
+    contents: unknown;
   }>(
     ex,
-    sql`select dl.id::text as id, dl.device_id, dl.platform, dl.attempts, dv.token_ciphertext, dv.is_active, dv.deleted_at
+    sql`select dl.id::text as id, dl.device_id, dl.platform, dl.attempts, dv.token_ciphertext, dv.is_active,
+        dv.deleted_at, dv.locale, r.contents
       from deliveries dl join devices dv on dv.id = dl.device_id
+      left join notification_recipients r on r.notification_id = dl.notification_id and r.seq = dl.recipient_seq
       where dl.id in (select value::bigint from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
         and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
       order by dl.id`,
@@ -96,6 +182,10 @@ export async function loadOpenDeliveries(
     attempts: r.attempts,
     tokenCiphertext: r.token_ciphertext,
     deviceActive: r.is_active && r.deleted_at === null,
+    locale: r.locale,
+    contents: (typeof r.contents === 'string'
+      ? JSON.parse(r.contents)
+      : r.contents) as DeliveryToSend['contents'],
   }));
 }
 

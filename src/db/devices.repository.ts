@@ -28,6 +28,7 @@ export async function upsertDevice(
         platform: row.platform,
         tokenCiphertext: row.tokenCiphertext,
         appVersion: row.appVersion ?? null,
+        appVersionKey: row.appVersionKey ?? null,
         osVersion: row.osVersion ?? null,
         model: row.model ?? null,
         timezone: row.timezone ?? null,

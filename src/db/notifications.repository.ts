@@ -36,6 +36,9 @@ export interface NotificationFilter {
   status?: NotificationStatus | undefined;
   createdFrom?: Date | undefined;
   createdTo?: Date | undefined;
+  topicId?: string | undefined;
+  templateId?: string | undefined;
+  scheduleId?: string | undefined;
 }
 
 /** Newest first. */
@@ -53,6 +56,9 @@ export async function listNotifications(
   if (filter.status) conditions.push(eq(notifications.status, filter.status));
   if (filter.createdFrom) conditions.push(gte(notifications.createdAt, filter.createdFrom));
   if (filter.createdTo) conditions.push(lte(notifications.createdAt, filter.createdTo));
+  if (filter.topicId) conditions.push(eq(notifications.topicId, filter.topicId));
+  if (filter.templateId) conditions.push(eq(notifications.templateId, filter.templateId));
+  if (filter.scheduleId) conditions.push(eq(notifications.scheduleId, filter.scheduleId));
   const rows = await ex
     .select()
     .from(notifications)

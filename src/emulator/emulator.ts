@@ -6,8 +6,8 @@ import { createPublicKey, type KeyObject, randomBytes, randomUUID, verify } from
 import http, { type IncomingHttpHeaders } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { validateSendRequest } from '../push/fcm-validation.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
-import { validateSendRequest } from './fcm-validation.ts';
 
 /** Errors the emulator can be told to answer with; CONNECTION_RESET drops the stream without an answer. */
 export type FaultCode =

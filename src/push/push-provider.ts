@@ -34,7 +34,15 @@ export interface NotificationContent {
   clickAction?: string;
   /** Deep link / URL opened on tap (android notification.click_action is separate; webpush fcm_options.link). */
   link?: string;
+  /** Action buttons (web push renders them; apps get them as data `fcms_actions`). */
+  actions?: { id: string; title: string; link?: string | undefined; icon?: string | undefined }[];
   analyticsLabel?: string;
+  /** Raw FCM v1 blocks merged over what the renderer produces for the device's platform. */
+  overrides?: {
+    android?: Record<string, unknown>;
+    apns?: Record<string, unknown>;
+    webpush?: Record<string, unknown>;
+  };
 }
 
 /** One FCM HTTP v1 `Message` (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */

@@ -65,7 +65,7 @@ describe('renderMessage', () => {
           'apns-collapse-id': 'order-42',
           'apns-expiration': String(nowSeconds + 3600),
         },
-        payload: { aps: { sound: 'default', badge: 3, 'mutable-content': 1 } },
+        payload: { aps: { sound: 'default', badge: 3, 'mutable-content': 1, category: 'OPEN_ORDER' } },
         fcm_options: { image: 'https://cdn.example.com/box.png' },
       },
       fcm_options: { analytics_label: 'shipping' },

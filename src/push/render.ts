@@ -1,5 +1,6 @@
 /** Turns platform-independent notification content into the FCM HTTP v1 message for one device. */
 import { createHash } from 'node:crypto';
+import { validateSendRequest } from './fcm-validation.ts';
 import type { FcmMessage, NotificationContent, Platform } from './push-provider.ts';
 
 /** FCM rejects messages whose payload exceeds this many bytes. */
@@ -26,17 +27,18 @@ export function renderMessage(
     const notification = compact({ title: content.title, body: content.body, image: content.imageUrl });
     if (notification) message.notification = notification;
   }
-  const data = { ...content.data, ...extraData };
+  const data: Record<string, string> = { ...content.data, ...actionData(content), ...extraData };
   if (Object.keys(data).length > 0) message.data = data;
 
+  const overrides = content.overrides ?? {};
   if (device.platform === 'android') {
-    const android = renderAndroid(content);
+    const android = withOverride(renderAndroid(content), overrides.android);
     if (android) message.android = android;
   } else if (device.platform === 'ios') {
-    const apns = renderApns(content, options.now ?? new Date());
+    const apns = withOverride(renderApns(content, options.now ?? new Date()), overrides.apns);
     if (apns) message.apns = apns;
   } else {
-    const webpush = renderWebpush(content);
+    const webpush = withOverride(renderWebpush(content), overrides.webpush);
     if (webpush) message.webpush = webpush;
   }
 
@@ -77,6 +79,7 @@ function renderApns(content: NotificationContent, now: Date): FcmMessage['apns']
         sound: content.sound,
         badge: content.badge,
         'mutable-content': content.imageUrl ? 1 : undefined,
+        category: content.clickAction,
       });
   const fcmOptions = silent ? undefined : compact({ image: content.imageUrl });
   return compact({ headers, payload: aps ? { aps } : undefined, fcm_options: fcmOptions });
@@ -97,9 +100,48 @@ function renderWebpush(content: NotificationContent): FcmMessage['webpush'] {
   });
   const notification = content.silent
     ? undefined
-    : compact({ title: content.title, body: content.body, image: content.imageUrl });
+    : compact<unknown>({
+        title: content.title,
+        body: content.body,
+        image: content.imageUrl,
+        actions: content.actions?.map((a) => compact({ action: a.id, title: a.title, icon: a.icon })),
+      });
   const fcmOptions = compact({ link: content.link });
   return compact({ headers, notification, fcm_options: fcmOptions });
+}
+
+/** Action buttons as data for the apps (FCM has no cross-platform field for them). */
+function actionData(content: NotificationContent): Record<string, string> {
+  if (!content.actions || content.actions.length === 0 || content.silent) return {};
+  // Fixed key order: stored content is JSONB, which does not keep the request's order.
+  const actions = content.actions.map((a) =>
+    compact({ id: a.id, title: a.title, link: a.link, icon: a.icon }),
+  );
+  return { fcms_actions: JSON.stringify(actions) };
+}
+
+type Block = Record<string, unknown>;
+const isBlock = (value: unknown): value is Block =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Deep-merges a tenant's raw FCM block over the rendered one: objects merge, anything else replaces. */
+export function withOverride<T extends Block>(
+  rendered: T | undefined,
+  override: Block | undefined,
+): T | undefined {
+  if (!override || Object.keys(override).length === 0) return rendered;
+  return mergeBlocks(rendered ?? {}, override) as T;
+}
+
+function mergeBlocks(base: Block, over: Block): Block {
+  const out: Block = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    // Prototype keys from JSON input must not reach Object.prototype.
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    const current = out[key];
+    out[key] = isBlock(current) && isBlock(value) ? mergeBlocks(current, value) : value;
+  }
+  return out;
 }
 
 /**
@@ -154,11 +196,16 @@ export function validateContentForFcm(
   if (problems.length > 0) return problems;
 
   const platforms: Platform[] = ['android', 'ios', 'web'];
-  const largest = Math.max(
-    ...platforms.map((platform) =>
-      messageSize(renderMessage(content, { platform, token: PLACEHOLDER_TOKEN }, extraData)),
-    ),
-  );
+  let largest = 0;
+  for (const platform of platforms) {
+    const message = renderMessage(content, { platform, token: PLACEHOLDER_TOKEN }, extraData);
+    largest = Math.max(largest, messageSize(message));
+    // Overrides are raw FCM: check the result the way FCM will (types, field names, reserved keys).
+    const verdict = validateSendRequest(JSON.stringify({ message }));
+    if ('error' in verdict && !/too big/.test(verdict.error)) {
+      problems.push({ field: `platform_overrides (${platform})`, message: verdict.error });
+    }
+  }
   if (largest > FCM_MAX_PAYLOAD_BYTES) {
     problems.push({
       field: 'content',

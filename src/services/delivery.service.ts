@@ -4,7 +4,6 @@
  */
 import {
   type DeliveryOutcome,
-  type DeviceSelector,
   insertDeliveryPage,
   loadOpenDeliveries,
   recordOutcomes,
@@ -21,19 +20,14 @@ import {
 import { type FanoutJob, QUEUES, type SendJob } from '../jobs/queue.ts';
 import type { NotificationContent, SendOutcome } from '../push/push-provider.ts';
 import { renderMessage } from '../push/render.ts';
+import { pickVariant } from '../templates/engine.ts';
+import { deviceFilters, type StoredTarget, sourceOf } from './audience.ts';
 import type { ServiceDeps } from './deps.ts';
 import { loadAccount } from './firebase-projects.service.ts';
-import type { StoredTarget } from './notify.service.ts';
 
 /** The data keys every push carries so the app can report delivered/read (see docs/receipts.md). */
 export function receiptData(deliveryId: string, receiptToken: string): Record<string, string> {
   return { fcms_delivery_id: deliveryId, fcms_receipt: receiptToken };
-}
-
-function selectorOf(target: StoredTarget): DeviceSelector {
-  if ('device_ids' in target) return { deviceIds: target.device_ids };
-  if (target.profile_id) return { profileId: target.profile_id };
-  throw new Error('notification target has no profile_id or device_ids');
 }
 
 /** Rows per fan-out transaction: several send jobs' worth, to keep round trips few. */
@@ -49,18 +43,20 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
     const done = await deps.db.transaction(async (tx) => {
       const notification = await lockNotification(tx, job.notificationId);
       if (!notification || notification.fanoutDone) return true;
+      const target = notification.target as unknown as StoredTarget;
       const page = await insertDeliveryPage(tx, {
         notificationId: notification.id,
         tenantId: notification.apiClientId,
-        selector: selectorOf(notification.target as StoredTarget),
-        afterDeviceId: notification.fanoutCursor,
+        source: sourceOf(target),
+        filters: deviceFilters(target.filters),
+        after: notification.fanoutCursor,
         limit: batchSize * FANOUT_PAGE_BATCHES,
       });
-      if (page.lastDeviceId === null) {
+      if (page.cursor === null) {
         await finishFanout(tx, notification.id, notification.totalCount === 0 ? 'no_active_devices' : null);
         return true;
       }
-      await advanceFanout(tx, notification.id, page.lastDeviceId, page.deliveryIds.length);
+      await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length);
       const jobs: SendJob[] = [];
       for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
         jobs.push({
@@ -101,7 +97,10 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
     request_id: job.requestId,
     attempt: job.attempt,
   });
-  const content = notification.content as unknown as NotificationContent;
+  const contents = {
+    ...(notification.variants as Record<string, NotificationContent> | null),
+    default: notification.content as unknown as NotificationContent,
+  };
   const account = await loadAccount(
     deps.db,
     deps.cipher,
@@ -129,7 +128,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   if (account && toSend.length > 0) {
     const messages = toSend.map((d) =>
       renderMessage(
-        content,
+        pickVariant((d.contents as Record<string, NotificationContent> | null) ?? contents, d.locale),
         { platform: d.platform, token: deps.cipher.decrypt(d.tokenCiphertext) },
         receiptData(d.id, deps.cipher.receiptToken(d.id)),
       ),

@@ -14,6 +14,7 @@ import type { Page } from '../db/pagination.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
+import { versionKey } from '../lib/versions.ts';
 import type { Platform } from '../push/push-provider.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 
@@ -97,7 +98,12 @@ async function resolveOwner(
 
 function metadataColumns(input: DeviceMetadata) {
   return {
-    ...(input.app_version !== undefined ? { appVersion: input.app_version } : {}),
+    ...(input.app_version !== undefined
+      ? {
+          appVersion: input.app_version,
+          appVersionKey: input.app_version === null ? null : versionKey(input.app_version),
+        }
+      : {}),
     ...(input.os_version !== undefined ? { osVersion: input.os_version } : {}),
     ...(input.model !== undefined ? { model: input.model } : {}),
     ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),

@@ -23,6 +23,12 @@ export interface NotificationView {
   status: NotificationStatus;
   target: Record<string, unknown>;
   content: Record<string, unknown>;
+  /** Locale variants of a template send (locale → content); null when there are none. */
+  variants: Record<string, Record<string, unknown>> | null;
+  template_id: string | null;
+  topic_id: string | null;
+  schedule_id: string | null;
+  occurrence_at: string | null;
   firebase_project_id: string | null;
   counts: { total: number; sent: number; failed: number; delivered: number; read: number };
   error_code: string | null;
@@ -40,6 +46,7 @@ const CONTENT_FIELDS: Record<string, string> = {
   androidChannelId: 'android_channel_id',
   clickAction: 'click_action',
   analyticsLabel: 'analytics_label',
+  overrides: 'platform_overrides',
 };
 
 function contentView(content: Record<string, unknown>): Record<string, unknown> {
@@ -54,6 +61,13 @@ export function toView(row: NotificationRow): NotificationView {
     status: row.status,
     target: row.target,
     content: contentView(row.content),
+    variants: row.variants
+      ? Object.fromEntries(Object.entries(row.variants).map(([locale, c]) => [locale, contentView(c)]))
+      : null,
+    template_id: row.templateId,
+    topic_id: row.topicId,
+    schedule_id: row.scheduleId,
+    occurrence_at: row.occurrenceAt?.toISOString() ?? null,
     firebase_project_id: row.firebaseProjectId,
     counts: {
       total: row.totalCount,

@@ -1,31 +1,47 @@
-/** Accepting a send: validate, resolve the target, write the notification and its fan-out job in one transaction. */
+/**
+ * Accepting a send: validate the content (rendering a template when one is named), resolve who it reaches, and
+ * write the notification with its fan-out job in one transaction. Used by the API and by the scheduler.
+ */
+import {
+  findDevicesForTargets,
+  findProfilesForTargets,
+  findTopicId,
+  insertRecipients,
+} from '../db/audience.repository.ts';
 import type { Executor } from '../db/client.ts';
 import { insertNotification, type NotificationRow } from '../db/notifications.repository.ts';
+import type { TemplateRow } from '../db/templates.repository.ts';
 import { QUEUES } from '../jobs/queue.ts';
-import { AppError, invalid } from '../lib/errors.ts';
-import { uuidv7 } from '../lib/ids.ts';
+import { AppError, type ErrorDetail, invalid, notFound } from '../lib/errors.ts';
+import { UUID_PATTERN, uuidv7 } from '../lib/ids.ts';
 import type { NotificationContent } from '../push/push-provider.ts';
 import { validateContentForFcm } from '../push/render.ts';
-import type { Principal } from './clients.service.ts';
+import { renderTemplate, type TemplateContent } from '../templates/engine.ts';
+import { deviceFilters, type StoredTarget } from './audience.ts';
 import { receiptData } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
 import { chooseProjectForSend } from './firebase-projects.service.ts';
 import { normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
+import {
+  type ContentInput,
+  contentFields,
+  type SegmentFilters,
+  type SendBody,
+  toContent,
+} from './send-request.ts';
+import { loadTemplateForSend } from './templates.service.ts';
 
-export type NotifyTarget =
-  | { phone_number: string }
-  | { profile_id: string }
-  | { external_id: string }
-  | { device_ids: string[] };
+export type { StoredTarget } from './audience.ts';
 
-export interface NotifyInput {
-  target: NotifyTarget;
-  content: NotificationContent;
-  firebaseProjectId?: string | undefined;
+/** Locale → content; "default" is always present and is what devices without a matching locale get. */
+export type Contents = Record<string, NotificationContent>;
+
+export interface SendMeta {
+  idempotencyKey?: string | undefined;
+  requestId?: string | undefined;
+  scheduleId?: string | undefined;
+  occurrenceAt?: Date | undefined;
 }
-
-/** What the fan-out resolves; stored on the notification. */
-export type StoredTarget = NotifyTarget & { profile_id?: string };
 
 /** Checks the content the way FCM will, so a message FCM would refuse is a 422 now, not a failure later. */
 export function assertSendable(content: NotificationContent): void {
@@ -43,7 +59,7 @@ export function assertSendable(content: NotificationContent): void {
   const problems = validateContentForFcm(content, receiptData('9223372036854775807', 'x'.repeat(24)));
   if (problems.length > 0) {
     const details = problems.map((p) => ({ field: p.field, message: p.message }));
-    const tooLarge = problems.some((p) => /4096|too large|payload/i.test(p.message));
+    const tooLarge = problems.some((p) => p.field === 'content' && /bytes/.test(p.message));
     if (tooLarge) {
       throw new AppError(
         'payload_too_large',
@@ -56,44 +72,132 @@ export function assertSendable(content: NotificationContent): void {
   }
 }
 
-async function resolveTarget(ex: Executor, tenantId: string, target: NotifyTarget): Promise<StoredTarget> {
-  if ('phone_number' in target) {
-    const phoneNumber = normalizePhoneNumber(target.phone_number);
-    const profile = await resolveProfile(ex, tenantId, { phoneNumber });
-    return { phone_number: phoneNumber, profile_id: profile.id };
+const CONTENT_KEYS = (Object.keys(contentFields) as (keyof ContentInput)[]).filter(
+  (key) => key !== 'firebase_project_id',
+);
+
+/** A template variant with the request's explicit content fields over it (data and overrides merge). */
+function overTemplate(
+  variant: TemplateContent,
+  request: ContentInput,
+  extraData: Record<string, string> | undefined,
+): ContentInput {
+  const merged: Record<string, unknown> = { ...variant };
+  for (const key of CONTENT_KEYS) {
+    if (request[key] !== undefined) merged[key] = request[key];
   }
-  if ('external_id' in target) {
-    const profile = await resolveProfile(ex, tenantId, { externalId: target.external_id });
-    return { external_id: target.external_id, profile_id: profile.id };
-  }
-  if ('profile_id' in target) {
-    await resolveProfile(ex, tenantId, { id: target.profile_id });
-    return { profile_id: target.profile_id };
-  }
-  return { device_ids: [...new Set(target.device_ids)] };
+  const data = { ...variant.data, ...request.data, ...extraData };
+  merged.data = Object.keys(data).length > 0 ? data : undefined;
+  const overrides = { ...variant.platform_overrides, ...request.platform_overrides };
+  merged.platform_overrides = Object.keys(overrides).length > 0 ? overrides : undefined;
+  return merged as ContentInput;
 }
 
-export async function acceptNotification(
+/**
+ * The contents of a send: the request's own content, or the template rendered with the variables (one entry per
+ * locale variant) under the request's explicit fields. Throws a 422 naming missing variables or FCM problems.
+ */
+export function buildContents(
+  template: TemplateRow | undefined,
+  request: ContentInput & { variables?: Record<string, string> | undefined },
+  extra: { variables?: Record<string, string> | undefined; data?: Record<string, string> | undefined } = {},
+): Contents {
+  const contents: Contents = {};
+  if (!template) {
+    const data = { ...request.data, ...extra.data };
+    contents.default = toContent({ ...request, data: Object.keys(data).length > 0 ? data : undefined });
+  } else {
+    const rendered = renderTemplate(template, { ...request.variables, ...extra.variables });
+    for (const [locale, variant] of Object.entries(rendered)) {
+      contents[locale] = toContent(overTemplate(variant, request, extra.data));
+    }
+  }
+  for (const content of Object.values(contents)) assertSendable(content);
+  return contents;
+}
+
+async function loadTemplate(ex: Executor, tenantId: string, body: SendBody | BulkBody) {
+  if (body.template === undefined) {
+    if (body.variables !== undefined) {
+      throw invalid('variables are only used with a template', [
+        { field: 'variables', message: 'name a template, or drop variables' },
+      ]);
+    }
+    return undefined;
+  }
+  const ref = UUID_PATTERN.test(body.template) ? { id: body.template } : { name: body.template };
+  return loadTemplateForSend(ex, tenantId, ref);
+}
+
+async function resolveTarget(ex: Executor, tenantId: string, body: SendBody): Promise<StoredTarget> {
+  const filters: { filters?: SegmentFilters } = body.filters ? { filters: body.filters } : {};
+  if (body.phone_number !== undefined) {
+    const phoneNumber = normalizePhoneNumber(body.phone_number);
+    const profile = await resolveProfile(ex, tenantId, { phoneNumber });
+    return { kind: 'profile', phone_number: phoneNumber, profile_id: profile.id, ...filters };
+  }
+  if (body.external_id !== undefined) {
+    const profile = await resolveProfile(ex, tenantId, { externalId: body.external_id });
+    return { kind: 'profile', external_id: body.external_id, profile_id: profile.id, ...filters };
+  }
+  if (body.profile_id !== undefined) {
+    await resolveProfile(ex, tenantId, { id: body.profile_id });
+    return { kind: 'profile', profile_id: body.profile_id, ...filters };
+  }
+  if (body.topic !== undefined) {
+    const topicId = await findTopicId(ex, tenantId, body.topic);
+    if (!topicId) throw notFound('topic');
+    return { kind: 'topic', topic: body.topic, topic_id: topicId, ...filters };
+  }
+  if (body.all_devices) return { kind: 'all', ...filters };
+  return { kind: 'devices', device_ids: [...new Set(body.device_ids ?? [])], ...filters };
+}
+
+function splitContents(contents: Contents): {
+  content: Record<string, unknown>;
+  variants: Record<string, Record<string, unknown>> | null;
+} {
+  const { default: fallback, ...variants } = contents;
+  return {
+    content: fallback as unknown as Record<string, unknown>,
+    variants:
+      Object.keys(variants).length > 0
+        ? (variants as unknown as Record<string, Record<string, unknown>>)
+        : null,
+  };
+}
+
+/**
+ * Accepts one send. Runs in `ex` when given (the scheduler's transaction, so the occurrence and its
+ * notification commit together), otherwise in a transaction of its own.
+ */
+export async function acceptSend(
   deps: ServiceDeps,
-  principal: Principal,
-  input: NotifyInput,
-  meta: { idempotencyKey?: string | undefined; requestId?: string | undefined },
+  tenantId: string,
+  body: SendBody,
+  meta: SendMeta,
+  ex?: Executor,
 ): Promise<NotificationRow> {
-  assertSendable(input.content);
-  return deps.db.transaction(async (tx) => {
-    const target = await resolveTarget(tx, principal.clientId, input.target);
+  const run = async (tx: Executor) => {
+    const template = await loadTemplate(tx, tenantId, body);
+    const contents = buildContents(template, body);
+    const target = await resolveTarget(tx, tenantId, body);
     const firebaseProjectId = await chooseProjectForSend(
       tx,
-      principal.clientId,
-      input.firebaseProjectId,
+      tenantId,
+      body.firebase_project_id,
       deps.defaultAccount,
     );
     const notification = await insertNotification(tx, {
       id: uuidv7(),
-      apiClientId: principal.clientId,
+      apiClientId: tenantId,
       firebaseProjectId,
-      target,
-      content: input.content as unknown as Record<string, unknown>,
+      target: target as unknown as Record<string, unknown>,
+      ...splitContents(contents),
+      templateId: template?.id ?? null,
+      topicId: target.kind === 'topic' ? target.topic_id : null,
+      scheduleId: meta.scheduleId ?? null,
+      occurrenceAt: meta.occurrenceAt ?? null,
       idempotencyKey: meta.idempotencyKey ?? null,
       requestId: meta.requestId ?? null,
     });
@@ -102,5 +206,209 @@ export async function acceptNotification(
       requestId: meta.requestId,
     });
     return notification;
+  };
+  return ex ? run(ex) : deps.db.transaction(run);
+}
+
+export interface BulkTarget {
+  phone_number?: string | undefined;
+  profile_id?: string | undefined;
+  external_id?: string | undefined;
+  device_id?: string | undefined;
+  variables?: Record<string, string> | undefined;
+  data?: Record<string, string> | undefined;
+}
+
+export type BulkBody = ContentInput & {
+  targets: BulkTarget[];
+  template?: string | undefined;
+  variables?: Record<string, string> | undefined;
+  filters?: SegmentFilters | undefined;
+};
+
+export type TargetStatus = 'accepted' | 'invalid' | 'not_found' | 'no_devices';
+
+export interface TargetResult {
+  index: number;
+  status: TargetStatus;
+  /** Why a target was not accepted. */
+  reason?: string;
+  details?: ErrorDetail[];
+  profile_id?: string;
+  device_id?: string;
+  /** Devices this target reaches (after filters). */
+  devices?: number;
+}
+
+export interface BulkOutcome {
+  notification: NotificationRow;
+  results: TargetResult[];
+}
+
+type Key =
+  | { kind: 'phone'; value: string }
+  | { kind: 'external'; value: string }
+  | { kind: 'profile'; value: string }
+  | { kind: 'device'; value: string };
+
+/** Reads one bulk target's key; a bad one is that target's problem, never the whole request's. */
+function keyOf(target: BulkTarget): Key | string {
+  const given = (['phone_number', 'profile_id', 'external_id', 'device_id'] as const).filter(
+    (k) => target[k] !== undefined,
+  );
+  if (given.length !== 1) return 'give exactly one of phone_number, profile_id, external_id, device_id';
+  if (target.phone_number !== undefined) {
+    try {
+      return { kind: 'phone', value: normalizePhoneNumber(target.phone_number) };
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  if (target.external_id !== undefined) return { kind: 'external', value: target.external_id };
+  const id = (target.profile_id ?? target.device_id)!;
+  if (!UUID_PATTERN.test(id)) return `${given[0]} must be a UUID`;
+  return { kind: target.profile_id !== undefined ? 'profile' : 'device', value: id.toLowerCase() };
+}
+
+/**
+ * Accepts a bulk send: one notification for every target, each target resolved and reported on its own (a bad
+ * target never fails the others). Targets with their own variables or data get their own rendered contents.
+ */
+export async function acceptBulk(
+  deps: ServiceDeps,
+  tenantId: string,
+  body: BulkBody,
+  meta: SendMeta,
+): Promise<BulkOutcome> {
+  const filters = deviceFilters(body.filters);
+  return deps.db.transaction(async (tx) => {
+    const template = await loadTemplate(tx, tenantId, body);
+    let shared: Contents | AppError | undefined;
+    const sharedContents = (): Contents | AppError => {
+      if (shared === undefined) {
+        try {
+          shared = buildContents(template, body);
+        } catch (error) {
+          // Variables missing from the shared set may still come with each target; anything else is the request's.
+          if (!(error instanceof AppError) || error.code !== 'missing_variables') throw error;
+          shared = error;
+        }
+      }
+      return shared;
+    };
+
+    const keys = body.targets.map(keyOf);
+    const wanted = (kind: Key['kind']) =>
+      keys.flatMap((k) => (typeof k !== 'string' && k.kind === kind ? [k.value] : []));
+    const profiles = await findProfilesForTargets(
+      tx,
+      tenantId,
+      { phoneNumbers: wanted('phone'), externalIds: wanted('external'), ids: wanted('profile') },
+      filters,
+    );
+    const devices = await findDevicesForTargets(tx, tenantId, wanted('device'), filters);
+    const byPhone = new Map(profiles.filter((p) => p.phone_number).map((p) => [p.phone_number!, p]));
+    const byExternal = new Map(profiles.filter((p) => p.external_id).map((p) => [p.external_id!, p]));
+    const byId = new Map(profiles.map((p) => [p.id, p]));
+    const deviceById = new Map(devices.map((d) => [d.id, d]));
+
+    const results: TargetResult[] = [];
+    const recipients: Parameters<typeof insertRecipients>[2] = [];
+    let firstContents: Contents | undefined;
+    body.targets.forEach((target, index) => {
+      const key = keys[index]!;
+      if (typeof key === 'string') {
+        results.push({ index, status: 'invalid', reason: key });
+        return;
+      }
+      let profileId: string | null = null;
+      let deviceId: string | null = null;
+      let reach = 0;
+      if (key.kind === 'device') {
+        const device = deviceById.get(key.value);
+        if (!device) {
+          results.push({ index, status: 'not_found', reason: 'no such device' });
+          return;
+        }
+        deviceId = device.id;
+        reach = device.reachable ? 1 : 0;
+      } else {
+        const map = key.kind === 'phone' ? byPhone : key.kind === 'external' ? byExternal : byId;
+        const profile = map.get(key.value);
+        if (!profile) {
+          results.push({ index, status: 'not_found', reason: 'no such profile' });
+          return;
+        }
+        profileId = profile.id;
+        reach = profile.reachable;
+      }
+      const ids = {
+        ...(profileId ? { profile_id: profileId } : {}),
+        ...(deviceId ? { device_id: deviceId } : {}),
+      };
+      if (reach === 0) {
+        results.push({ index, status: 'no_devices', reason: 'no active device matches', ...ids });
+        return;
+      }
+      const own = target.variables !== undefined || target.data !== undefined;
+      let contents: Contents;
+      try {
+        const built = own ? buildContents(template, body, target) : sharedContents();
+        if (built instanceof AppError) throw built;
+        contents = built;
+      } catch (error) {
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        results.push({ index, status: 'invalid', reason: error.message, details: error.details, ...ids });
+        return;
+      }
+      firstContents ??= contents;
+      results.push({ index, status: 'accepted', devices: reach, ...ids });
+      recipients.push({
+        seq: index,
+        profileId,
+        deviceId,
+        contents: own ? (contents as unknown as Recipient) : null,
+      });
+    });
+
+    if (!firstContents) {
+      throw new AppError(
+        'no_deliverable_targets',
+        422,
+        'none of the targets can receive this notification',
+        results
+          .slice(0, 100)
+          .map((r) => ({ field: `targets[${r.index}]`, message: `${r.status}: ${r.reason}` })),
+      );
+    }
+    const common = sharedContents();
+    const firebaseProjectId = await chooseProjectForSend(
+      tx,
+      tenantId,
+      body.firebase_project_id,
+      deps.defaultAccount,
+    );
+    const notification = await insertNotification(tx, {
+      id: uuidv7(),
+      apiClientId: tenantId,
+      firebaseProjectId,
+      target: {
+        kind: 'bulk',
+        targets: body.targets.length,
+        ...(body.filters ? { filters: body.filters } : {}),
+      },
+      ...splitContents(common instanceof AppError ? firstContents : common),
+      templateId: template?.id ?? null,
+      idempotencyKey: meta.idempotencyKey ?? null,
+      requestId: meta.requestId ?? null,
+    });
+    await insertRecipients(tx, notification.id, recipients);
+    await deps.queue.enqueue(tx, QUEUES.fanout, {
+      notificationId: notification.id,
+      requestId: meta.requestId,
+    });
+    return { notification, results };
   });
 }
+
+type Recipient = Record<string, Record<string, unknown>>;

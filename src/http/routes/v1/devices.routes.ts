@@ -1,6 +1,7 @@
 /** /api/v1/devices: register FCM tokens, list, read, update, deactivate. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isTimeZone } from '../../../lib/time-zones.ts';
 import {
   changeDevice,
   deactivateDevice,
@@ -34,15 +35,6 @@ const deviceSchema = z
   })
   .meta({ id: 'Device' });
 
-const isTimezone = (tz: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 const metadata = {
   app_version: z.string().max(64).nullable().optional().meta({ example: '2.3.1' }),
   os_version: z.string().max(64).nullable().optional(),
@@ -50,7 +42,7 @@ const metadata = {
   timezone: z
     .string()
     .max(64)
-    .refine(isTimezone, 'must be an IANA time zone such as Africa/Dar_es_Salaam')
+    .refine(isTimeZone, 'must be an IANA time zone such as Africa/Dar_es_Salaam')
     .nullable()
     .optional(),
   locale: z

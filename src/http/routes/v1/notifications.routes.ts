@@ -20,6 +20,11 @@ const notificationSchema = z
     status: notificationStatus,
     target: z.record(z.string(), z.unknown()),
     content: z.record(z.string(), z.unknown()),
+    variants: z.record(z.string(), z.record(z.string(), z.unknown())).nullable(),
+    template_id: z.uuid().nullable(),
+    topic_id: z.uuid().nullable(),
+    schedule_id: z.uuid().nullable(),
+    occurrence_at: z.string().nullable(),
     firebase_project_id: z.uuid().nullable(),
     counts: z.object({
       total: z.number(),
@@ -69,12 +74,16 @@ export const notificationRoutes =
             status: notificationStatus.optional(),
             created_from: isoDate.optional(),
             created_to: isoDate.optional(),
+            topic_id: z.uuid().optional(),
+            template_id: z.uuid().optional(),
+            schedule_id: z.uuid().optional(),
           }),
           response: { 200: page(notificationSchema), 400: errorSchema, ...authErrors },
         },
       },
       async (request) => {
-        const { limit, cursor, status, created_from, created_to } = request.query;
+        const { limit, cursor, status, created_from, created_to, topic_id, template_id, schedule_id } =
+          request.query;
         const result = await listNotificationPage(
           deps.db,
           principalOf(request).clientId,
@@ -82,6 +91,9 @@ export const notificationRoutes =
             status,
             createdFrom: created_from ? new Date(created_from) : undefined,
             createdTo: created_to ? new Date(created_to) : undefined,
+            topicId: topic_id,
+            templateId: template_id,
+            scheduleId: schedule_id,
           },
           limit,
           cursor,

@@ -1,76 +1,18 @@
 /** POST /api/v1/notify: accept a notification (202) and send it in the background. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { NotificationContent } from '../../../push/push-provider.ts';
-import { acceptNotification, type NotifyTarget } from '../../../services/notify.service.ts';
+import { acceptBulk, acceptSend } from '../../../services/notify.service.ts';
+import {
+  contentFields,
+  filtersSchema,
+  sendBodySchema,
+  templateFields,
+  topicName,
+} from '../../../services/send-request.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 import { authErrors } from '../../schemas.ts';
-
-const httpsUrl = z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(2048);
-
-/** The content fields, shared by every kind of send. */
-export const contentFields = {
-  title: z.string().min(1).max(1024).optional().meta({ example: 'Order Confirmed' }),
-  body: z.string().min(1).max(4096).optional().meta({ example: 'Your order #1234 has been confirmed.' }),
-  data: z
-    .record(z.string().min(1).max(256), z.string().max(4096))
-    .optional()
-    .meta({
-      description: 'Custom key/value pairs delivered to the app (values are strings, as FCM requires)',
-      example: { order_id: '1234', screen: 'order_details' },
-    }),
-  priority: z.enum(['high', 'normal']).default('high'),
-  ttl_seconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(2_419_200)
-    .optional()
-    .meta({ description: 'How long FCM keeps the message for an offline device (max 28 days)' }),
-  image_url: httpsUrl.optional().meta({ example: 'https://example.com/image.png' }),
-  collapse_key: z.string().min(1).max(64).optional().meta({ example: 'order_updates' }),
-  silent: z
-    .boolean()
-    .optional()
-    .meta({ description: 'Data-only (background) push: no visible notification' }),
-  sound: z.string().min(1).max(256).optional(),
-  badge: z.number().int().min(0).max(1_000_000).optional(),
-  android_channel_id: z.string().min(1).max(256).optional(),
-  click_action: z.string().min(1).max(256).optional(),
-  link: httpsUrl
-    .optional()
-    .meta({ description: 'URL opened on tap (web push); also passed as data to apps' }),
-  analytics_label: z
-    .string()
-    .regex(/^[a-zA-Z0-9-_.~%]{1,50}$/, 'must be 1-50 characters of a-z A-Z 0-9 - _ . ~ %')
-    .optional(),
-  firebase_project_id: z
-    .uuid()
-    .optional()
-    .meta({ description: 'Send through this Firebase project instead of the default' }),
-};
-
-const targetFields = {
-  phone_number: z.string().min(1).max(32).optional().meta({ example: '+255712345678' }),
-  profile_id: z.uuid().optional(),
-  external_id: z.string().min(1).max(255).optional(),
-  device_ids: z.array(z.uuid()).min(1).max(1000).optional(),
-};
-
-const TARGETS = ['phone_number', 'profile_id', 'external_id', 'device_ids'] as const;
-
-const notifyBody = z.strictObject({ ...targetFields, ...contentFields }).superRefine((value, ctx) => {
-  const given = TARGETS.filter((t) => value[t] !== undefined);
-  if (given.length !== 1) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['phone_number'],
-      message: `give exactly one target: ${TARGETS.join(', ')}${given.length > 1 ? ` (got ${given.join(', ')})` : ''}`,
-    });
-  }
-});
 
 export const acceptedSchema = z
   .object({
@@ -81,33 +23,94 @@ export const acceptedSchema = z
   })
   .meta({ id: 'NotificationAccepted' });
 
-type ContentInput = { [K in keyof typeof contentFields]?: z.infer<(typeof contentFields)[K]> };
+/** Re-exported for the template options schema, which takes the same fields. */
+export { contentFields };
 
-/** API field names → the platform-independent content the renderer takes. */
-export function toContent(input: ContentInput): NotificationContent {
-  const content: NotificationContent = { priority: input.priority ?? 'high' };
-  if (input.title !== undefined) content.title = input.title;
-  if (input.body !== undefined) content.body = input.body;
-  if (input.data !== undefined) content.data = input.data;
-  if (input.image_url !== undefined) content.imageUrl = input.image_url;
-  if (input.ttl_seconds !== undefined) content.ttlSeconds = input.ttl_seconds;
-  if (input.collapse_key !== undefined) content.collapseKey = input.collapse_key;
-  if (input.silent !== undefined) content.silent = input.silent;
-  if (input.sound !== undefined) content.sound = input.sound;
-  if (input.badge !== undefined) content.badge = input.badge;
-  if (input.android_channel_id !== undefined) content.androidChannelId = input.android_channel_id;
-  if (input.click_action !== undefined) content.clickAction = input.click_action;
-  if (input.link !== undefined) content.link = input.link;
-  if (input.analytics_label !== undefined) content.analyticsLabel = input.analytics_label;
-  return content;
+const idempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .max(255)
+    .optional()
+    .meta({ description: 'Makes retries safe: the first response to a key is replayed for 24 hours' }),
+});
+
+const sendErrors = {
+  400: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+  413: errorSchema,
+  422: errorSchema,
+  ...authErrors,
+};
+
+/** The 202 reply: where to follow the notification. */
+function accepted(notification: { id: string; status: string; createdAt: Date }) {
+  const statusUrl = `/api/v1/notifications/${notification.id}/status/`;
+  return {
+    statusUrl,
+    body: {
+      notification_id: notification.id,
+      status: notification.status,
+      status_url: statusUrl,
+      created_at: notification.createdAt.toISOString(),
+    },
+  };
 }
 
-function toTarget(body: z.infer<typeof notifyBody>): NotifyTarget {
-  if (body.phone_number !== undefined) return { phone_number: body.phone_number };
-  if (body.profile_id !== undefined) return { profile_id: body.profile_id };
-  if (body.external_id !== undefined) return { external_id: body.external_id };
-  return { device_ids: body.device_ids! };
-}
+const topicSendBody = z.strictObject({
+  ...contentFields,
+  ...templateFields,
+  filters: filtersSchema.optional(),
+});
+
+/** Bulk targets are validated one by one (a bad phone number fails its target, not the request). */
+const bulkTarget = z
+  .strictObject({
+    phone_number: z.string().max(64).optional(),
+    profile_id: z.string().max(64).optional(),
+    external_id: z.string().min(1).max(255).optional(),
+    device_id: z.string().max(64).optional(),
+    variables: templateFields.variables,
+    data: contentFields.data.meta({ description: 'Merged over the notification data for this target' }),
+  })
+  .meta({ id: 'BulkTarget', description: 'Exactly one of phone_number, profile_id, external_id, device_id' });
+
+export const MAX_BULK_TARGETS = 10_000;
+
+const bulkBody = z.strictObject({
+  targets: z.array(bulkTarget).min(1).max(MAX_BULK_TARGETS),
+  ...contentFields,
+  ...templateFields,
+  filters: filtersSchema.optional(),
+});
+
+const targetResult = z
+  .object({
+    index: z.number().int(),
+    status: z.enum(['accepted', 'invalid', 'not_found', 'no_devices']),
+    reason: z.string().optional(),
+    details: z.array(z.object({ field: z.string().optional(), message: z.string() })).optional(),
+    profile_id: z.uuid().optional(),
+    device_id: z.uuid().optional(),
+    devices: z.number().int().optional(),
+  })
+  .meta({ id: 'BulkTargetResult' });
+
+const bulkAccepted = acceptedSchema
+  .extend({
+    summary: z.object({
+      targets: z.number().int(),
+      accepted: z.number().int(),
+      invalid: z.number().int(),
+      not_found: z.number().int(),
+      no_devices: z.number().int(),
+      devices: z.number().int().meta({ description: 'Devices the accepted targets reach' }),
+    }),
+    rejected: z
+      .array(targetResult)
+      .meta({ description: 'Every target that was not accepted, with the reason' }),
+  })
+  .meta({ id: 'BulkAccepted' });
 
 export const notifyRoutes =
   (deps: RouteDeps): FastifyPluginAsyncZod =>
@@ -118,42 +121,100 @@ export const notifyRoutes =
         config: { scope: 'send', idempotent: true },
         schema: {
           tags: ['notify'],
-          summary: 'Send a notification to a profile (by phone number, id or external id) or to devices',
+          summary: 'Send a notification to a profile, devices, a topic or all devices (optionally filtered)',
           description:
-            'Accepted notifications are sent in the background; poll status_url for progress. ' +
-            'An Idempotency-Key header makes retries safe: the first response is replayed.',
-          headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
-          body: notifyBody,
-          response: {
-            202: acceptedSchema,
-            400: errorSchema,
-            404: errorSchema,
-            409: errorSchema,
-            413: errorSchema,
-            422: errorSchema,
-            ...authErrors,
-          },
+            'Exactly one target: phone_number, profile_id, external_id, device_ids, topic or all_devices. ' +
+            'filters narrow the devices (platform, app version, last seen, tags, time zone, locale). ' +
+            'Name a template with variables instead of (or under) explicit content. Accepted notifications are ' +
+            'sent in the background; poll status_url for progress.',
+          headers: idempotencyHeader,
+          body: sendBodySchema,
+          response: { 202: acceptedSchema, ...sendErrors },
         },
       },
       async (request, reply) => {
-        const principal = principalOf(request);
-        const notification = await acceptNotification(
+        const notification = await acceptSend(deps, principalOf(request).clientId, request.body, {
+          idempotencyKey: request.idempotencyKey,
+          requestId: request.id,
+        });
+        const { statusUrl, body } = accepted(notification);
+        return reply.code(202).header('location', statusUrl).send(body);
+      },
+    );
+
+    app.post(
+      '/notify/topic/:topic_name',
+      {
+        config: { scope: 'send', idempotent: true },
+        schema: {
+          tags: ['notify'],
+          summary: 'Send to every active device subscribed to a topic',
+          description:
+            'The fan-out runs as a job over the subscriptions, a page at a time, however large the topic.',
+          params: z.object({ topic_name: topicName }),
+          headers: idempotencyHeader,
+          body: topicSendBody,
+          response: { 202: acceptedSchema, ...sendErrors },
+        },
+      },
+      async (request, reply) => {
+        const notification = await acceptSend(
           deps,
-          principal,
-          {
-            target: toTarget(request.body),
-            content: toContent(request.body),
-            firebaseProjectId: request.body.firebase_project_id,
-          },
+          principalOf(request).clientId,
+          { ...request.body, topic: request.params.topic_name },
           { idempotencyKey: request.idempotencyKey, requestId: request.id },
         );
-        const statusUrl = `/api/v1/notifications/${notification.id}/status/`;
-        return reply.code(202).header('location', statusUrl).send({
-          notification_id: notification.id,
-          status: notification.status,
-          status_url: statusUrl,
-          created_at: notification.createdAt.toISOString(),
-        });
+        const { statusUrl, body } = accepted(notification);
+        return reply.code(202).header('location', statusUrl).send(body);
+      },
+    );
+
+    app.post(
+      '/notify/bulk',
+      {
+        config: { scope: 'send', idempotent: true },
+        // 10,000 targets with their own variables need more room than a single send.
+        bodyLimit: Math.max(deps.config.bodyLimitBytes, 16_000_000),
+        schema: {
+          tags: ['notify'],
+          summary: `Send one notification to up to ${MAX_BULK_TARGETS.toLocaleString('en')} targets`,
+          description:
+            'Each target is a phone number, profile id, external id or device id, and may carry its own ' +
+            'template variables and data. One notification id covers the whole batch; each target is resolved ' +
+            'on its own and every target that was not accepted is listed in `rejected` with the reason ' +
+            '(invalid, not_found, no_devices). The request fails (422) only when no target can be sent to.',
+          headers: idempotencyHeader,
+          body: bulkBody,
+          response: { 202: bulkAccepted, ...sendErrors },
+        },
+      },
+      async (request, reply) => {
+        const { notification, results } = await acceptBulk(
+          deps,
+          principalOf(request).clientId,
+          request.body,
+          {
+            idempotencyKey: request.idempotencyKey,
+            requestId: request.id,
+          },
+        );
+        const count = (status: string) => results.filter((r) => r.status === status).length;
+        const { statusUrl, body } = accepted(notification);
+        return reply
+          .code(202)
+          .header('location', statusUrl)
+          .send({
+            ...body,
+            summary: {
+              targets: results.length,
+              accepted: count('accepted'),
+              invalid: count('invalid'),
+              not_found: count('not_found'),
+              no_devices: count('no_devices'),
+              devices: results.reduce((sum, r) => sum + (r.status === 'accepted' ? (r.devices ?? 0) : 0), 0),
+            },
+            rejected: results.filter((r) => r.status !== 'accepted'),
+          });
       },
     );
   };

@@ -14,6 +14,51 @@ const MESSAGE_FIELDS = new Set([
   'condition',
 ]);
 const BODY_FIELDS = new Set(['message', 'validate_only']);
+/** Field names of the proto messages FCM parses strictly (webpush.notification and apns.payload are free JSON). */
+const ANDROID_FIELDS = new Set([
+  'collapse_key',
+  'priority',
+  'ttl',
+  'restricted_package_name',
+  'data',
+  'notification',
+  'fcm_options',
+  'direct_boot_ok',
+  'bandwidth_constrained_ok',
+  'restricted_satellite_ok',
+]);
+const ANDROID_NOTIFICATION_FIELDS = new Set([
+  'title',
+  'body',
+  'icon',
+  'color',
+  'sound',
+  'tag',
+  'click_action',
+  'body_loc_key',
+  'body_loc_args',
+  'title_loc_key',
+  'title_loc_args',
+  'channel_id',
+  'ticker',
+  'sticky',
+  'event_time',
+  'local_only',
+  'notification_priority',
+  'default_sound',
+  'default_vibrate_timings',
+  'default_light_settings',
+  'vibrate_timings',
+  'visibility',
+  'notification_count',
+  'light_settings',
+  'image',
+  'bypass_proxy_notification',
+  'proxy',
+]);
+const APNS_FIELDS = new Set(['headers', 'payload', 'fcm_options', 'live_activity_token']);
+const WEBPUSH_FIELDS = new Set(['headers', 'data', 'notification', 'fcm_options']);
+const NOTIFICATION_FIELDS = new Set(['title', 'body', 'image']);
 const RESERVED_KEYS = new Set(['from', 'notification', 'message_type']);
 const RESERVED_PREFIXES = ['google.', 'gcm.'];
 
@@ -64,6 +109,7 @@ export function validateSendRequest(rawBody: string): ValidRequest | { error: st
 
   const problem =
     checkStringMap(message.data, 'message.data', true) ??
+    checkFieldNames(message.notification, NOTIFICATION_FIELDS, 'message.notification') ??
     checkStringFields(message.notification, 'message.notification') ??
     checkAndroid(message.android) ??
     checkApns(message.apns) ??
@@ -81,6 +127,10 @@ export function validateSendRequest(rawBody: string): ValidRequest | { error: st
 function checkAndroid(android: unknown): string | undefined {
   if (android === undefined) return undefined;
   if (!isObject(android)) return typeError('message.android', 'TYPE_MESSAGE', android);
+  const unknown =
+    checkFieldNames(android, ANDROID_FIELDS, 'message.android') ??
+    checkFieldNames(android.notification, ANDROID_NOTIFICATION_FIELDS, 'message.android.notification');
+  if (unknown) return unknown;
   if (android.priority !== undefined && android.priority !== 'NORMAL' && android.priority !== 'HIGH') {
     return `Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), ${JSON.stringify(android.priority)}`;
   }
@@ -103,6 +153,8 @@ function checkAndroid(android: unknown): string | undefined {
 function checkApns(apns: unknown): string | undefined {
   if (apns === undefined) return undefined;
   if (!isObject(apns)) return typeError('message.apns', 'TYPE_MESSAGE', apns);
+  const unknown = checkFieldNames(apns, APNS_FIELDS, 'message.apns');
+  if (unknown) return unknown;
   if (apns.payload !== undefined && !isObject(apns.payload)) {
     return typeError('message.apns.payload', 'TYPE_MESSAGE', apns.payload);
   }
@@ -115,6 +167,8 @@ function checkApns(apns: unknown): string | undefined {
 function checkWebpush(webpush: unknown): string | undefined {
   if (webpush === undefined) return undefined;
   if (!isObject(webpush)) return typeError('message.webpush', 'TYPE_MESSAGE', webpush);
+  const unknown = checkFieldNames(webpush, WEBPUSH_FIELDS, 'message.webpush');
+  if (unknown) return unknown;
   if (webpush.notification !== undefined && !isObject(webpush.notification)) {
     return typeError('message.webpush.notification', 'TYPE_MESSAGE', webpush.notification);
   }
@@ -123,6 +177,13 @@ function checkWebpush(webpush: unknown): string | undefined {
     checkStringMap(webpush.data, 'message.webpush.data', true) ??
     checkStringFields(webpush.fcm_options, 'message.webpush.fcm_options')
   );
+}
+
+/** FCM answers INVALID_ARGUMENT for a field name its proto does not have. */
+function checkFieldNames(value: unknown, known: ReadonlySet<string>, path: string): string | undefined {
+  if (!isObject(value)) return undefined;
+  const name = Object.keys(value).find((key) => !known.has(key));
+  return name === undefined ? undefined : unknownName(name, path);
 }
 
 /** A `map<string, string>`: FCM rejects any non-string value (and, for data, reserved keys). */

@@ -1,0 +1,216 @@
+/**
+ * The body of a send, shared by /notify, /notify/topic/{name}, /notify/schedule and the scheduler (which
+ * re-reads a stored request with the same schema): who receives it (one target plus optional segment filters),
+ * what it says (content fields, or a template with variables), and how FCM should treat it.
+ */
+import { z } from 'zod';
+import { isTimeZone } from '../lib/time-zones.ts';
+import { parseVersionRange } from '../lib/versions.ts';
+import type { NotificationContent } from '../push/push-provider.ts';
+
+const httpsUrl = z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(2048);
+const stringMap = (maxValue: number) => z.record(z.string().min(1).max(256), z.string().max(maxValue));
+
+/** A raw FCM v1 platform block (android / apns / webpush) merged over what we render; FCM's rules still apply. */
+const overrideBlock = z.record(z.string(), z.unknown());
+
+/** The content fields, shared by every kind of send (and the options of a template). */
+export const contentFields = {
+  title: z.string().min(1).max(1024).optional().meta({ example: 'Order Confirmed' }),
+  body: z.string().min(1).max(4096).optional().meta({ example: 'Your order #1234 has been confirmed.' }),
+  data: stringMap(4096)
+    .optional()
+    .meta({
+      description: 'Custom key/value pairs delivered to the app (values are strings, as FCM requires)',
+      example: { order_id: '1234', screen: 'order_details' },
+    }),
+  priority: z.enum(['high', 'normal']).optional().meta({
+    description: 'high (default): delivered immediately, may wake the device; normal: may be batched',
+  }),
+  ttl_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_419_200)
+    .optional()
+    .meta({ description: 'How long FCM keeps the message for an offline device (max 28 days)' }),
+  image_url: httpsUrl.optional().meta({ example: 'https://example.com/image.png' }),
+  collapse_key: z.string().min(1).max(64).optional().meta({
+    description: 'Groups messages: android collapse_key, apns-collapse-id, web push Topic',
+    example: 'order_updates',
+  }),
+  silent: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Data-only (background) push: no visible notification' }),
+  sound: z.string().min(1).max(256).optional(),
+  badge: z.number().int().min(0).max(1_000_000).optional(),
+  android_channel_id: z.string().min(1).max(256).optional(),
+  click_action: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .meta({ description: 'Android intent action on tap; the APNs category on iOS' }),
+  link: httpsUrl.optional().meta({
+    description: 'Deep link / URL opened on tap (web push fcm_options.link; passed to apps as data)',
+  }),
+  actions: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -'),
+        title: z.string().min(1).max(64),
+        link: httpsUrl.optional(),
+        icon: httpsUrl.optional(),
+      }),
+    )
+    .min(1)
+    .max(3)
+    .optional()
+    .meta({
+      description:
+        'Action buttons: web push notification.actions; on Android and iOS passed to the app as data ' +
+        '(fcms_actions, JSON) because FCM has no cross-platform action field',
+    }),
+  analytics_label: z
+    .string()
+    .regex(/^[a-zA-Z0-9-_.~%]{1,50}$/, 'must be 1-50 characters of a-z A-Z 0-9 - _ . ~ %')
+    .optional(),
+  platform_overrides: z
+    .strictObject({
+      android: overrideBlock.optional(),
+      apns: overrideBlock.optional(),
+      webpush: overrideBlock.optional(),
+    })
+    .optional()
+    .meta({ description: 'Raw FCM v1 android / apns / webpush fields merged over the rendered message' }),
+  firebase_project_id: z
+    .uuid()
+    .optional()
+    .meta({ description: 'Send through this Firebase project instead of the default' }),
+};
+
+const localeTag = z
+  .string()
+  .regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/, 'must be a locale such as pt-BR');
+const tag = z.string().min(1).max(64);
+
+/** Segment filters: every given filter must hold for a device to receive the send. */
+export const filtersSchema = z
+  .strictObject({
+    platforms: z
+      .array(z.enum(['ios', 'android', 'web']))
+      .min(1)
+      .max(3)
+      .optional(),
+    app_version: z
+      .string()
+      .max(100)
+      .superRefine((value, ctx) => {
+        try {
+          parseVersionRange(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      })
+      .optional()
+      .meta({
+        description: 'A version (exact) or comparators that all hold: ">=2.3.0 <3"',
+        example: '>=2.3.0',
+      }),
+    last_seen_within: z
+      .string()
+      .regex(/^\d{1,6}[mhd]$/, 'must be a number followed by m, h or d (e.g. 30d)')
+      .optional()
+      .meta({ description: 'Devices seen (registered or updated) within this window', example: '30d' }),
+    tags_any: z.array(tag).min(1).max(100).optional().meta({ description: 'At least one of these tags' }),
+    tags_all: z.array(tag).min(1).max(100).optional().meta({ description: 'Every one of these tags' }),
+    timezones: z
+      .array(z.string().refine(isTimeZone, 'must be an IANA time zone such as Africa/Dar_es_Salaam'))
+      .min(1)
+      .max(100)
+      .optional(),
+    locales: z.array(localeTag).min(1).max(100).optional().meta({
+      description: 'A language ("pt") matches its regional variants ("pt-BR"); "pt-BR" matches only itself',
+    }),
+  })
+  .meta({ id: 'SegmentFilters' });
+
+export type SegmentFilters = z.infer<typeof filtersSchema>;
+
+export const topicName = z
+  .string()
+  .regex(/^[a-zA-Z0-9-_.~%]{1,255}$/, 'must be 1-255 characters of a-z A-Z 0-9 - _ . ~ %');
+
+/** One-of targets of a send. */
+export const targetFields = {
+  phone_number: z.string().min(1).max(32).optional().meta({ example: '+255712345678' }),
+  profile_id: z.uuid().optional(),
+  external_id: z.string().min(1).max(255).optional(),
+  device_ids: z.array(z.uuid()).min(1).max(1000).optional(),
+  topic: topicName.optional().meta({ description: 'Every active device subscribed to this topic (by name)' }),
+  all_devices: z
+    .literal(true)
+    .optional()
+    .meta({ description: 'Every active device of the tenant (narrow it with filters)' }),
+};
+
+export const TARGETS = Object.keys(targetFields) as (keyof typeof targetFields)[];
+
+/** Template fields: a send may name a template (by name or id) and give its variables. */
+export const templateFields = {
+  template: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .meta({ description: 'Template name or id; explicit content fields override the template' }),
+  variables: z
+    .record(z.string().min(1).max(64), z.string().max(4096))
+    .optional()
+    .meta({ description: "Values for the template's {{variables}}", example: { name: 'John' } }),
+};
+
+const exactlyOneTarget = (
+  value: Partial<Record<(typeof TARGETS)[number], unknown>>,
+  ctx: z.RefinementCtx,
+) => {
+  const given = TARGETS.filter((t) => value[t] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [given[1] ?? 'phone_number'],
+      message: `give exactly one target: ${TARGETS.join(', ')}${given.length > 1 ? ` (got ${given.join(', ')})` : ''}`,
+    });
+  }
+};
+
+/** The body of POST /notify (and the stored request of a schedule). */
+export const sendBodySchema = z
+  .strictObject({ ...targetFields, ...contentFields, ...templateFields, filters: filtersSchema.optional() })
+  .superRefine(exactlyOneTarget);
+
+export type SendBody = z.infer<typeof sendBodySchema>;
+
+export type ContentInput = { [K in keyof typeof contentFields]?: z.infer<(typeof contentFields)[K]> };
+
+/** API field names → the platform-independent content the renderer takes. */
+export function toContent(input: ContentInput): NotificationContent {
+  const content: NotificationContent = { priority: input.priority ?? 'high' };
+  if (input.title !== undefined) content.title = input.title;
+  if (input.body !== undefined) content.body = input.body;
+  if (input.data !== undefined) content.data = input.data;
+  if (input.image_url !== undefined) content.imageUrl = input.image_url;
+  if (input.ttl_seconds !== undefined) content.ttlSeconds = input.ttl_seconds;
+  if (input.collapse_key !== undefined) content.collapseKey = input.collapse_key;
+  if (input.silent !== undefined) content.silent = input.silent;
+  if (input.sound !== undefined) content.sound = input.sound;
+  if (input.badge !== undefined) content.badge = input.badge;
+  if (input.android_channel_id !== undefined) content.androidChannelId = input.android_channel_id;
+  if (input.click_action !== undefined) content.clickAction = input.click_action;
+  if (input.link !== undefined) content.link = input.link;
+  if (input.actions !== undefined) content.actions = input.actions;
+  if (input.analytics_label !== undefined) content.analyticsLabel = input.analytics_label;
+  if (input.platform_overrides !== undefined) content.overrides = input.platform_overrides;
+  return content;
+}
