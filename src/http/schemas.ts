@@ -2,7 +2,9 @@
 import { z } from 'zod';
 import { errorSchema } from './errors.ts';
 
-export const idParams = z.object({ id: z.uuid() });
+export const EXAMPLE_ID = '0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e';
+
+export const idParams = z.object({ id: z.uuid().meta({ example: EXAMPLE_ID }) });
 
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(200).default(50).meta({ description: 'Page size (1-200)' }),

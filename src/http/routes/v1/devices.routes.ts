@@ -33,7 +33,27 @@ const deviceSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Device' });
+  .meta({
+    id: 'Device',
+    example: {
+      id: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
+      profile_id: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
+      platform: 'android',
+      token_suffix: 'Xy7_q2Lm',
+      app_version: '2.3.1',
+      os_version: '14',
+      model: 'Pixel 8',
+      timezone: 'Africa/Dar_es_Salaam',
+      locale: 'sw-TZ',
+      tags: ['beta'],
+      is_active: true,
+      deactivated_reason: null,
+      deactivated_at: null,
+      last_seen_at: '2026-11-25T09:30:00.000Z',
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const metadata = {
   app_version: z.string().max(64).nullable().optional().meta({ example: '2.3.1' }),

@@ -23,7 +23,18 @@ const projectSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'FirebaseProject' });
+  .meta({
+    id: 'FirebaseProject',
+    example: {
+      id: '0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e',
+      project_id: 'my-shop-app',
+      client_email: 'fcm-sender@my-shop-app.iam.gserviceaccount.com',
+      private_key_id: '3f1c2b7a9d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a',
+      is_default: true,
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 export const firebaseProjectRoutes =
   (deps: RouteDeps): FastifyPluginAsyncZod =>

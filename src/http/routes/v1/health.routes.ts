@@ -7,7 +7,7 @@ import type { RouteDeps } from '../../context.ts';
 const check = z.object({ status: z.enum(['ok', 'down']), latency_ms: z.number() });
 const healthSchema = z
   .object({ status: z.enum(['ok', 'degraded', 'down']), checks: z.object({ database: check }) })
-  .meta({ id: 'Health' });
+  .meta({ id: 'Health', example: { status: 'ok', checks: { database: { status: 'ok', latency_ms: 1.2 } } } });
 
 export const healthRoutes =
   (deps: RouteDeps): FastifyPluginAsyncZod =>

@@ -39,7 +39,31 @@ const notificationSchema = z
     updated_at: z.string(),
     completed_at: z.string().nullable(),
   })
-  .meta({ id: 'Notification' });
+  .meta({
+    id: 'Notification',
+    example: {
+      id: '0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e',
+      status: 'completed',
+      target: {
+        kind: 'profile',
+        phone_number: '+255712345678',
+        profile_id: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
+      },
+      content: { title: 'Order Confirmed', body: 'Your order #1234 has been confirmed.', priority: 'high' },
+      variants: null,
+      template_id: null,
+      topic_id: null,
+      schedule_id: null,
+      occurrence_at: null,
+      firebase_project_id: null,
+      counts: { total: 2, sent: 2, failed: 0, delivered: 1, read: 0 },
+      error_code: null,
+      request_id: 'req-7f3a',
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+      completed_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const deliverySchema = z
   .object({
@@ -57,7 +81,24 @@ const deliverySchema = z
     failed_at: z.string().nullable(),
     next_attempt_at: z.string().nullable(),
   })
-  .meta({ id: 'Delivery' });
+  .meta({
+    id: 'Delivery',
+    example: {
+      id: '1042',
+      device_id: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
+      platform: 'android',
+      status: 'failed',
+      attempts: 1,
+      fcm_message_id: null,
+      error_code: 'UNREGISTERED',
+      error_message: 'Requested entity was not found.',
+      sent_at: null,
+      delivered_at: null,
+      read_at: null,
+      failed_at: '2026-11-25T09:30:00.000Z',
+      next_attempt_at: null,
+    },
+  });
 
 export const notificationRoutes =
   (deps: RouteDeps): FastifyPluginAsyncZod =>

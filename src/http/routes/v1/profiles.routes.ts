@@ -23,7 +23,18 @@ const profileSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Profile' });
+  .meta({
+    id: 'Profile',
+    example: {
+      id: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
+      phone_number: '+255712345678',
+      external_id: 'user-1234',
+      name: 'Asha',
+      metadata: { plan: 'gold' },
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const profileInput = z.strictObject({
   phone_number: z.string().min(1).max(32).nullable().optional().meta({ example: '+255712345678' }),

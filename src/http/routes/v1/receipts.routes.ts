@@ -17,13 +17,19 @@ export const receiptRoutes =
           description:
             'Every push carries data keys fcms_delivery_id and fcms_receipt; the app posts them back here. ' +
             'The receipt token authenticates the report. State only moves forward (delivered → read).',
-          body: z.strictObject({
-            delivery_id: z.string().regex(/^[1-9]\d{0,18}$/, 'must be the fcms_delivery_id of the push'),
-            receipt_token: z.string().min(1).max(64),
-            status: z.enum(['delivered', 'read']),
-          }),
+          body: z
+            .strictObject({
+              delivery_id: z.string().regex(/^[1-9]\d{0,18}$/, 'must be the fcms_delivery_id of the push'),
+              receipt_token: z.string().min(1).max(64),
+              status: z.enum(['delivered', 'read']),
+            })
+            .meta({
+              example: { delivery_id: '1042', receipt_token: 'k3J9fQ2xLmP0aZ7wYv5tRb1c', status: 'read' },
+            }),
           response: {
-            200: z.object({ delivery_id: z.string(), status: z.string() }),
+            200: z
+              .object({ delivery_id: z.string(), status: z.string() })
+              .meta({ example: { delivery_id: '1042', status: 'read' } }),
             404: errorSchema,
             409: errorSchema,
             422: errorSchema,

@@ -116,7 +116,15 @@ const subscriberSchema = z
     platform: platformSchema,
     subscribed_at: z.string(),
   })
-  .meta({ id: 'TopicSubscriber' });
+  .meta({
+    id: 'TopicSubscriber',
+    example: {
+      device_id: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
+      profile_id: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
+      platform: 'android',
+      subscribed_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 export const topicRoutes =
   (deps: RouteDeps): FastifyPluginAsyncZod =>
