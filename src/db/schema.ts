@@ -3,6 +3,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
+  date,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -27,10 +29,23 @@ export const apiClients = pgTable(
     scopes: text('scopes').array().notNull(),
     isActive: boolean('is_active').notNull().default(true),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** The token being rotated out: it keeps working until previous_token_expires_at (the grace period). */
+    previousTokenHash: text('previous_token_hash'),
+    previousTokenExpiresAt: timestamp('previous_token_expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /** IPv4/IPv6 CIDRs the client may call from; empty = anywhere. */
+    ipAllowlist: text('ip_allowlist').array().notNull().default(sql`'{}'::text[]`),
+    /** Per-endpoint-group overrides of the rate limits, e.g. {"send": 500, "bulk": 20} (requests per minute). */
+    rateLimits: jsonb('rate_limits').$type<Record<string, number>>().notNull().default({}),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('api_clients_token_hash_idx').on(t.tokenHash)],
+  (t) => [
+    uniqueIndex('api_clients_token_hash_idx').on(t.tokenHash),
+    uniqueIndex('api_clients_previous_token_hash_idx')
+      .on(t.previousTokenHash)
+      .where(sql`${t.previousTokenHash} is not null`),
+  ],
 );
 
 export const firebaseProjects = pgTable(
@@ -350,6 +365,139 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
+/** Who changed what: every state-changing API call, queryable by admins. */
+export const auditLogs = pgTable(
+  'audit_logs',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** The tenant whose data changed (null for server-wide actions). */
+    apiClientId: uuid('api_client_id'),
+    /** The client that made the call (an admin acting on a tenant differs from it). */
+    actorClientId: uuid('actor_client_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    ip: text('ip'),
+    requestId: text('request_id'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('audit_logs_tenant_idx').on(t.apiClientId, t.id),
+    index('audit_logs_created_idx').on(t.createdAt),
+  ],
+);
+
+/**
+ * Events (notification.sent, device.deactivated, ...) written in the transaction of the change that caused
+ * them: the outbox that webhooks, the live stream and analytics read, so no event is lost or invented.
+ */
+export const events = pgTable(
+  'events',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** Public id (`evt_…`), also the webhook-id of its webhook messages. */
+    eventId: text('event_id').notNull(),
+    apiClientId: uuid('api_client_id').notNull(),
+    type: text('type').notNull(),
+    notificationId: uuid('notification_id'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    requestId: text('request_id'),
+    /** Set once the dispatcher has handed the event to webhooks and the stream. */
+    dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('events_event_id_idx').on(t.eventId),
+    index('events_undispatched_idx').on(t.id).where(sql`${t.dispatchedAt} is null`),
+    index('events_tenant_idx').on(t.apiClientId, t.id),
+    index('events_created_idx').on(t.createdAt),
+  ],
+);
+
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: uuid('api_client_id')
+      .notNull()
+      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    description: text('description'),
+    /** Event types it subscribes to (empty = all). */
+    eventTypes: text('event_types').array().notNull().default(sql`'{}'::text[]`),
+    /** The `whsec_…` signing secret, encrypted. */
+    secretCiphertext: text('secret_ciphertext').notNull(),
+    /** The secret being rotated out, still used to sign (as a second signature) until it expires. */
+    previousSecretCiphertext: text('previous_secret_ciphertext'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    isActive: boolean('is_active').notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    disabledAt: timestamp('disabled_at', { withTimezone: true }),
+    /** Consecutive failed deliveries; reset by a success. */
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    lastSuccessAt: timestamp('last_success_at', { withTimezone: true }),
+    lastFailureAt: timestamp('last_failure_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('webhook_endpoints_tenant_idx').on(t.apiClientId, t.id)],
+);
+
+/** One row per attempt to deliver an event to an endpoint: the attempt log the API shows. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    apiClientId: uuid('api_client_id').notNull(),
+    eventId: text('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    attempt: integer('attempt').notNull(),
+    /** succeeded | failed (will retry) | exhausted (gave up) */
+    status: text('status').notNull(),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    durationMs: integer('duration_ms'),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
+  ],
+);
+
+/** Daily roll-up per tenant, topic and platform (topic_key '' = not a topic send). Re-aggregation replaces a day. */
+export const analyticsDaily = pgTable(
+  'analytics_daily',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    apiClientId: uuid('api_client_id').notNull(),
+    topicKey: text('topic_key').notNull().default(''),
+    platform: text('platform').notNull(),
+    notifications: integer('notifications').notNull().default(0),
+    deliveries: integer('deliveries').notNull().default(0),
+    sent: integer('sent').notNull().default(0),
+    delivered: integer('delivered').notNull().default(0),
+    read: integer('read').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    avgDeliveryMs: doublePrecision('avg_delivery_ms'),
+    p95DeliveryMs: doublePrecision('p95_delivery_ms'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.apiClientId, t.topicKey, t.platform] })],
+);
+
+/** A Firebase project FCM asked us to slow down for (429): shared by every worker until not_before. */
+export const sendThrottles = pgTable('send_throttles', {
+  projectKey: text('project_key').primaryKey(),
+  notBefore: timestamp('not_before', { withTimezone: true }).notNull(),
+  updatedAt: updatedAt(),
+});
+
 export const schema = {
   apiClients,
   firebaseProjects,
@@ -363,4 +511,10 @@ export const schema = {
   notificationRecipients,
   deliveries,
   idempotencyKeys,
+  auditLogs,
+  events,
+  webhookEndpoints,
+  webhookDeliveries,
+  analyticsDaily,
+  sendThrottles,
 };
