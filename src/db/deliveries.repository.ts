@@ -200,14 +200,14 @@ export interface DeliveryOutcome {
 
 /**
  * Records a batch of outcomes in one UPDATE. Only rows still open for this attempt change, so a repeated job
- * cannot count twice. Returns how many became sent and how many failed for good.
+ * cannot count twice. Returns how many became sent and how many failed for good, and which rows changed.
  */
 export async function recordOutcomes(
   ex: Executor,
   attempt: number,
   outcomes: DeliveryOutcome[],
-): Promise<{ sent: number; failed: number }> {
-  if (outcomes.length === 0) return { sent: 0, failed: 0 };
+): Promise<{ sent: number; failed: number; changed: Set<string> }> {
+  if (outcomes.length === 0) return { sent: 0, failed: 0, changed: new Set() };
   const payload = JSON.stringify(
     outcomes.map((o) => ({
       id: o.id,
@@ -218,7 +218,7 @@ export async function recordOutcomes(
       next_attempt_at: o.nextAttemptAt?.toISOString() ?? null,
     })),
   );
-  const rows = await query<{ status: string }>(
+  const rows = await query<{ id: string; status: string }>(
     ex,
     sql`update deliveries dl set
         status = case when u.status = 'sent'
@@ -235,7 +235,7 @@ export async function recordOutcomes(
       from jsonb_to_recordset(${payload}::jsonb)
         as u(id bigint, status text, message_id text, error_code text, error_message text, next_attempt_at timestamptz)
       where dl.id = u.id and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
-      returning u.status`,
+      returning dl.id::text as id, u.status`,
   );
   let sent = 0;
   let failed = 0;
@@ -243,7 +243,7 @@ export async function recordOutcomes(
     if (r.status === 'sent') sent++;
     else if (r.status === 'failed' || r.status === 'dead') failed++;
   }
-  return { sent, failed };
+  return { sent, failed, changed: new Set(rows.map((r) => r.id)) };
 }
 
 export interface StatusCount {

@@ -130,10 +130,12 @@ export async function deactivateDevicesOfProfile(
   tenantId: string,
   profileId: string,
   reason: string,
-): Promise<void> {
+): Promise<string[]> {
   const now = new Date();
-  await ex
+  const rows = await ex
     .update(devices)
     .set({ isActive: false, deactivatedReason: reason, deactivatedAt: now, updatedAt: now })
-    .where(and(live(tenantId), eq(devices.profileId, profileId), eq(devices.isActive, true)));
+    .where(and(live(tenantId), eq(devices.profileId, profileId), eq(devices.isActive, true)))
+    .returning({ id: devices.id });
+  return rows.map((r) => r.id);
 }

@@ -93,10 +93,14 @@ export async function advanceFanout(ex: Executor, id: string, cursor: string, ad
 }
 
 /** Fan-out finished: from now on the counters decide the final status. */
-export async function finishFanout(ex: Executor, id: string, errorCode: string | null): Promise<void> {
+export async function finishFanout(
+  ex: Executor,
+  id: string,
+  errorCode: string | null,
+): Promise<NotificationRow | undefined> {
   await ex.execute(sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code), updated_at = now()
     where id = ${id}`);
-  await settle(ex, id);
+  return settle(ex, id);
 }
 
 /** Adds send outcomes to the counters and settles the status when nothing is left open. */
@@ -105,19 +109,33 @@ export async function addOutcomeCounts(
   id: string,
   sent: number,
   failed: number,
-): Promise<void> {
-  if (sent === 0 && failed === 0) return;
+): Promise<NotificationRow | undefined> {
+  if (sent === 0 && failed === 0) return undefined;
   await ex.execute(sql`update notifications
     set sent_count = sent_count + ${sent}, failed_count = failed_count + ${failed}, updated_at = now()
     where id = ${id}`);
-  await settle(ex, id);
+  return settle(ex, id);
 }
 
-async function settle(ex: Executor, id: string): Promise<void> {
-  await ex.execute(sql`update notifications
-    set status = ${settledStatus},
-        completed_at = case when fanout_done and sent_count + failed_count >= total_count then coalesce(completed_at, now()) end
-    where id = ${id}`);
+/**
+ * Recomputes the status from the counters. Returns the notification when this call is the one that finished it
+ * (completed_at went from null to set), so exactly one caller emits notification.completed.
+ */
+async function settle(ex: Executor, id: string): Promise<NotificationRow | undefined> {
+  const [before] = await ex
+    .select({ completedAt: notifications.completedAt })
+    .from(notifications)
+    .where(eq(notifications.id, id))
+    .for('update');
+  const [after] = await ex
+    .update(notifications)
+    .set({
+      status: sql`${settledStatus}`,
+      completedAt: sql`case when fanout_done and sent_count + failed_count >= total_count then coalesce(completed_at, now()) end`,
+    })
+    .where(eq(notifications.id, id))
+    .returning();
+  return before && before.completedAt === null && after?.completedAt ? after : undefined;
 }
 
 export async function addReceiptCounts(

@@ -4,6 +4,7 @@
  */
 import {
   type DeliveryOutcome,
+  type DeliveryToSend,
   insertDeliveryPage,
   loadOpenDeliveries,
   recordOutcomes,
@@ -16,6 +17,7 @@ import {
   finishFanout,
   lockNotification,
   markSending,
+  type NotificationRow,
 } from '../db/notifications.repository.ts';
 import { type FanoutJob, QUEUES, type SendJob } from '../jobs/queue.ts';
 import type { NotificationContent, SendOutcome } from '../push/push-provider.ts';
@@ -23,6 +25,7 @@ import { renderMessage } from '../push/render.ts';
 import { pickVariant } from '../templates/engine.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from './audience.ts';
 import type { ServiceDeps } from './deps.ts';
+import { deviceDeactivated, emitEvents, type NewEvent } from './events.ts';
 import { loadAccount } from './firebase-projects.service.ts';
 
 /** The data keys every push carries so the app can report delivered/read (see docs/receipts.md). */
@@ -53,7 +56,12 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         limit: batchSize * FANOUT_PAGE_BATCHES,
       });
       if (page.cursor === null) {
-        await finishFanout(tx, notification.id, notification.totalCount === 0 ? 'no_active_devices' : null);
+        const finished = await finishFanout(
+          tx,
+          notification.id,
+          notification.totalCount === 0 ? 'no_active_devices' : null,
+        );
+        if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
         return true;
       }
       await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length);
@@ -71,6 +79,65 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
     });
     if (done) return;
   }
+}
+
+/** notification.sent / notification.failed for the deliveries this batch settled: one event each, not one per delivery. */
+function outcomeEvents(
+  notification: NotificationRow,
+  open: DeliveryToSend[],
+  outcomes: DeliveryOutcome[],
+  changed: Set<string>,
+  requestId: string | undefined,
+): NewEvent[] {
+  const deviceOf = new Map(open.map((d) => [d.id, d]));
+  const view = (o: DeliveryOutcome) => ({
+    delivery_id: o.id,
+    device_id: deviceOf.get(o.id)?.deviceId,
+    platform: deviceOf.get(o.id)?.platform,
+    status: o.status,
+    ...(o.messageId ? { fcm_message_id: o.messageId } : {}),
+    ...(o.errorCode ? { error_code: o.errorCode } : {}),
+  });
+  const settled = outcomes.filter((o) => changed.has(o.id));
+  const events: NewEvent[] = [];
+  for (const [type, statuses] of [
+    ['notification.sent', ['sent']],
+    ['notification.failed', ['failed', 'dead']],
+  ] as const) {
+    const deliveries = settled.filter((o) => (statuses as readonly string[]).includes(o.status)).map(view);
+    if (deliveries.length === 0) continue;
+    events.push({
+      tenantId: notification.apiClientId,
+      type,
+      notificationId: notification.id,
+      data: { notification_id: notification.id, count: deliveries.length, deliveries },
+      requestId,
+    });
+  }
+  return events;
+}
+
+/** notification.completed: the final status and counters, once. */
+export function completedEvent(notification: NotificationRow, requestId: string | undefined): NewEvent {
+  return {
+    tenantId: notification.apiClientId,
+    type: 'notification.completed',
+    notificationId: notification.id,
+    data: {
+      notification_id: notification.id,
+      status: notification.status,
+      error_code: notification.errorCode,
+      counts: {
+        total: notification.totalCount,
+        sent: notification.sentCount,
+        failed: notification.failedCount,
+        delivered: notification.deliveredCount,
+        read: notification.readCount,
+      },
+      completed_at: notification.completedAt?.toISOString() ?? null,
+    },
+    requestId,
+  };
 }
 
 /** Exponential backoff with full jitter, never earlier than FCM's Retry-After. */
@@ -175,11 +242,21 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   const retryIds = outcomes.filter((o) => o.status === 'retrying').map((o) => o.id);
   await deps.db.transaction(async (tx) => {
     const counts = await recordOutcomes(tx, job.attempt, outcomes);
-    await addOutcomeCounts(tx, notification.id, counts.sent, counts.failed);
+    const finished = await addOutcomeCounts(tx, notification.id, counts.sent, counts.failed);
+    const events: NewEvent[] = outcomeEvents(notification, open, outcomes, counts.changed, job.requestId);
     for (const reason of new Set(deadTokens.map((t) => t.reason))) {
       const ids = deadTokens.filter((t) => t.reason === reason).map((t) => t.deviceId);
-      await deactivateDevices(tx, notification.apiClientId, ids, reason);
+      const changed = await deactivateDevices(tx, notification.apiClientId, ids, reason);
+      if (changed.length > 0) {
+        const deviceIds = changed.map((d) => d.id);
+        events.push({
+          ...deviceDeactivated(notification.apiClientId, deviceIds, reason),
+          requestId: job.requestId,
+        });
+      }
     }
+    if (finished) events.push(completedEvent(finished, job.requestId));
+    await emitEvents(tx, events);
     if (retryIds.length > 0) {
       const retry: SendJob = {
         notificationId: notification.id,

@@ -16,6 +16,7 @@ import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
 import type { Platform } from '../push/push-provider.ts';
+import { deviceDeactivated, emitEvents } from './events.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 
 export interface DeviceView {
@@ -130,7 +131,9 @@ export async function registerDevice(
       tokenHash: cipher.blindIndex(input.token),
       ...metadataColumns(input),
     });
-    return { device: toView(device, cipher), created };
+    const view = toView(device, cipher);
+    await emitEvents(tx, [{ tenantId, type: 'device.registered', data: { device: view, created } }]);
+    return { device: view, created };
   });
 }
 
@@ -188,7 +191,10 @@ export async function changeDevice(
 
 /** DELETE deactivates: the device stops receiving, its history stays, re-registering its token reactivates it. */
 export async function deactivateDevice(db: Db, tenantId: string, id: string): Promise<void> {
-  const row = await findDevice(db, tenantId, id);
-  if (!row) throw notFound('device');
-  await deactivateDevices(db, tenantId, [id], 'deactivated_by_client');
+  await db.transaction(async (tx) => {
+    const row = await findDevice(tx, tenantId, id);
+    if (!row) throw notFound('device');
+    await deactivateDevices(tx, tenantId, [id], 'deactivated_by_client');
+    await emitEvents(tx, [deviceDeactivated(tenantId, [id], 'deactivated_by_client')]);
+  });
 }

@@ -17,6 +17,7 @@ import type { Page } from '../db/pagination.ts';
 import type { DeliveryStatus, NotificationStatus } from '../db/schema.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import { AppError, notFound } from '../lib/errors.ts';
+import { emitEvents, type NewEvent } from './events.ts';
 
 export interface NotificationView {
   id: string;
@@ -194,6 +195,19 @@ export async function recordReceipt(
       result.notificationId,
       result.newlyDelivered ? 1 : 0,
       result.newlyRead ? 1 : 0,
+    );
+    const data = {
+      notification_id: result.notificationId,
+      delivery_id: input.delivery_id,
+      status: result.status,
+    };
+    const happened: NewEvent[] = [];
+    if (result.newlyDelivered)
+      happened.push({ tenantId: result.tenantId, type: 'notification.delivered', data });
+    if (result.newlyRead) happened.push({ tenantId: result.tenantId, type: 'notification.read', data });
+    await emitEvents(
+      tx,
+      happened.map((e) => ({ ...e, notificationId: result.notificationId })),
     );
     return { delivery_id: input.delivery_id, status: result.status };
   });

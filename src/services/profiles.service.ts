@@ -15,6 +15,7 @@ import {
 } from '../db/profiles.repository.ts';
 import { AppError, invalid, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
+import { deviceDeactivated, emitEvents } from './events.ts';
 
 export interface ProfileView {
   id: string;
@@ -171,6 +172,8 @@ export async function replaceProfile(
 export async function deleteProfile(db: Db, tenantId: string, id: string): Promise<void> {
   await db.transaction(async (tx) => {
     if (!(await softDeleteProfile(tx, tenantId, id))) throw notFound('profile');
-    await deactivateDevicesOfProfile(tx, tenantId, id, 'profile_deleted');
+    const deviceIds = await deactivateDevicesOfProfile(tx, tenantId, id, 'profile_deleted');
+    if (deviceIds.length > 0)
+      await emitEvents(tx, [deviceDeactivated(tenantId, deviceIds, 'profile_deleted')]);
   });
 }
