@@ -22,6 +22,7 @@ import { notificationRoutes } from './http/routes/v1/notifications.routes.ts';
 import { notifyRoutes } from './http/routes/v1/notify.routes.ts';
 import { profileRoutes } from './http/routes/v1/profiles.routes.ts';
 import { receiptRoutes } from './http/routes/v1/receipts.routes.ts';
+import { scheduleRoutes } from './http/routes/v1/schedules.routes.ts';
 import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { registerLocalAdmin } from './local-admin.ts';
@@ -100,6 +101,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
         deviceRoutes,
         notifyRoutes,
         notificationRoutes,
+        scheduleRoutes,
         receiptRoutes,
         templateRoutes,
       ]) {

@@ -41,6 +41,10 @@ const schema = z.object({
   SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
   SEND_RETRY_BASE_MS: duration.default(1_000),
   SEND_RETRY_MAX_MS: duration.default(15 * 60_000),
+  /** Scheduled sends: how often due schedules are looked for, how many per look, when an occurrence is late. */
+  SCHEDULER_INTERVAL_MS: duration.default(1_000),
+  SCHEDULER_BATCH: z.coerce.number().int().min(1).max(1_000).default(100),
+  SCHEDULER_MISFIRE_GRACE_MS: duration.default(60_000),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(2_000_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce
     .number()
@@ -78,6 +82,7 @@ export interface Config {
     retryBaseMs: number;
     retryMaxMs: number;
   };
+  scheduler: { intervalMs: number; batch: number; misfireGraceMs: number };
   bodyLimitBytes: number;
   idempotencyTtlHours: number;
 }
@@ -135,6 +140,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxAttempts: e.SEND_MAX_ATTEMPTS,
       retryBaseMs: e.SEND_RETRY_BASE_MS,
       retryMaxMs: e.SEND_RETRY_MAX_MS,
+    },
+    scheduler: {
+      intervalMs: e.SCHEDULER_INTERVAL_MS,
+      batch: e.SCHEDULER_BATCH,
+      misfireGraceMs: e.SCHEDULER_MISFIRE_GRACE_MS,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,

@@ -14,6 +14,7 @@ import { type DatabaseHandle, openDatabase } from './db/client.ts';
 import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
 import { type JobQueue, startQueue } from './jobs/queue.ts';
+import { startScheduler } from './jobs/scheduler.ts';
 import { startWorkers } from './jobs/workers.ts';
 import { createCipher } from './lib/crypto.ts';
 import { FcmProvider } from './push/fcm.provider.ts';
@@ -120,7 +121,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger,
       defaultAccount,
     };
-    if (options.roles.worker) await startWorkers(deps);
+    if (options.roles.worker) {
+      await startWorkers(deps);
+      const scheduler = startScheduler(deps);
+      closers.push(() => scheduler.stop());
+    }
     let app: FastifyInstance | undefined;
     if (options.roles.api) {
       app = await buildApp(deps);
