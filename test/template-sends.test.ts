@@ -108,6 +108,23 @@ describe('sending with a template', () => {
     expect(lastMessageTo(tokens.sw).notification.title).toBe('Sorry!');
   });
 
+  it('fills variables into a deep link option', async () => {
+    const created = await post('/api/v1/templates/', {
+      name: 'deep_link',
+      title: 'Order {{order_id}}',
+      options: { link: 'https://shop.example/orders/{{order_id}}' },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const response = await post('/api/v1/notify/', {
+      phone_number: phone,
+      template: 'deep_link',
+      variables: { order_id: '77' },
+    });
+    expect(response.statusCode, response.body).toBe(202);
+    const notification = await waitForNotification(server, tenant, response.json().notification_id);
+    expect(notification.content.link).toBe('https://shop.example/orders/77');
+  });
+
   it('inserts values literally: no re-expansion, no code', async () => {
     const response = await post('/api/v1/notify/', {
       phone_number: phone,

@@ -96,6 +96,22 @@ describe('renderTemplate', () => {
     });
   });
 
+  it('fills in text options such as a deep link, leaving numbers and booleans alone', () => {
+    const rendered = renderTemplate(
+      template({ options: { link: 'https://shop.example/orders/{{order_id}}', badge: 2, silent: false } }),
+      variables,
+    );
+    expect(rendered.default).toMatchObject({
+      link: 'https://shop.example/orders/1234',
+      badge: 2,
+      silent: false,
+    });
+    expect(templateVariables(template({ options: { link: 'https://x.example/{{ref}}' } }))).toContain('ref');
+    expect(() =>
+      renderTemplate(template({ options: { link: 'https://x.example/{{ref}}' } }), variables),
+    ).toThrow(/ref/);
+  });
+
   it('inserts values literally: no re-expansion and no replacement patterns', () => {
     const rendered = renderTemplate(template({ title: '{{a}}|{{b}}|{{c}}|{{d}}', body: null, data: {} }), {
       a: '{{b}}',

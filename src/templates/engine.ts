@@ -138,6 +138,8 @@ function* textsOf(template: Omit<TemplateSource, 'name'>): Generator<[string, st
     yield* stringsIn(variant.data ?? {}, `locales.${tag}.data`);
   }
   yield* stringsIn(template.platformOverrides, 'platform_overrides');
+  // Text options too: a deep link such as https://shop.example/orders/{{order_id}} is the common case.
+  yield* stringsIn(template.options, 'options');
 }
 
 /** Placeholder syntax errors anywhere in a template, one detail per problem naming its field. */
@@ -200,7 +202,7 @@ export function renderTemplate(
       })),
     );
   }
-  const shared: TemplateContent = { ...template.options };
+  const shared = substituteDeep(template.options, variables) as TemplateContent;
   if (Object.keys(template.platformOverrides).length > 0) {
     shared.platform_overrides = substituteDeep(template.platformOverrides, variables) as PlatformOverrides;
   }
