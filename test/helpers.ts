@@ -63,7 +63,10 @@ export interface TestServer {
 
 let projectCounter = 0;
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
+): Promise<TestServer> {
   const emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
   const { handle, drop } = await freshDatabase();
   const config = loadConfig({
@@ -80,7 +83,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const runtime = await startRuntime({
     config,
     logger: createLogger('silent'),
-    roles: { api: true, worker: true },
+    roles: { api: true, worker: options.worker ?? true },
     database: handle,
     emulator,
   });
