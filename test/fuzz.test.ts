@@ -11,20 +11,15 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
 import { startTestServer, type Tenant, type TestServer } from './helpers.ts';
+import { type ApiDocument, type Operation, readApi } from './openapi-tools.ts';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 
 let server: TestServer;
 let tenant: Tenant;
 type Json = Record<string, unknown>;
-interface Operation {
-  method: string;
-  path: string;
-  bodySchema: Json | undefined;
-  querySchema: Record<string, Json>;
-}
+let api: ApiDocument;
 let operations: Operation[] = [];
-let components: Record<string, Json> = {};
 /** Ids that exist (the tenant's), so some cases reach the handlers behind the id checks. */
 const known: string[] = [];
 
@@ -48,25 +43,8 @@ beforeAll(async () => {
   const template = await post('/api/v1/templates/', { name: 'fuzz', title: 'Hi {{name}}' });
   if (template.statusCode === 201) known.push(template.json().id);
 
-  const doc = (await server.app.inject({ method: 'GET', url: '/openapi.json' })).json();
-  components = doc.components?.schemas ?? {};
-  for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
-    if (!path.startsWith('/api/v1/') || path.includes('/stream')) continue;
-    for (const [method, op] of Object.entries(methods)) {
-      const content = (op.requestBody as Json | undefined)?.content as Record<string, Json> | undefined;
-      const querySchema: Record<string, Json> = {};
-      for (const p of (op.parameters as Json[] | undefined) ?? []) {
-        if (p.in === 'query') querySchema[p.name as string] = (p.schema as Json) ?? {};
-      }
-      operations.push({
-        method: method.toUpperCase(),
-        path,
-        bodySchema: content?.['application/json']?.schema as Json | undefined,
-        querySchema,
-      });
-    }
-  }
-  operations = operations.sort((a, b) => `${a.method} ${a.path}`.localeCompare(`${b.method} ${b.path}`));
+  api = await readApi(server.app);
+  operations = api.operations;
 
   const rows = await query<{ table_name: string; has_updated: boolean }>(
     server.runtime.deps.db,
@@ -145,35 +123,6 @@ const hostileJson: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     ),
   ),
 })).value;
-
-function resolve(schema: Json | undefined): Json {
-  let s = schema ?? {};
-  for (let i = 0; i < 5 && typeof s.$ref === 'string'; i++)
-    s = components[(s.$ref as string).split('/').pop()!] ?? {};
-  return s;
-}
-
-/** A plausible value for a schema (its example when it has one), used as the base a case mutates. */
-function plausible(schema: Json | undefined, depth = 0): unknown {
-  const s = resolve(schema);
-  if (s.example !== undefined) return s.example;
-  if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
-  if (depth > 4) return null;
-  const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
-  if (Array.isArray(s.enum)) return s.enum[0];
-  if (type === 'object' || s.properties) {
-    const out: Json = {};
-    for (const [key, child] of Object.entries((s.properties as Record<string, Json>) ?? {})) {
-      out[key] = plausible(child, depth + 1);
-    }
-    return out;
-  }
-  if (type === 'array') return [plausible(s.items as Json, depth + 1)];
-  if (type === 'integer' || type === 'number') return 1;
-  if (type === 'boolean') return true;
-  if (s.format === 'uuid') return known[0];
-  return 'text';
-}
 
 type Mutation =
   | { kind: 'replace-body'; value: unknown }
@@ -257,7 +206,7 @@ describe(`fuzz: ${CASES.toLocaleString('en')} hostile requests over every route`
         const url = op.path.replace(/\{[^}]+\}/g, () => encodeURIComponent(pathParam.toWellFormed()));
         const search = new URLSearchParams(c.query).toString();
         const hasBody = op.method !== 'GET' && op.method !== 'DELETE';
-        const { payload } = hasBody ? applyMutation(plausible(op.bodySchema), c.mutation) : {};
+        const { payload } = hasBody ? applyMutation(api.plausible(op.bodySchema, known[0]!), c.mutation) : {};
         const before = await snapshot();
         const response = await server.app.inject({
           method: op.method as 'GET',
