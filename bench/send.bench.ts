@@ -2,7 +2,7 @@
  * End-to-end throughput of the send path: one POST /api/v1/notify to a profile with N devices, timed until the
  * notification reads `completed`, against the FCM emulator. Results and how to read them: docs/benchmarks.md.
  *
- *   node bench/send.bench.ts [--mode pglite|postgres|both] [--devices N] [--latency-ms N]
+ *   node bench/send.bench.ts [--mode pglite|postgres|both] [--target profile|topic] [--devices N] [--latency-ms N]
  *                            [--concurrency N] [--sessions N] [--timeout-s N] [--cpu-prof DIR]
  *
  * This process is the client and hosts the emulator; each mode's server runs in a forked child process (this
@@ -37,7 +37,7 @@ import type {
 import { type Runtime, startRuntime } from '../src/runtime.ts';
 import { createClient } from '../src/services/clients.service.ts';
 
-const USAGE = `usage: node bench/send.bench.ts [--mode pglite|postgres|both] [--devices N] [--latency-ms N]
+const USAGE = `usage: node bench/send.bench.ts [--mode pglite|postgres|both] [--target profile|topic] [--devices N] [--latency-ms N]
        [--concurrency N (SEND_CONCURRENCY)] [--sessions N (FCM_HTTP2_SESSIONS)] [--timeout-s N (per mode)]
        [--cpu-prof DIR (V8 CPU profile of each server during the send)]
 PostgreSQL: DATABASE_URL, or postgres://root@127.0.0.1:5432/test; a fresh database is created and dropped.`;
@@ -53,7 +53,7 @@ type Mode = 'pglite' | 'postgres';
 /** Messages between this process (the client) and a server child, strictly one request, one answer. */
 type ToServer =
   | { type: 'start'; env: Record<string, string>; cpuProfile: string | undefined }
-  | { type: 'seed'; profileId: string; count: number }
+  | { type: 'seed'; profileId: string; count: number; topicId: string | undefined }
   | { type: 'measure' }
   | { type: 'report' }
   | { type: 'close' };
@@ -90,6 +90,8 @@ type FromServer =
 
 interface Options {
   modes: Mode[];
+  /** profile: one notification to a profile with N devices; topic: to a topic with N subscribers. */
+  target: 'profile' | 'topic';
   devices: number;
   latencyMs: number;
   concurrency: number | undefined;
@@ -201,6 +203,7 @@ async function runServer(): Promise<void> {
     if (message.type === 'seed') {
       const started = performance.now();
       const rows = await seedDevices(runtime, clientId, message.profileId, message.count);
+      if (message.topicId) await subscribeAll(runtime, clientId, message.profileId, message.topicId);
       send({ type: 'seeded', rows, ms: performance.now() - started });
       return;
     }
@@ -288,6 +291,14 @@ async function seedDevices(
   }
   await db.execute(sql`analyze`);
   return count;
+}
+
+/** Subscribes every device of the profile to the topic in one INSERT … SELECT. */
+async function subscribeAll(runtime: Runtime, apiClientId: string, profileId: string, topicId: string) {
+  await runtime.deps.db.execute(sql`insert into topic_subscriptions (topic_id, device_id, api_client_id)
+    select ${topicId}, id, api_client_id from devices where profile_id = ${profileId} and api_client_id = ${apiClientId}
+    on conflict do nothing`);
+  await runtime.deps.db.execute(sql`analyze topic_subscriptions`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -485,8 +496,12 @@ async function runMode(
         profile_id: profile.id,
       });
     }
+    const topic =
+      options.target === 'topic'
+        ? await api.request<{ id: string }>('POST', '/api/v1/topics/', 201, { name: 'bench-topic' })
+        : undefined;
     const seeded = await server.call(
-      { type: 'seed', profileId: profile.id, count: options.devices - viaApi },
+      { type: 'seed', profileId: profile.id, count: options.devices - viaApi, topicId: topic?.id },
       'seeded',
     );
     console.log(
@@ -501,7 +516,7 @@ async function runMode(
     const clientCpuBefore = process.cpuUsage();
     const started = performance.now();
     const accepted = await api.request<{ notification_id: string }>('POST', '/api/v1/notify/', 202, {
-      profile_id: profile.id,
+      ...(topic ? { topic: 'bench-topic' } : { profile_id: profile.id }),
       title: 'Benchmark',
       body: `Throughput run ${new Date().toISOString()}`,
     });
@@ -617,6 +632,7 @@ function parseOptions(args: string[]): Options | undefined {
     args,
     options: {
       mode: { type: 'string', default: 'both' },
+      target: { type: 'string', default: 'profile' },
       devices: { type: 'string', default: '100000' },
       'latency-ms': { type: 'string', default: '20' },
       concurrency: { type: 'string' },
@@ -639,8 +655,12 @@ function parseOptions(args: string[]): Options | undefined {
   if (!Number.isInteger(latency) || latency < 0) throw new Error('--latency-ms must be an integer ≥ 0');
   const cpuProfDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+  if (values.target !== 'profile' && values.target !== 'topic') {
+    throw new Error(`--target must be profile or topic, got ${values.target}`);
+  }
   return {
     modes: selected,
+    target: values.target,
     devices: positiveInt(values.devices, '--devices')!,
     latencyMs: latency,
     concurrency: positiveInt(values.concurrency, '--concurrency'),
@@ -675,7 +695,7 @@ async function runClient(args: string[]): Promise<number> {
   const { account } = createTestServiceAccount({ projectId: 'bench-project', tokenUri: emulator.tokenUri });
   emulator.addServiceAccount(account);
   console.log(
-    `send benchmark: ${options.devices} devices, emulator latency ${options.latencyMs} ms, ` +
+    `send benchmark: ${options.devices} devices (${options.target} target), emulator latency ${options.latencyMs} ms, ` +
       `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`,
   );
   const results: Result[] = [];
