@@ -22,7 +22,11 @@ export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 export const storageMode = (): 'postgres' | 'pglite' => (inject('databaseUrl') ? 'postgres' : 'pglite');
 
 /** A fresh database: CREATE DATABASE … TEMPLATE on PostgreSQL, the data-dir image on PGlite. */
-async function freshDatabase(): Promise<{ handle: DatabaseHandle; drop: () => Promise<void> }> {
+async function freshDatabase(): Promise<{
+  handle: DatabaseHandle;
+  url?: string;
+  drop: () => Promise<void>;
+}> {
   const url = inject('databaseUrl');
   const template = inject('templateDatabase');
   if (url && template) {
@@ -33,6 +37,7 @@ async function freshDatabase(): Promise<{ handle: DatabaseHandle; drop: () => Pr
     const handle = await openDatabase({ url: databaseUrlFor(url, name), poolSize: 10, migrate: false });
     return {
       handle,
+      url: databaseUrlFor(url, name),
       drop: async () => {
         await admin.query(`drop database if exists ${name} with (force)`);
         await admin.end();
@@ -56,6 +61,8 @@ export interface TestServer {
   app: FastifyInstance;
   emulator: Emulator;
   runtime: Runtime;
+  /** The fresh database's URL in PostgreSQL mode (for child processes); undefined on PGlite. */
+  databaseUrl: string | undefined;
   /** Creates an API client and registers a Firebase project (unique project id) through the API. */
   tenant(name?: string): Promise<Tenant>;
   close(): Promise<void>;
@@ -68,7 +75,7 @@ export async function startTestServer(
   options: { worker?: boolean } = {},
 ): Promise<TestServer> {
   const emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
-  const { handle, drop } = await freshDatabase();
+  const { handle, url: databaseUrl, drop } = await freshDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: 'memory://',
@@ -93,6 +100,7 @@ export async function startTestServer(
     app,
     emulator,
     runtime,
+    databaseUrl,
     async tenant(name = 'tenant') {
       const created = await createClient(runtime.deps.db, { name });
       const headers = { 'client-id': created.clientId, 'client-token': created.clientToken };

@@ -28,12 +28,14 @@ export interface SendJob {
 }
 
 /**
- * Per-queue settings. `expireInSeconds` is the visibility timeout: a job claimed by a worker that was killed
- * returns to the queue after it, and its handler is idempotent.
+ * Per-queue settings. A running job's worker sends a heartbeat every 5 s; a job whose worker was killed misses it
+ * and goes back to the queue within `heartbeatSeconds` plus one supervise pass (instead of waiting out
+ * `expireInSeconds`, the hard limit for a job that hangs). Handlers are idempotent, so the retry is safe.
  */
 const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
   fanout: {
     expireInSeconds: 300,
+    heartbeatSeconds: 10,
     retryLimit: 10,
     retryDelay: 1,
     retryBackoff: true,
@@ -42,6 +44,7 @@ const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
   },
   send: {
     expireInSeconds: 120,
+    heartbeatSeconds: 10,
     retryLimit: 10,
     retryDelay: 1,
     retryBackoff: true,
@@ -68,6 +71,8 @@ export async function startQueue(
     useListenNotify: true,
     supervise: options.supervise ?? true,
     schedule: options.supervise ?? true,
+    // How often a supervising process looks for jobs whose worker stopped sending heartbeats (default 60 s).
+    superviseIntervalSeconds: 10,
     migrate: true,
     registerInstance: false,
     openTelemetry: { enabled: false },
