@@ -287,6 +287,8 @@ export const notifications = pgTable(
       .on(t.scheduleId, t.occurrenceAt)
       .where(sql`${t.scheduleId} is not null`),
     index('notifications_topic_idx').on(t.apiClientId, t.topicId).where(sql`${t.topicId} is not null`),
+    /** Analytics reads a tenant's notifications by creation day. */
+    index('notifications_created_idx').on(t.apiClientId, t.createdAt),
   ],
 );
 
@@ -470,7 +472,10 @@ export const webhookDeliveries = pgTable(
   ],
 );
 
-/** Daily roll-up per tenant, topic and platform (topic_key '' = not a topic send). Re-aggregation replaces a day. */
+/**
+ * Daily roll-up per tenant, topic and platform (topic_key '' = not a topic send). Re-aggregation replaces a day.
+ * topic_key and/or platform '*' are the roll-up rows over all topics / all platforms (analytics.repository.ts).
+ */
 export const analyticsDaily = pgTable(
   'analytics_daily',
   {

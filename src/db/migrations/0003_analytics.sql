@@ -1,0 +1,1 @@
+CREATE INDEX "notifications_created_idx" ON "notifications" USING btree ("api_client_id","created_at");
