@@ -38,6 +38,20 @@ describe('loadConfig', () => {
     expect(config.fcm).toMatchObject({ emulator: false, baseUrl: 'https://fcm.googleapis.com' });
   });
 
+  it('reads the analytics roll-up schedule: a 5-field cron and at least 2 days back', () => {
+    expect(loadConfig({}).analytics).toEqual({ cron: '*/10 * * * *', lookbackDays: 2 });
+    expect(loadConfig({ ANALYTICS_CRON: '5 * * * *', ANALYTICS_LOOKBACK_DAYS: '7' }).analytics).toEqual({
+      cron: '5 * * * *',
+      lookbackDays: 7,
+    });
+    expect(() => loadConfig({ ANALYTICS_CRON: 'every ten minutes' })).toThrowError(
+      /ANALYTICS_CRON: must be a cron/,
+    );
+    expect(() => loadConfig({ ANALYTICS_CRON: '0 */10 * * * *' })).toThrowError(/ANALYTICS_CRON/);
+    expect(() => loadConfig({ ANALYTICS_CRON: '61 * * * *' })).toThrowError(/ANALYTICS_CRON/);
+    expect(() => loadConfig({ ANALYTICS_LOOKBACK_DAYS: '1' })).toThrowError(/ANALYTICS_LOOKBACK_DAYS/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
   });

@@ -1,9 +1,20 @@
 /** The only reader of process.env: validates every setting at start-up and hands out a frozen, typed config. */
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+function isCron(expression: string): boolean {
+  if (expression.trim().split(/\s+/).length !== 5) return false;
+  try {
+    new Cron(expression, { paused: true, timezone: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const duration = z.coerce.number().int().positive();
 
@@ -45,6 +56,12 @@ const schema = z.object({
   SCHEDULER_INTERVAL_MS: duration.default(1_000),
   SCHEDULER_BATCH: z.coerce.number().int().min(1).max(1_000).default(100),
   SCHEDULER_MISFIRE_GRACE_MS: duration.default(60_000),
+  /** Analytics roll-up: when the job runs (cron, UTC) and how many days back it rewrites (today included). */
+  ANALYTICS_CRON: z
+    .string()
+    .refine(isCron, 'must be a cron expression such as "*/10 * * * *" (5 fields, UTC)')
+    .default('*/10 * * * *'),
+  ANALYTICS_LOOKBACK_DAYS: z.coerce.number().int().min(2).max(31).default(2),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(2_000_000),
   IDEMPOTENCY_TTL_HOURS: z.coerce
     .number()
@@ -83,6 +100,7 @@ export interface Config {
     retryMaxMs: number;
   };
   scheduler: { intervalMs: number; batch: number; misfireGraceMs: number };
+  analytics: { cron: string; lookbackDays: number };
   bodyLimitBytes: number;
   idempotencyTtlHours: number;
 }
@@ -146,6 +164,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       batch: e.SCHEDULER_BATCH,
       misfireGraceMs: e.SCHEDULER_MISFIRE_GRACE_MS,
     },
+    analytics: { cron: e.ANALYTICS_CRON, lookbackDays: e.ANALYTICS_LOOKBACK_DAYS },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
   };

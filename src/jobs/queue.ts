@@ -9,6 +9,7 @@ import type { DatabaseHandle, Executor } from '../db/client.ts';
 export const QUEUES = {
   fanout: 'fanout',
   send: 'send',
+  analytics: 'analytics-rollup',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -50,6 +51,13 @@ const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
     retryBackoff: true,
     retryDelayMax: 300,
     notify: true,
+  },
+  // A cron job: at most one queued and one running (a slow run does not pile up the next ticks).
+  'analytics-rollup': {
+    policy: 'stately',
+    expireInSeconds: 1800,
+    retryLimit: 2,
+    retryDelay: 60,
   },
 };
 

@@ -3,6 +3,7 @@ import type { JobResult } from 'pg-boss';
 import { z } from 'zod';
 import { fanOut, sendBatch } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
+import { startAnalyticsJob } from './analytics.job.ts';
 import { QUEUES } from './queue.ts';
 
 const fanoutPayload = z.object({ notificationId: z.uuid(), requestId: z.string().optional() });
@@ -52,4 +53,5 @@ export async function startWorkers(deps: ServiceDeps): Promise<void> {
       return results;
     },
   );
+  await startAnalyticsJob(deps);
 }
