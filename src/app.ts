@@ -15,6 +15,7 @@ import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { registerIdempotency } from './http/idempotency.ts';
+import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
 import { healthRoutes } from './http/routes/v1/health.routes.ts';
@@ -104,6 +105,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
         scheduleRoutes,
         receiptRoutes,
         templateRoutes,
+        analyticsRoutes,
       ]) {
         await v1.register(routes(deps));
       }
