@@ -246,8 +246,13 @@ describe('a controlled send, today', () => {
     const { boss } = server.runtime.deps.queue;
     const [schedule] = await boss.getSchedules(QUEUES.analytics);
     expect(schedule).toMatchObject({ name: QUEUES.analytics, cron: '*/10 * * * *' });
+    await query(db(), sql`delete from analytics_daily where api_client_id = ${tenant.clientId}`);
     await boss.send(QUEUES.analytics, {});
-    await waitFor(async () => ((await storedRows(tenant.clientId)).length === 12 ? true : undefined));
+    await waitFor(
+      async () => ((await storedRows(tenant.clientId)).length === 12 ? true : undefined),
+      30_000,
+      'the roll-up job',
+    );
   });
 
   it('the roll-up job stores the same numbers, and running it again changes nothing', async () => {

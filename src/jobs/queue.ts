@@ -56,6 +56,7 @@ const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
   'analytics-rollup': {
     policy: 'stately',
     expireInSeconds: 1800,
+    heartbeatSeconds: 10,
     retryLimit: 2,
     retryDelay: 60,
   },
