@@ -15,15 +15,27 @@ import {
   rollUpDay,
 } from '../db/analytics.repository.ts';
 import type { Db } from '../db/client.ts';
-import { addDays, dayOf, daysBetween, isoWeek, monthEnd, monthStart, weekStart } from '../lib/days.ts';
+import {
+  addDays,
+  dayOf,
+  daysBetween,
+  earlierDay,
+  isoWeek,
+  monthEnd,
+  monthStart,
+  weekStart,
+} from '../lib/days.ts';
 import { invalid } from '../lib/errors.ts';
 import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 
-/** Days computed live at read time: today and yesterday (receipts and late sends still change them). */
-export const LIVE_DAYS = 2;
+/**
+ * Days computed live at read time: today and yesterday. ANALYTICS_LOOKBACK_DAYS (at least 2) makes the job
+ * rewrite a day once more after it ended, before it stops being live.
+ */
+const LIVE_DAYS = 2;
 export const MAX_RANGE_DAYS = 366;
-export const DEFAULT_RANGE_DAYS = 7;
+const DEFAULT_RANGE_DAYS = 7;
 const TENANT_PAGE = 100;
 
 export interface AnalyticsQuery {
@@ -164,22 +176,26 @@ export type Period = 'daily' | 'weekly' | 'monthly';
 
 const bucketOf: Record<Period, Bucket> = { daily: 'day', weekly: 'week', monthly: 'month' };
 
-/** Every period touching [from, to], oldest first: its key (first calendar day), label and days inside the range. */
-function periodsOf(
-  period: Period,
-  from: string,
-  to: string,
-): { key: string; period: string; start: string; end: string }[] {
-  const periods = [];
+interface PeriodSlot {
+  /** The period's first calendar day, as the SQL buckets it. */
+  key: string;
+  period: string;
+  start: string;
+  end: string;
+}
+
+/** Every period touching [from, to], oldest first, with its days inside the range. */
+function periodsOf(period: Period, from: string, to: string): PeriodSlot[] {
+  const slots: PeriodSlot[] = [];
   for (let day = from; day <= to; ) {
     const key = period === 'daily' ? day : period === 'weekly' ? weekStart(day) : monthStart(day);
     const last = period === 'daily' ? day : period === 'weekly' ? addDays(key, 6) : monthEnd(day);
-    const end = last < to ? last : to;
+    const end = earlierDay(last, to);
     const label = period === 'daily' ? day : period === 'weekly' ? isoWeek(day) : day.slice(0, 7);
-    periods.push({ key, period: label, start: day, end });
+    slots.push({ key, period: label, start: day, end });
     day = addDays(end, 1);
   }
-  return periods;
+  return slots;
 }
 
 /** One row per day, ISO week (Monday start) or month of the range, zero-filled, oldest first. */
