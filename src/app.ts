@@ -2,7 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -15,6 +20,7 @@ import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { registerIdempotency } from './http/idempotency.ts';
+import { registerObservability } from './http/observability.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
@@ -29,7 +35,8 @@ import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { registerLocalAdmin } from './local-admin.ts';
 import { createClient } from './services/clients.service.ts';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
+const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
 
 export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<FastifyInstance> {
   const app = Fastify({
@@ -37,6 +44,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
     bodyLimit: deps.config.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
     requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -63,7 +71,15 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
     reply.header('x-request-id', request.id);
   });
 
-  registerErrorHandling(app);
+  registerErrorHandling(app, (error, request) =>
+    deps.errors.capture(error, {
+      request_id: request.id,
+      tenant_id: request.principal?.clientId,
+      route: request.routeOptions.url,
+      method: request.method,
+    }),
+  );
+  registerObservability(app, deps);
   registerAuth(app, deps.db);
   registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
 

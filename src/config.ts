@@ -69,6 +69,13 @@ const schema = z.object({
     .min(1)
     .max(24 * 30)
     .default(24),
+  /** GET /metrics: a bearer token that opens it to anyone holding it; unset, only loopback callers get it. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 16)').optional(),
+  /** Also serve /metrics on this port: the only way to scrape a `worker` process, which has no HTTP API. */
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Report unexpected errors (API 5xx, failing jobs) to Sentry. Unset: Sentry is not even loaded. */
+  SENTRY_DSN: z.url({ message: 'must be a Sentry DSN such as https://key@o0.ingest.sentry.io/0' }).optional(),
+  SENTRY_ENVIRONMENT: z.string().min(1).max(64).optional(),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -103,6 +110,8 @@ export interface Config {
   analytics: { cron: string; lookbackDays: number };
   bodyLimitBytes: number;
   idempotencyTtlHours: number;
+  metrics: { token: string | undefined; port: number | undefined };
+  sentry: { dsn: string | undefined; environment: string };
 }
 
 export class ConfigError extends Error {
@@ -167,6 +176,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     analytics: { cron: e.ANALYTICS_CRON, lookbackDays: e.ANALYTICS_LOOKBACK_DAYS },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
+    sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
   };
   if (production) assertProductionSafe(config);
   return Object.freeze(config);

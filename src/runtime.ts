@@ -11,12 +11,16 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, parseEncryptionKey } from './config.ts';
 import { type DatabaseHandle, openDatabase } from './db/client.ts';
+import { queueDepths } from './db/queue-stats.repository.ts';
 import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
 import { type JobQueue, startQueue } from './jobs/queue.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { startWorkers } from './jobs/workers.ts';
 import { createCipher } from './lib/crypto.ts';
+import { createErrorReporter } from './observability/error-reporter.ts';
+import { Metrics } from './observability/metrics.ts';
+import { serveMetrics } from './observability/metrics-server.ts';
 import { FcmProvider } from './push/fcm.provider.ts';
 import type { PushProvider, ServiceAccount } from './push/push-provider.ts';
 import type { ServiceDeps } from './services/deps.ts';
@@ -75,6 +79,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
   };
   try {
+    const errors = await createErrorReporter(config, logger);
+    closers.push(() => errors.flush(2_000));
     let emulator = options.emulator;
     let defaultAccount: ServiceAccount | undefined;
     if (config.fcm.defaultCredentialsFile)
@@ -107,9 +113,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       onError: (error) => logger.error({ err: error }, 'job queue error'),
     });
     closers.push(() => queue.stop({ graceful: true, timeoutMs: 15_000 }));
+    const metrics = new Metrics({ queueDepths: () => queueDepths(database.db) });
     const push =
       options.push ??
-      new FcmProvider({ baseUrl, sessions: config.fcm.sessions, timeoutMs: config.fcm.timeoutMs });
+      new FcmProvider({
+        baseUrl,
+        sessions: config.fcm.sessions,
+        timeoutMs: config.fcm.timeoutMs,
+        observer: metrics.fcm,
+      });
     if (!options.push) closers.push(() => push.close());
 
     const deps: ServiceDeps = {
@@ -120,6 +132,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       push,
       logger,
       defaultAccount,
+      metrics,
+      errors,
     };
     if (options.roles.worker) {
       await startWorkers(deps);
@@ -131,6 +145,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       app = await buildApp(deps);
       const running = app;
       closers.push(() => running.close());
+    }
+    if (config.metrics.port !== undefined) {
+      const server = await serveMetrics(metrics, {
+        host: config.host,
+        port: config.metrics.port,
+        token: config.metrics.token,
+      });
+      closers.push(() => server.close());
+      logger.info({ url: server.url }, 'serving metrics');
     }
     return { deps, database, app, emulator, close };
   } catch (error) {

@@ -452,6 +452,8 @@ describe('documentation', () => {
 
   it('health answers without credentials', async () => {
     const health = await call('GET', '/api/v1/health/', undefined, {});
-    expect(health.json()).toMatchObject({ status: 'ok', checks: { database: { status: 'ok' } } });
+    expect(health.json()).toMatchObject({ status: 'ok' });
+    const ready = await call('GET', '/api/v1/health/ready/', undefined, {});
+    expect(ready.json()).toMatchObject({ status: 'ok', checks: { database: { status: 'ok' } } });
   });
 });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { type DatabaseHandle, openDatabase } from '../src/db/client.ts';
@@ -72,7 +73,7 @@ let projectCounter = 0;
 
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { worker?: boolean } = {},
+  options: { worker?: boolean; logger?: Logger } = {},
 ): Promise<TestServer> {
   const emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
   const { handle, url: databaseUrl, drop } = await freshDatabase();
@@ -89,7 +90,7 @@ export async function startTestServer(
   });
   const runtime = await startRuntime({
     config,
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
     roles: { api: true, worker: options.worker ?? true },
     database: handle,
     emulator,

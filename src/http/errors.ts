@@ -90,12 +90,19 @@ function isDatabaseUnavailable(error: Error): boolean {
   );
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/**
+ * `onUnexpected` hears of every 5xx that no service meant (not an AppError): the error tracker's feed.
+ */
+export function registerErrorHandling(
+  app: FastifyInstance,
+  onUnexpected?: (error: Error, request: FastifyRequest) => void,
+): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
     if (appError.status >= 500) {
       const serialization = isResponseSerializationError(error);
       request.log.error({ err: error, serialization }, 'request failed');
+      if (!(error instanceof AppError)) onUnexpected?.(error, request);
     }
     return sendError(reply, request, appError);
   });

@@ -25,6 +25,7 @@ export function startScheduler(deps: ServiceDeps): Scheduler {
       if (result.schedules === batch) delay = 0;
     } catch (error) {
       log.error({ err: error }, 'scheduler tick failed');
+      deps.errors.capture(error, { component: 'scheduler' });
     }
     if (!stopped) timer = setTimeout(() => (running = tick()), delay).unref();
   };

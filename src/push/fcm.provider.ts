@@ -25,12 +25,24 @@ export interface FcmProviderOptions {
   fetchImpl?: typeof fetch;
   /** Share one token cache between providers; by default each provider has its own. */
   tokenCache?: AccessTokenCache;
+  /** Told about every exchange with FCM (metrics). */
+  observer?: FcmObserver;
+}
+
+/** Watches the provider's traffic (the metrics implement it); it must not throw. */
+export interface FcmObserver {
+  /** One messages:send exchange ended: its duration (stream opened to answer read) and its error code, if any. */
+  exchange(seconds: number, errorCode: FcmErrorCode | undefined): void;
+  /** `count` messages failed before any request, because no access token could be minted. */
+  failedWithoutRequest(errorCode: FcmErrorCode, count: number): void;
 }
 
 interface RawResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** From stream opened to answer read. */
+  seconds: number;
 }
 
 /** A request that got no HTTP answer. */
@@ -38,6 +50,8 @@ class TransportError extends Error {
   readonly code: 'TIMEOUT' | 'CONNECTION_ERROR';
   /** The server never saw the stream (refused, or the connection failed before sending), so it is safe to resend. */
   readonly unprocessed: boolean;
+  /** From stream opened to failure. */
+  seconds = 0;
 
   constructor(code: 'TIMEOUT' | 'CONNECTION_ERROR', message: string, unprocessed = false) {
     super(message);
@@ -54,6 +68,7 @@ export class FcmProvider implements PushProvider {
   readonly #timeoutMs: number;
   readonly #tokens: AccessTokenCache;
   readonly #slots: SessionSlot[];
+  readonly #observer: FcmObserver | undefined;
   #next = 0;
   #closed = false;
 
@@ -64,6 +79,7 @@ export class FcmProvider implements PushProvider {
     }
     this.#origin = url.origin;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#observer = options.observer;
     this.#tokens =
       options.tokenCache ??
       new AccessTokenCache({ fetchImpl: options.fetchImpl, timeoutMs: this.#timeoutMs });
@@ -83,6 +99,7 @@ export class FcmProvider implements PushProvider {
       token = await this.#tokens.getToken(account);
     } catch (error) {
       const outcome = tokenFailureOutcome(error);
+      this.#observer?.failedWithoutRequest(outcome.errorCode, messages.length);
       return messages.map(() => outcome);
     }
     const path = `/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
@@ -129,8 +146,10 @@ export class FcmProvider implements PushProvider {
       } catch (error) {
         if (!(error instanceof TransportError)) {
           const reason = error instanceof Error ? error.message : String(error);
+          this.#observer?.failedWithoutRequest('CONNECTION_ERROR', 1);
           return { kind: 'retryable', errorCode: 'CONNECTION_ERROR', message: reason };
         }
+        this.#observer?.exchange(error.seconds, error.code);
         // A stream the server never processed (refused after GOAWAY, dead connection) is resent once.
         if (error.unprocessed && !resent && !this.#closed) {
           resent = true;
@@ -139,6 +158,7 @@ export class FcmProvider implements PushProvider {
         return { kind: 'retryable', errorCode: error.code, message: error.message };
       }
       const outcome = mapFcmResponse(response.status, response.headers, response.body);
+      this.#observer?.exchange(response.seconds, outcome.kind === 'sent' ? undefined : outcome.errorCode);
       const expiredToken =
         response.status === 401 && outcome.kind === 'permanent' && outcome.errorCode === 'AUTH_ERROR';
       if (!expiredToken || refreshed) return outcome;
@@ -187,8 +207,14 @@ class SessionSlot {
 
   async request(headers: http2.OutgoingHttpHeaders, body: Buffer, timeoutMs: number): Promise<RawResponse> {
     await this.#limit.acquire();
+    const started = performance.now();
     try {
-      return await this.#exchange(headers, body, timeoutMs);
+      const response = await this.#exchange(headers, body, timeoutMs);
+      response.seconds = (performance.now() - started) / 1000;
+      return response;
+    } catch (error) {
+      if (error instanceof TransportError) error.seconds = (performance.now() - started) / 1000;
+      throw error;
     } finally {
       this.#limit.release();
     }
@@ -265,7 +291,12 @@ class SessionSlot {
         if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
       });
       stream.on('end', () => {
-        finish({ status, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') });
+        finish({
+          status,
+          headers: responseHeaders,
+          body: Buffer.concat(chunks).toString('utf8'),
+          seconds: 0,
+        });
       });
       stream.on('error', (error: Error & { code?: string }) => {
         finish(
@@ -439,7 +470,7 @@ function parseBody(body: string): unknown {
   }
 }
 
-function tokenFailureOutcome(error: unknown): SendOutcome {
+function tokenFailureOutcome(error: unknown): Exclude<SendOutcome, { kind: 'sent' }> {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof AccessTokenError && !error.retryable) {
     return { kind: 'permanent', errorCode: 'AUTH_ERROR', message, tokenInvalid: false };

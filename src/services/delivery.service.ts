@@ -159,11 +159,8 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   if (open.length === 0) return;
   if (notification.status === 'queued') await markSending(deps.db, notification.id);
 
-  const log = deps.logger.child({
-    notification_id: notification.id,
-    request_id: job.requestId,
-    attempt: job.attempt,
-  });
+  // The worker's logger already carries request_id, job_id and notification_id.
+  const log = deps.logger.child({ attempt: job.attempt });
   const contents = {
     ...(notification.variants as Record<string, NotificationContent> | null),
     default: notification.content as unknown as NotificationContent,
@@ -240,7 +237,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   }
 
   const retryIds = outcomes.filter((o) => o.status === 'retrying').map((o) => o.id);
-  await deps.db.transaction(async (tx) => {
+  const applied = await deps.db.transaction(async (tx) => {
     const counts = await recordOutcomes(tx, job.attempt, outcomes);
     const finished = await addOutcomeCounts(tx, notification.id, counts.sent, counts.failed);
     const events: NewEvent[] = outcomeEvents(notification, open, outcomes, counts.changed, job.requestId);
@@ -266,7 +263,9 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
       };
       await deps.queue.enqueue(tx, QUEUES.send, retry, { startAfter: new Date(retryAt) });
     }
+    return counts.changed;
   });
+  deps.metrics.sendBatchRecorded(open, outcomes, applied);
   log.debug(
     { deliveries: open.length, retrying: retryIds.length, deactivated: deadTokens.length },
     'send batch recorded',

@@ -4,6 +4,8 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { Cipher } from '../lib/crypto.ts';
+import type { ErrorReporter } from '../observability/error-reporter.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { PushProvider, ServiceAccount } from '../push/push-provider.ts';
 
 export interface ServiceDeps {
@@ -18,4 +20,8 @@ export interface ServiceDeps {
    * GOOGLE_APPLICATION_CREDENTIALS, or the sandbox account of the in-process emulator.
    */
   defaultAccount: ServiceAccount | undefined;
+  /** This process's Prometheus metrics: counters move where the work is done. */
+  metrics: Metrics;
+  /** Sentry when SENTRY_DSN is set, a no-op otherwise. */
+  errors: ErrorReporter;
 }

@@ -207,7 +207,17 @@ export async function acceptSend(
     });
     return notification;
   };
-  return ex ? run(ex) : deps.db.transaction(run);
+  // In a caller's transaction (the scheduler's, or a dry run that is rolled back) the caller decides what counts.
+  if (ex) return run(ex);
+  const notification = await deps.db.transaction(run);
+  countAccepted(deps, notification);
+  return notification;
+}
+
+/** Moves fcms_notifications_accepted_total for a committed notification. */
+export function countAccepted(deps: ServiceDeps, notification: NotificationRow): void {
+  const kind = (notification.target as { kind?: unknown }).kind;
+  deps.metrics.notificationAccepted(typeof kind === 'string' ? kind : 'unknown', notification.status);
 }
 
 export interface BulkTarget {
@@ -281,7 +291,7 @@ export async function acceptBulk(
   meta: SendMeta,
 ): Promise<BulkOutcome> {
   const filters = deviceFilters(body.filters);
-  return deps.db.transaction(async (tx) => {
+  const outcome = await deps.db.transaction(async (tx) => {
     const template = await loadTemplate(tx, tenantId, body);
     let shared: Contents | AppError | undefined;
     const sharedContents = (): Contents | AppError => {
@@ -409,6 +419,8 @@ export async function acceptBulk(
     });
     return { notification, results };
   });
+  countAccepted(deps, outcome.notification);
+  return outcome;
 }
 
 type Recipient = Record<string, Record<string, unknown>>;

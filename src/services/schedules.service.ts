@@ -26,7 +26,7 @@ import {
   validateRule,
 } from '../scheduling/recurrence.ts';
 import type { ServiceDeps } from './deps.ts';
-import { acceptSend, type SendMeta } from './notify.service.ts';
+import { acceptSend, countAccepted, type SendMeta } from './notify.service.ts';
 import { type SendBody, sendBodySchema } from './send-request.ts';
 
 /** A scheduled_at this far in the past is still "now" (the client's clock runs a little behind ours). */
@@ -320,6 +320,7 @@ async function fireSchedule(deps: ServiceDeps, tx: Executor, row: ScheduleRow, n
       const notification = await tx.transaction((savepoint) =>
         acceptSend(deps, row.apiClientId, send!, meta, savepoint),
       );
+      countAccepted(deps, notification);
       count += 1;
       lastRunAt = now;
       lastNotificationId = notification.id;

@@ -1,0 +1,36 @@
+/** The HTTP side of observability: request metrics by route pattern, and GET /metrics for Prometheus. */
+import type { FastifyInstance } from 'fastify';
+import { metricsAccess } from '../observability/metrics-server.ts';
+import type { ServiceDeps } from '../services/deps.ts';
+import { errorBody } from './errors.ts';
+
+export function registerObservability(
+  app: FastifyInstance,
+  deps: Pick<ServiceDeps, 'metrics' | 'config'>,
+): void {
+  const { metrics } = deps;
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL, keeps the label set bounded.
+    metrics.httpRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    const access = metricsAccess(
+      request.socket.remoteAddress,
+      request.headers.authorization,
+      deps.config.metrics.token,
+    );
+    if (access === 'unauthorized') {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send(errorBody('invalid_credentials', 'send Authorization: Bearer <METRICS_TOKEN>', [], request.id));
+    }
+    if (access === 'forbidden') {
+      const message =
+        'metrics are served to loopback callers only; set METRICS_TOKEN to scrape from elsewhere';
+      return reply.code(403).send(errorBody('forbidden', message, [], request.id));
+    }
+    return reply.header('content-type', metrics.contentType).send(await metrics.scrape());
+  });
+}
