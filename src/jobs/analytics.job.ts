@@ -5,15 +5,17 @@
 import { rollUpRecentDays } from '../services/analytics.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { QUEUES } from './queue.ts';
+import { runJob } from './run-job.ts';
 
 export async function startAnalyticsJob(deps: ServiceDeps): Promise<void> {
   const { boss } = deps.queue;
-  const log = deps.logger.child({ component: 'analytics' });
   await boss.work(QUEUES.analytics, { localConcurrency: 1, pollingIntervalSeconds: 10 }, async ([job]) => {
     if (!job) return;
-    const started = Date.now();
-    const result = await rollUpRecentDays(deps);
-    log.info({ job_id: job.id, ...result, ms: Date.now() - started }, 'analytics rolled up');
+    await runJob(deps, QUEUES.analytics, job, async (jobDeps) => {
+      const started = Date.now();
+      const result = await rollUpRecentDays(jobDeps);
+      jobDeps.logger.info({ ...result, ms: Date.now() - started }, 'analytics rolled up');
+    });
   });
   await boss.schedule(QUEUES.analytics, deps.config.analytics.cron, null, { tz: 'UTC' });
 }

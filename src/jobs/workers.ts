@@ -1,11 +1,11 @@
 /** Registers the job handlers. Payloads are validated at the handler: old jobs outlive code changes. */
 import type { JobResult } from 'pg-boss';
 import { z } from 'zod';
-import { findNotificationById } from '../db/notifications.repository.ts';
 import { fanOut, sendBatch } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { startAnalyticsJob } from './analytics.job.ts';
 import { QUEUES } from './queue.ts';
+import { runJob } from './run-job.ts';
 
 const fanoutPayload = z.object({ notificationId: z.uuid(), requestId: z.string().optional() });
 const sendPayload = z.object({
@@ -14,57 +14,6 @@ const sendPayload = z.object({
   attempt: z.number().int().min(1),
   requestId: z.string().optional(),
 });
-
-/** The ids a job carries, read leniently so that even a payload that fails validation is logged with them. */
-function idsOf(data: unknown): { requestId?: string; notificationId?: string } {
-  const d = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
-  return {
-    ...(typeof d.requestId === 'string' ? { requestId: d.requestId } : {}),
-    ...(typeof d.notificationId === 'string' ? { notificationId: d.notificationId } : {}),
-  };
-}
-
-/**
- * Runs one job with a logger that carries request_id, job_id and notification_id (handed down through
- * deps.logger), and reports a failure to the log and the error tracker before pg-boss retries it.
- */
-async function runJob(
-  deps: ServiceDeps,
-  queue: string,
-  job: { id: string; data: unknown },
-  handle: (jobDeps: ServiceDeps) => Promise<void>,
-): Promise<void> {
-  const { requestId, notificationId } = idsOf(job.data);
-  const logger = deps.logger.child({
-    queue,
-    job_id: job.id,
-    ...(requestId ? { request_id: requestId } : {}),
-    ...(notificationId ? { notification_id: notificationId } : {}),
-  });
-  const started = performance.now();
-  try {
-    await handle({ ...deps, logger });
-    logger.debug({ duration_ms: Math.round(performance.now() - started) }, 'job done');
-  } catch (error) {
-    logger.error({ err: error }, 'job failed');
-    if (deps.errors.enabled) {
-      const tenantId = notificationId
-        ? await findNotificationById(deps.db, notificationId).then(
-            (n) => n?.apiClientId,
-            () => undefined,
-          )
-        : undefined;
-      deps.errors.capture(error, {
-        queue,
-        job_id: job.id,
-        request_id: requestId,
-        notification_id: notificationId,
-        tenant_id: tenantId,
-      });
-    }
-    throw error;
-  }
-}
 
 export async function startWorkers(deps: ServiceDeps): Promise<void> {
   const { boss } = deps.queue;
