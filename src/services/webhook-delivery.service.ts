@@ -163,7 +163,7 @@ export async function deliverWebhook(
         'webhook endpoint disabled after too many consecutive failed deliveries',
       );
     } else {
-      log.info({ error: response.error, retry_at: nextAttemptAt }, 'webhook delivery failed');
+      log.debug({ error: response.error, retry_at: nextAttemptAt }, 'webhook delivery failed');
     }
   });
 }
