@@ -74,6 +74,7 @@ const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
   // retries only a handler that threw (the database was unavailable).
   webhook: {
     expireInSeconds: 180,
+    heartbeatSeconds: 10,
     retryLimit: 10,
     retryDelay: 5,
     retryBackoff: true,

@@ -44,7 +44,7 @@ function startDispatcher(deps: ServiceDeps): { stop(): Promise<void> } {
       deps.logger.error({ err: error }, 'webhook dispatch failed');
       pause = DISPATCH_ERROR_PAUSE_MS;
     }
-    if (!stopped) timer = setTimeout(() => (round = run()), pause);
+    if (!stopped) timer = setTimeout(() => (round = run()), pause).unref();
   };
   round = run();
   return {
