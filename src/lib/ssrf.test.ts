@@ -147,6 +147,9 @@ describe('publicOnlyAgent', () => {
       await expect(request(`http://127.0.0.1:${port}/`, { dispatcher: agent })).rejects.toMatchObject({
         code: 'ESSRF',
       });
+      await expect(request(`http://[::1]:${port}/`, { dispatcher: agent })).rejects.toMatchObject({
+        code: 'ESSRF',
+      });
       await expect(
         request(`http://rebound.example.com:${port}/`, { dispatcher: agent }),
       ).rejects.toMatchObject({ code: 'ESSRF' });
