@@ -32,6 +32,7 @@ import { receiptRoutes } from './http/routes/v1/receipts.routes.ts';
 import { scheduleRoutes } from './http/routes/v1/schedules.routes.ts';
 import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
+import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
 import { registerLocalAdmin } from './local-admin.ts';
 import { createClient } from './services/clients.service.ts';
 
@@ -122,6 +123,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
         receiptRoutes,
         templateRoutes,
         analyticsRoutes,
+        webhookRoutes,
       ]) {
         await v1.register(routes(deps));
       }

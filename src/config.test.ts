@@ -36,6 +36,20 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://db/x',
     });
     expect(config.fcm).toMatchObject({ emulator: false, baseUrl: 'https://fcm.googleapis.com' });
+    expect(config.webhooks).toMatchObject({ allowHttp: false, allowPrivateTargets: false });
+  });
+
+  it('allows http and private webhook targets outside production, and either when configured', () => {
+    expect(loadConfig({}).webhooks).toMatchObject({ allowHttp: true, allowPrivateTargets: true });
+    const production = {
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: key,
+      DATABASE_URL: 'postgres://db/x',
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    };
+    expect(loadConfig(production).webhooks).toMatchObject({ allowHttp: true, allowPrivateTargets: true });
+    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' }).webhooks.allowPrivateTargets).toBe(false);
   });
 
   it('reads the analytics roll-up schedule: a 5-field cron and at least 2 days back', () => {

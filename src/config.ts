@@ -76,6 +76,16 @@ const schema = z.object({
   /** Report unexpected errors (API 5xx, failing jobs) to Sentry. Unset: Sentry is not even loaded. */
   SENTRY_DSN: z.url({ message: 'must be a Sentry DSN such as https://key@o0.ingest.sentry.io/0' }).optional(),
   SENTRY_ENVIRONMENT: z.string().min(1).max(64).optional(),
+  /** Webhooks: delivery timeout, retries, when to disable an endpoint, and which targets are allowed. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
+  WEBHOOK_RETRY_BASE_MS: duration.default(60_000),
+  WEBHOOK_RETRY_MAX_MS: duration.default(6 * 3_600_000),
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** Unset: false in production (refuse private, loopback, link-local... targets), true otherwise. */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.optional(),
+  /** Unset: false in production (https:// only), true otherwise. */
+  WEBHOOK_ALLOW_HTTP: bool.optional(),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -112,6 +122,17 @@ export interface Config {
   idempotencyTtlHours: number;
   metrics: { token: string | undefined; port: number | undefined };
   sentry: { dsn: string | undefined; environment: string };
+  webhooks: {
+    timeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    disableAfterFailures: number;
+    /** Whether endpoints may target private, loopback, link-local... addresses (SSRF guard off). */
+    allowPrivateTargets: boolean;
+    /** Whether endpoints may use http:// (otherwise https:// only). */
+    allowHttp: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -178,6 +199,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
     sentry: { dsn: e.SENTRY_DSN, environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV },
+    webhooks: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
+      disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? !production,
+      allowHttp: e.WEBHOOK_ALLOW_HTTP ?? !production,
+    },
   };
   if (production) assertProductionSafe(config);
   return Object.freeze(config);

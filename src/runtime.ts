@@ -16,6 +16,7 @@ import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
 import { type JobQueue, startQueue } from './jobs/queue.ts';
 import { startScheduler } from './jobs/scheduler.ts';
+import { startWebhookWorkers } from './jobs/webhooks.job.ts';
 import { startWorkers } from './jobs/workers.ts';
 import { createCipher } from './lib/crypto.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
@@ -139,6 +140,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await startWorkers(deps);
       const scheduler = startScheduler(deps);
       closers.push(() => scheduler.stop());
+      const webhooks = await startWebhookWorkers(deps);
+      closers.push(() => webhooks.stop());
     }
     let app: FastifyInstance | undefined;
     if (options.roles.api) {

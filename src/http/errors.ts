@@ -72,12 +72,30 @@ export function toAppError(error: FastifyError | Error): AppError {
   if (fe.statusCode === 413) return new AppError('payload_too_large', 413, 'request body is too large');
   if (fe.statusCode === 415)
     return new AppError('unsupported_media_type', 415, 'send the request body as application/json');
+  if (isUnstorableText(error)) {
+    return new AppError(
+      'invalid_text',
+      422,
+      'text must be valid UTF-8 without NUL (\\u0000) characters, which PostgreSQL cannot store',
+    );
+  }
   if (isDatabaseUnavailable(error)) {
     return new AppError('service_unavailable', 503, 'the database is unavailable, try again shortly', [], {
       'retry-after': '5',
     });
   }
   return new AppError('internal_error', 500, 'internal server error');
+}
+
+/**
+ * PostgreSQL refuses NUL characters in text and jsonb (22021 / 22P05). Any input can carry one, so the refusal
+ * is the client's problem (422), not a 500; nothing was written, the statement failed.
+ */
+function isUnstorableText(error: Error): boolean {
+  const code =
+    (error as { code?: unknown; cause?: { code?: unknown } }).code ??
+    (error as { cause?: { code?: unknown } }).cause?.code;
+  return code === '22021' || code === '22P05';
 }
 
 /** Connection-level database failures (PostgreSQL restarting): a 503 the client may retry, not a 500. */

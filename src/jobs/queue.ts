@@ -10,6 +10,7 @@ export const QUEUES = {
   fanout: 'fanout',
   send: 'send',
   analytics: 'analytics-rollup',
+  webhook: 'webhook',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -26,6 +27,15 @@ export interface SendJob {
   /** 1 for the first try; a retry job carries the next number, so an old job re-run sends nothing twice. */
   attempt: number;
   requestId?: string | undefined;
+}
+
+export interface WebhookJob {
+  tenantId: string;
+  endpointId: string;
+  /** The event's public id (`evt_…`), the webhook-id of the message. */
+  eventId: string;
+  /** 1 for the first try; a retry job carries the next number. */
+  attempt: number;
 }
 
 /**
@@ -59,6 +69,17 @@ const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
     heartbeatSeconds: 10,
     retryLimit: 2,
     retryDelay: 60,
+  },
+  // An HTTP failure is recorded and retried by the handler itself (its own backoff, attempt log); pg-boss
+  // retries only a handler that threw (the database was unavailable).
+  webhook: {
+    expireInSeconds: 180,
+    heartbeatSeconds: 10,
+    retryLimit: 10,
+    retryDelay: 5,
+    retryBackoff: true,
+    retryDelayMax: 300,
+    notify: true,
   },
 };
 

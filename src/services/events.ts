@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   'notification.completed',
   'device.registered',
   'device.deactivated',
+  'webhook.disabled',
+  'webhook.test',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
