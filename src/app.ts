@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -19,10 +20,12 @@ import type { Logger } from 'pino';
 import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
 import { registerErrorHandling } from './http/errors.ts';
+import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
+import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
 import { healthRoutes } from './http/routes/v1/health.routes.ts';
 import { notificationRoutes } from './http/routes/v1/notifications.routes.ts';
@@ -109,6 +112,11 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerLocalAdmin(app, createClient, deps.db);
+  await app.register(websocket, {
+    // Clients send nothing but control frames; a token-carrying subprotocol is never echoed back.
+    options: { maxPayload: 4096, handleProtocols: selectProtocol },
+    preClose: () => closeEventSockets(app.websocketServer),
+  });
   await app.register(
     async (v1) => {
       for (const routes of [
@@ -124,6 +132,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
         templateRoutes,
         analyticsRoutes,
         webhookRoutes,
+        eventStreamRoutes,
       ]) {
         await v1.register(routes(deps));
       }

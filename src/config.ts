@@ -86,6 +86,17 @@ const schema = z.object({
   WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.optional(),
   /** Unset: false in production (https:// only), true otherwise. */
   WEBHOOK_ALLOW_HTTP: bool.optional(),
+  /** Live event stream (GET /api/v1/events/stream): bytes a connection may have unsent before it is closed. */
+  EVENT_STREAM_MAX_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Events a resumed connection (`?after=`) gets replayed at most; more closes it with code 4010. */
+  EVENT_STREAM_REPLAY_LIMIT: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  /** Seconds between WebSocket pings; a connection that missed the previous pong is dropped. */
+  EVENT_STREAM_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -133,6 +144,7 @@ export interface Config {
     /** Whether endpoints may use http:// (otherwise https:// only). */
     allowHttp: boolean;
   };
+  eventStream: { maxBufferBytes: number; replayLimit: number; heartbeatMs: number };
 }
 
 export class ConfigError extends Error {
@@ -207,6 +219,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
       allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? !production,
       allowHttp: e.WEBHOOK_ALLOW_HTTP ?? !production,
+    },
+    eventStream: {
+      maxBufferBytes: e.EVENT_STREAM_MAX_BUFFER_BYTES,
+      replayLimit: e.EVENT_STREAM_REPLAY_LIMIT,
+      heartbeatMs: e.EVENT_STREAM_HEARTBEAT_SECONDS * 1000,
     },
   };
   if (production) assertProductionSafe(config);

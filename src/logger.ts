@@ -18,6 +18,8 @@ export const SENSITIVE_KEYS: ReadonlySet<string> = new Set([
   'cookie',
   'set-cookie',
   'x-admin-secret',
+  // Browsers send the event stream's token as a WebSocket subprotocol (src/http/auth.ts).
+  'sec-websocket-protocol',
   'token',
   'tokens',
   'push_token',
@@ -115,6 +117,7 @@ const HEADER_PATHS = [
   'req.headers["client-token"]',
   'req.headers.cookie',
   'req.headers["x-admin-secret"]',
+  'req.headers["sec-websocket-protocol"]',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

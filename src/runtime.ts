@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, parseEncryptionKey } from './config.ts';
 import { type DatabaseHandle, openDatabase } from './db/client.ts';
+import { listenForEvents } from './db/events.listener.ts';
 import { queueDepths } from './db/queue-stats.repository.ts';
 import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
@@ -25,6 +26,7 @@ import { serveMetrics } from './observability/metrics-server.ts';
 import { FcmProvider } from './push/fcm.provider.ts';
 import type { PushProvider, ServiceAccount } from './push/push-provider.ts';
 import type { ServiceDeps } from './services/deps.ts';
+import { EventStream } from './services/event-stream.service.ts';
 import { parseServiceAccount } from './services/firebase-projects.service.ts';
 
 export interface Runtime {
@@ -69,6 +71,25 @@ function loadDefaultAccount(file: string): ServiceAccount {
       `GOOGLE_APPLICATION_CREDENTIALS (${file}) is not a usable service-account JSON: ${(error as Error).message}`,
     );
   }
+}
+
+/** The live event stream of an API process, listening for the events every process commits. */
+async function startEventStream(
+  database: DatabaseHandle,
+  config: Readonly<Config>,
+  logger: Logger,
+  closers: (() => Promise<void>)[],
+): Promise<EventStream> {
+  const bus = await listenForEvents(database, logger);
+  const stream = new EventStream(
+    { db: database.db, logger, replayLimit: config.eventStream.replayLimit },
+    bus,
+  );
+  closers.push(async () => {
+    stream.close();
+    await bus.close();
+  });
+  return stream;
 }
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -135,6 +156,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       defaultAccount,
       metrics,
       errors,
+      eventStream: options.roles.api ? await startEventStream(database, config, logger, closers) : undefined,
     };
     if (options.roles.worker) {
       await startWorkers(deps);

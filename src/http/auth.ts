@@ -24,6 +24,23 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
   return typeof value === 'string' ? value.trim() : undefined;
 };
 
+/**
+ * Browsers cannot set headers on a WebSocket, so the event stream also takes the token as a subprotocol:
+ * `new WebSocket(url, ['fcms.events.v1', 'fcms.token.' + token])`. A header, unlike a query string, stays out
+ * of access logs and browser history (docs/event-stream.md).
+ */
+export const WEBSOCKET_TOKEN_PREFIX = 'fcms.token.';
+
+function subprotocolToken(request: FastifyRequest): string | undefined {
+  const offered = header(request, 'sec-websocket-protocol');
+  const token = offered
+    ?.split(',')
+    .map((protocol) => protocol.trim())
+    .find((protocol) => protocol.startsWith(WEBSOCKET_TOKEN_PREFIX))
+    ?.slice(WEBSOCKET_TOKEN_PREFIX.length);
+  return token || undefined;
+}
+
 function credentials(request: FastifyRequest): { clientId: string | undefined; token: string } {
   const authorization = header(request, 'authorization');
   if (authorization) {
@@ -34,6 +51,8 @@ function credentials(request: FastifyRequest): { clientId: string | undefined; t
   }
   const token = header(request, 'client-token');
   const clientId = header(request, 'client-id');
+  const offered = token ? undefined : subprotocolToken(request);
+  if (offered) return { clientId, token: offered };
   if (!token || !clientId) {
     throw new AppError(
       'missing_credentials',

@@ -7,6 +7,7 @@ import type { Cipher } from '../lib/crypto.ts';
 import type { ErrorReporter } from '../observability/error-reporter.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { PushProvider, ServiceAccount } from '../push/push-provider.ts';
+import type { EventStream } from './event-stream.service.ts';
 
 export interface ServiceDeps {
   config: Readonly<Config>;
@@ -24,4 +25,6 @@ export interface ServiceDeps {
   metrics: Metrics;
   /** Sentry when SENTRY_DSN is set, a no-op otherwise. */
   errors: ErrorReporter;
+  /** The live event stream's subscribers in this process (processes that serve the API only). */
+  eventStream?: EventStream | undefined;
 }

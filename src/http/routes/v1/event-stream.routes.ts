@@ -1,0 +1,62 @@
+/**
+ * GET /api/v1/events/stream: the live event stream over WebSocket (docs/event-stream.md). Authentication,
+ * scope, query validation and the resume point are checked before the upgrade, so a refusal is an ordinary
+ * HTTP error in our format. WebSocket routes are not part of the OpenAPI document.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../../lib/errors.ts';
+import type { StreamRequest } from '../../../services/event-stream.service.ts';
+import { EVENT_TYPES } from '../../../services/events.ts';
+import { principalOf } from '../../auth.ts';
+import type { RouteDeps } from '../../context.ts';
+import { serveEventSocket } from '../../event-socket.ts';
+
+const streamQuery = z.object({
+  types: z
+    .string()
+    .max(1000)
+    .transform((value) =>
+      value
+        .split(',')
+        .map((type) => type.trim())
+        .filter((type) => type.length > 0),
+    )
+    .pipe(z.array(z.enum(EVENT_TYPES)).min(1, 'name at least one event type'))
+    .optional(),
+  notification_id: z.uuid().optional(),
+  after: z
+    .string()
+    .regex(/^evt_[0-9a-f]{32}$/, 'must be an event id such as evt_0193e1b27c4a7d1e9a513f2a4b5c6d7e')
+    .optional(),
+});
+
+export const eventStreamRoutes =
+  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const stream = deps.eventStream;
+    if (!stream) return;
+    const prepared = new WeakMap<FastifyRequest, StreamRequest>();
+    app.route({
+      method: 'GET',
+      url: '/events/stream',
+      config: { scope: 'read' },
+      schema: { hide: true, querystring: streamQuery },
+      preHandler: async (request) => {
+        prepared.set(request, await stream.prepare(principalOf(request).clientId, request.query));
+      },
+      handler: async () => {
+        throw new AppError(
+          'upgrade_required',
+          426,
+          'this is a WebSocket endpoint: connect with a WebSocket client (see docs/event-stream.md)',
+          [],
+          { upgrade: 'websocket' },
+        );
+      },
+      wsHandler: (socket, request) => {
+        serveEventSocket(socket, stream, prepared.get(request)!, deps.config.eventStream);
+      },
+    });
+  };
