@@ -204,8 +204,9 @@ describe('the event stream in one process', () => {
 
   it('resumes after an event id: replays what was missed, at most the replay limit at a time, then goes live', async () => {
     const live = await connect(streamUrl, { headers: tenant.headers });
-    const ids = [await send('r1'), await send('r2'), await send('r3')];
-    for (const id of ids) {
+    // One at a time, so that commit order (the live order) is also outbox order (the replay order).
+    for (const title of ['r1', 'r2', 'r3']) {
+      const id = await send(title);
       await live.next(
         (m) => m.type === 'notification.completed' && m.notification_id === id,
         `completed ${id}`,
@@ -314,16 +315,63 @@ describe('the event stream in one process', () => {
   });
 });
 
-describe('heartbeats and shutdown', () => {
-  it('drops a connection that stops answering pings, and closes the others with 1001 when the server stops', async () => {
-    const server = await startTestServer({ EVENT_STREAM_HEARTBEAT_SECONDS: '1' }, { worker: false });
-    const tenant = await server.tenant('shutdown');
+describe('long replays, heartbeats and shutdown', () => {
+  let server: TestServer;
+  let tenant: Tenant;
+  let url: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(
+      { EVENT_STREAM_HEARTBEAT_SECONDS: '1', EVENT_STREAM_MAX_BUFFER_BYTES: '1024' },
+      { worker: false },
+    );
+    tenant = await server.tenant('shutdown');
     const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
-    const url = `${address.replace(/^http/, 'ws')}/api/v1/events/stream`;
+    url = `${address.replace(/^http/, 'ws')}/api/v1/events/stream`;
+  });
+  let closed = false;
+  afterAll(() => (closed ? undefined : server?.close()));
+
+  it('paces a replay larger than the buffer cap by the reading of the client instead of closing it', async () => {
+    const first = await connect(url, { headers: tenant.headers });
+    await emitEvents(server.runtime.deps.db, [
+      { tenantId: tenant.clientId, type: 'device.registered', data: {} },
+    ]);
+    const start = await first.next(() => true, 'the first event');
+    first.socket.close();
+    // 6 MB missed, to replay through a 1 KiB cap: more than the kernel buffers, so the replay must wait for
+    // the client to read.
+    const blob = 'y'.repeat(20_000);
+    for (let i = 0; i < 300; i += 50) {
+      await emitEvents(
+        server.runtime.deps.db,
+        Array.from({ length: 50 }, (_, k) => ({
+          tenantId: tenant.clientId,
+          type: 'device.registered' as const,
+          data: { blob, i: i + k },
+        })),
+      );
+    }
+    const resumed = await connect(`${url}?after=${start.id}`, { headers: tenant.headers });
+    resumed.socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    resumed.socket.resume();
+    await waitFor(
+      async () => (resumed.messages.length === 300 ? true : undefined),
+      20_000,
+      'the whole replay',
+    );
+    expect(resumed.messages.map((m) => m.data.i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(resumed.socket.readyState).toBe(WebSocket.OPEN);
+    resumed.socket.close();
+  });
+
+  it('drops a connection that stops answering pings, and closes the others with 1001 when the server stops', async () => {
     const healthy = await connect(url, { headers: tenant.headers });
     const silent = await connect(url, { headers: tenant.headers, autoPong: false });
     expect((await silent.closed).code).toBe(1006);
     expect(healthy.socket.readyState).toBe(WebSocket.OPEN);
+    closed = true;
     await server.close();
     expect(await healthy.closed).toEqual({
       code: 1001,

@@ -83,7 +83,7 @@ export async function listEventsAfter(
   const rows = await query<EventRow & { payload: unknown }>(
     ex,
     sql`select id::text as id, event_id, api_client_id, type, notification_id, payload, request_id, created_at
-      from events where api_client_id = ${tenantId} and id > ${afterId}::bigint order by id limit ${limit}`,
+      from events where api_client_id = ${tenantId} and id > ${afterId}::bigint order by events.id limit ${limit}`,
   );
   return rows.map((r) => ({
     ...r,
@@ -128,7 +128,7 @@ export async function listFilteredEventsAfter(
     ex,
     sql`select ${EVENT_COLUMNS} from events
       where api_client_id = ${tenantId} and id > ${afterId}::bigint ${types} ${notification}
-      order by id limit ${limit}`,
+      order by events.id limit ${limit}`,
   );
   return rows.map(parsed);
 }

@@ -91,6 +91,17 @@ export function serveEventSocket(
       }
       socket.send(json);
     },
+    async writable() {
+      const deadline = Date.now() + CLOSE_GRACE_MS;
+      while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > options.maxBufferBytes / 2) {
+        if (Date.now() > deadline) {
+          end('slow_consumer');
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return socket.readyState === WebSocket.OPEN;
+    },
     end,
   });
 }

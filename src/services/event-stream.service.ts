@@ -37,6 +37,11 @@ export type StreamEnd = 'shutdown' | 'feed_interrupted' | 'replay_limit' | 'slow
 export interface StreamSink {
   /** Sends one serialized StreamMessage. */
   send(json: string): void;
+  /**
+   * Resolves once the transport has room again (the replay is paced by the client's reading, where live
+   * events are not); false when the connection has closed meanwhile.
+   */
+  writable(): Promise<boolean>;
   /** Ends the connection; `detail` is for the client (the close reason). */
   end(why: StreamEnd, detail?: string): void;
 }
@@ -64,7 +69,9 @@ interface Subscriber {
 }
 
 /** Live events a replaying subscriber may have waiting before it counts as a slow consumer. */
-const MAX_HELD = 10_000;
+const MAX_HELD = 1_000;
+/** The replay reads the table this many rows at a time, so a resumed connection holds little in memory. */
+const REPLAY_PAGE = 100;
 
 export function toStreamMessage(row: EventRow): StreamMessage {
   return {
@@ -197,39 +204,43 @@ export class EventStream {
   }
 
   async #replay(subscriber: Subscriber, request: StreamRequest, after: string): Promise<void> {
+    const { sink } = subscriber;
+    const replayed = new Set<string>();
+    let cursor = after;
+    let last: string | undefined;
     try {
-      const rows = await listFilteredEventsAfter(
-        this.#db,
-        request.tenantId,
-        after,
-        request.filter,
-        this.#replayLimit + 1,
-      );
-      const replay = rows.slice(0, this.#replayLimit);
-      for (const row of replay) {
-        if (subscriber.closed) return;
-        subscriber.sink.send(JSON.stringify(toStreamMessage(row)));
+      for (;;) {
+        const rows = await listFilteredEventsAfter(
+          this.#db,
+          request.tenantId,
+          cursor,
+          request.filter,
+          REPLAY_PAGE,
+        );
+        for (const row of rows) {
+          if (replayed.size === this.#replayLimit) {
+            sink.end('replay_limit', `more than ${this.#replayLimit} events to replay: resume after=${last}`);
+            this.#remove(subscriber);
+            return;
+          }
+          if (!(await sink.writable()) || subscriber.closed) return;
+          sink.send(JSON.stringify(toStreamMessage(row)));
+          replayed.add(row.id);
+          cursor = row.id;
+          last = row.event_id;
+        }
+        if (rows.length < REPLAY_PAGE) break;
       }
       if (subscriber.closed) return;
-      if (rows.length > this.#replayLimit) {
-        const last = replay.at(-1)!.event_id;
-        subscriber.sink.end(
-          'replay_limit',
-          `more than ${this.#replayLimit} events to replay: resume after=${last}`,
-        );
-        this.#remove(subscriber);
-        return;
-      }
-      const replayed = new Set(replay.map((row) => row.id));
       const held = subscriber.held ?? [];
       subscriber.held = undefined;
       for (const row of held) {
         if (subscriber.closed) return;
-        if (!replayed.has(row.id)) subscriber.sink.send(JSON.stringify(toStreamMessage(row)));
+        if (!replayed.has(row.id)) sink.send(JSON.stringify(toStreamMessage(row)));
       }
     } catch (error) {
       this.#logger.error({ err: error, client_id: request.tenantId }, 'event stream replay failed');
-      subscriber.sink.end('failed');
+      sink.end('failed');
       this.#remove(subscriber);
     }
   }
