@@ -128,7 +128,13 @@ describe('the event stream in one process', () => {
     expect((forbidden as Refused).status).toBe(403);
     expect((forbidden as Refused).body.error.code).toBe('insufficient_scope');
 
-    for (const query of ['types=notification.bogus', 'types=', 'notification_id=42', 'after=123']) {
+    for (const query of [
+      'types=notification.bogus',
+      'types=webhook.test',
+      'types=',
+      'notification_id=42',
+      'after=123',
+    ]) {
       const invalid = await connect(`${streamUrl}?${query}`, { headers: tenant.headers }).catch(
         (error: unknown) => error,
       );

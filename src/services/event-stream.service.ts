@@ -19,7 +19,7 @@ import {
 } from '../db/events.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import type { BusSignal, EventBus, EventNotice } from './event-bus.ts';
-import type { EventType } from './events.ts';
+import { EVENT_TYPES, type EventType } from './events.ts';
 
 /** One message on the stream: the Standard Webhooks-like event (never a push token). */
 export interface StreamMessage {
@@ -67,6 +67,12 @@ interface Subscriber {
   held: EventRow[] | undefined;
   closed: boolean;
 }
+
+/**
+ * What the stream carries: every event type, except `webhook.test`, which is addressed to one endpoint (it is
+ * written without an announcement, so only a replay could show it).
+ */
+export const STREAM_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((type) => type !== 'webhook.test');
 
 /** Live events a replaying subscriber may have waiting before it counts as a slow consumer. */
 const MAX_HELD = 1_000;
@@ -149,7 +155,7 @@ export class EventStream {
     }
     return {
       tenantId,
-      filter: { types: query.types, notificationId: query.notification_id },
+      filter: { types: query.types ?? STREAM_EVENT_TYPES, notificationId: query.notification_id },
       afterSequence,
     };
   }

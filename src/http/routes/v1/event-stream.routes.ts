@@ -23,7 +23,7 @@ const streamQuery = z.object({
         .map((type) => type.trim())
         .filter((type) => type.length > 0),
     )
-    .pipe(z.array(z.enum(EVENT_TYPES)).min(1, 'name at least one event type'))
+    .pipe(z.array(z.enum(EVENT_TYPES).exclude(['webhook.test'])).min(1, 'name at least one event type'))
     .optional(),
   notification_id: z.uuid().optional(),
   after: z
