@@ -1,6 +1,7 @@
 /** The only reader of process.env: validates every setting at start-up and hands out a frozen, typed config. */
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { isRateLimitGroup, RATE_LIMIT_DEFAULTS, RATE_LIMIT_GROUPS, type RateLimits } from './lib/rate-limits.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -17,6 +18,66 @@ function isCron(expression: string): boolean {
 }
 
 const duration = z.coerce.number().int().positive();
+
+/** A comma-separated list: items trimmed, empty items dropped. */
+const list = <T>(item: z.ZodType<T, string>) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .pipe(z.array(item));
+
+const KEY_HINT = 'must be 32 bytes, base64 or hex encoded (generate one with: openssl rand -base64 32)';
+
+function decodeKey(value: string): Buffer | undefined {
+  const trimmed = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, 'base64');
+  return key.length === 32 ? key : undefined;
+}
+
+const encryptionKey = z.string().transform((value, ctx): Buffer => {
+  const key = decodeKey(value);
+  if (!key) ctx.addIssue({ code: 'custom', message: KEY_HINT });
+  return key ?? Buffer.alloc(0);
+});
+
+/** A Host header value without the port: a name, `.example.com` (it and its subdomains), an IP, or `*`. */
+const hostPattern = z
+  .string()
+  .regex(
+    /^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])$/,
+    'must be host names without scheme or port (push.example.com, .example.com for subdomains, or *)',
+  )
+  .transform((v) => v.toLowerCase());
+
+const originPattern = z
+  .string()
+  .regex(/^(\*|https?:\/\/[^/\s]+\/?)$/, 'must be origins such as https://app.example.com (no path), or *')
+  .transform((v) => v.replace(/\/$/, '').toLowerCase());
+
+/** `send=300,default=1200`: server-wide overrides of the per-minute limits of RATE_LIMIT_DEFAULTS. */
+const rateLimitOverrides = list(z.string()).transform((items, ctx) => {
+  const limits: Partial<RateLimits> = {};
+  for (const item of items) {
+    const match = /^([a-z_]+)=(\d+)$/.exec(item);
+    const group = match?.[1];
+    if (!match || !group || !isRateLimitGroup(group)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${item}" is not group=requests_per_minute; groups: ${RATE_LIMIT_GROUPS.join(', ')}`,
+      });
+      continue;
+    }
+    limits[group] = Number(match[2]);
+  }
+  return limits;
+});
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -42,8 +103,18 @@ const schema = z.object({
   FCM_HTTP2_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Server-wide default service account (path to the JSON), used for tenants without a Firebase project. */
   GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+  /** Prefix of every Redis key this server writes (several deployments may share one Redis). */
+  REDIS_KEY_PREFIX: z.string().min(1).default('fcm-server:'),
   /** 32 bytes, base64 or hex: encrypts push tokens and Firebase credentials at rest (AES-256-GCM). */
-  ENCRYPTION_KEY: z.string().optional(),
+  ENCRYPTION_KEY: encryptionKey.optional(),
+  /** Older keys, comma-separated: used only to decrypt values written before a key rotation. */
+  ENCRYPTION_KEYS_PREVIOUS: list(encryptionKey).optional(),
+  /** Host names the API answers to (Host header); anything else is a 400. Required in production. */
+  ALLOWED_HOSTS: list(hostPattern).optional(),
+  /** Browser origins allowed to call the API (CORS), comma-separated; unset = no CORS headers at all. */
+  CORS_ORIGINS: list(originPattern).optional(),
+  RATE_LIMIT_ENABLED: bool.default(true),
+  RATE_LIMITS: rateLimitOverrides.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEBUG: bool.default(false),
   /** Send-path tuning. */
@@ -109,6 +180,7 @@ export interface Config {
   publicUrl: string | undefined;
   database: { url: string | undefined; poolSize: number; dataDir: string };
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
   fcm: {
     /** undefined means: the in-process emulator decides the URL at start-up. */
     baseUrl: string | undefined;
@@ -118,6 +190,12 @@ export interface Config {
     defaultCredentialsFile: string | undefined;
   };
   encryptionKey: Buffer | undefined;
+  /** Decrypt-only keys (ENCRYPTION_KEYS_PREVIOUS). */
+  previousEncryptionKeys: readonly Buffer[];
+  /** Lower-case host names; `*` allows any, `.example.com` the domain and its subdomains. */
+  allowedHosts: readonly string[];
+  corsOrigins: readonly string[];
+  rateLimits: { enabled: boolean; perMinute: Readonly<RateLimits> };
   logLevel: Env['LOG_LEVEL'];
   debug: boolean;
   send: {
@@ -153,15 +231,8 @@ export class ConfigError extends Error {
 
 /** Parses a 32-byte key given as base64, base64url or hex. */
 export function parseEncryptionKey(value: string): Buffer {
-  const trimmed = value.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
-    ? Buffer.from(trimmed, 'hex')
-    : Buffer.from(trimmed, 'base64');
-  if (key.length !== 32) {
-    throw new ConfigError(
-      'ENCRYPTION_KEY must be 32 bytes, base64 or hex encoded (generate one with: openssl rand -base64 32)',
-    );
-  }
+  const key = decodeKey(value);
+  if (!key) throw new ConfigError(`ENCRYPTION_KEY ${KEY_HINT}`);
   return key;
 }
 
@@ -184,6 +255,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''),
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, dataDir: e.DATA_DIR },
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     fcm: {
       baseUrl: emulator ? undefined : (e.FCM_BASE_URL ?? 'https://fcm.googleapis.com'),
       emulator,
@@ -191,7 +263,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       sessions: e.FCM_HTTP2_SESSIONS,
       defaultCredentialsFile: e.GOOGLE_APPLICATION_CREDENTIALS,
     },
-    encryptionKey: e.ENCRYPTION_KEY === undefined ? undefined : parseEncryptionKey(e.ENCRYPTION_KEY),
+    encryptionKey: e.ENCRYPTION_KEY,
+    previousEncryptionKeys: e.ENCRYPTION_KEYS_PREVIOUS ?? [],
+    // Outside production any host is fine (localhost, LAN address, tunnels); production names them.
+    allowedHosts: e.ALLOWED_HOSTS?.length ? e.ALLOWED_HOSTS : production ? [] : ['*'],
+    corsOrigins: e.CORS_ORIGINS ?? [],
+    rateLimits: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      perMinute: { ...RATE_LIMIT_DEFAULTS, ...e.RATE_LIMITS },
+    },
     logLevel: e.LOG_LEVEL,
     debug: e.DEBUG,
     send: {
@@ -241,6 +321,12 @@ function assertProductionSafe(config: Config): void {
     problems.push('DATABASE_URL is required in production: the embedded database is for development only');
   }
   if (config.fcm.emulator) problems.push('FCM_EMULATOR must be false in production');
+  if (config.allowedHosts.length === 0) {
+    problems.push(
+      'ALLOWED_HOSTS is required in production: the host names clients use to reach the API, ' +
+        'comma-separated (e.g. push.example.com,push.internal)',
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Refusing to start in production:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }

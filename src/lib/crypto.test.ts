@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createCipher, generateClientToken, hashClientToken, hashJson, sameDigest } from './crypto.ts';
+import {
+  createCipher,
+  generateClientToken,
+  hashClientToken,
+  hashJson,
+  keyIdOf,
+  sameDigest,
+} from './crypto.ts';
 
 const cipher = createCipher(Buffer.alloc(32, 3));
 
@@ -17,7 +24,7 @@ describe('cipher', () => {
     const tampered = `${value.slice(0, -2)}${value.endsWith('A') ? 'B' : 'A'}${value.slice(-1)}`;
     expect(() => cipher.decrypt(tampered)).toThrow();
     const other = createCipher(Buffer.alloc(32, 4));
-    expect(() => other.decrypt(value)).toThrow(/encrypted with key/);
+    expect(() => other.decrypt(value)).toThrow(/encrypted with key .* ENCRYPTION_KEYS_PREVIOUS/);
   });
 
   it('blind index is deterministic per key and differs between keys', () => {
@@ -30,6 +37,54 @@ describe('cipher', () => {
     expect(cipher.verifyReceiptToken('42', token)).toBe(true);
     expect(cipher.verifyReceiptToken('43', token)).toBe(false);
     expect(cipher.verifyReceiptToken('42', 'short')).toBe(false);
+  });
+});
+
+describe('cipher with previous keys (rotation)', () => {
+  const keyA = Buffer.alloc(32, 3);
+  const keyB = Buffer.alloc(32, 5);
+  const keyC = Buffer.alloc(32, 6);
+  const underA = createCipher(keyA);
+  const rotated = createCipher(keyB, [keyC, keyA]);
+
+  it('encrypts under the current key and decrypts values of every configured key', () => {
+    const old = underA.encrypt('token-from-before');
+    const fresh = rotated.encrypt('token-after');
+    expect(fresh.split(':')[1]).toBe(keyIdOf(keyB));
+    expect(rotated.keyId).toBe(keyIdOf(keyB));
+    expect(rotated.previousKeyIds).toEqual([keyIdOf(keyC), keyIdOf(keyA)]);
+    expect(rotated.decrypt(old)).toBe('token-from-before');
+    expect(rotated.decrypt(fresh)).toBe('token-after');
+    expect(rotated.decrypt(createCipher(keyC).encrypt('c'))).toBe('c');
+    expect(rotated.isCurrent(fresh)).toBe(true);
+    expect(rotated.isCurrent(old)).toBe(false);
+    expect(() => underA.decrypt(fresh)).toThrow(new RegExp(`encrypted with key ${keyIdOf(keyB)}`));
+  });
+
+  it('once the old key is dropped, its values no longer decrypt', () => {
+    const old = underA.encrypt('x');
+    expect(() => createCipher(keyB, [keyC]).decrypt(old)).toThrow(/neither ENCRYPTION_KEY/);
+  });
+
+  it('indexes under the current key and knows the index each previous key gave', () => {
+    expect(rotated.blindIndex('t')).toBe(createCipher(keyB).blindIndex('t'));
+    expect(rotated.previousBlindIndexes('t')).toEqual([
+      createCipher(keyC).blindIndex('t'),
+      underA.blindIndex('t'),
+    ]);
+    expect(underA.previousBlindIndexes('t')).toEqual([]);
+  });
+
+  it('accepts receipt tokens minted before the rotation, mints new ones under the current key', () => {
+    const before = underA.receiptToken('42');
+    expect(rotated.verifyReceiptToken('42', before)).toBe(true);
+    expect(rotated.verifyReceiptToken('43', before)).toBe(false);
+    expect(rotated.receiptToken('42')).toBe(createCipher(keyB).receiptToken('42'));
+    expect(createCipher(keyB).verifyReceiptToken('42', before)).toBe(false);
+  });
+
+  it('ignores the current key or duplicates listed among the previous ones', () => {
+    expect(createCipher(keyA, [keyA, keyC, keyC]).previousKeyIds).toEqual([keyIdOf(keyC)]);
   });
 });
 

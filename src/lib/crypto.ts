@@ -17,14 +17,23 @@ import {
 const VERSION = 'v1';
 
 export interface Cipher {
-  /** Short id of the key a value was encrypted with (stored with each value, so keys can be rotated). */
+  /** Short id of the current key (stored with each value, so keys can be rotated). */
   readonly keyId: string;
+  /** Ids of the decrypt-only keys (ENCRYPTION_KEYS_PREVIOUS), in the order given. */
+  readonly previousKeyIds: readonly string[];
+  /** Encrypts under the current key. */
   encrypt(plaintext: string): string;
+  /** Decrypts a value written under the current key or any previous one. */
   decrypt(ciphertext: string): string;
+  /** Whether a value is already encrypted under the current key (key rotation skips those). */
+  isCurrent(ciphertext: string): boolean;
   /** Deterministic keyed hash of a value: lets us find and de-duplicate tokens without storing them in clear. */
   blindIndex(value: string): string;
+  /** The same value's blind index under each previous key: rows not yet re-indexed by a rotation carry one. */
+  previousBlindIndexes(value: string): string[];
   /** Receipt token for a delivery: the mobile app proves it received the push by echoing it. */
   receiptToken(deliveryId: string): string;
+  /** Accepts receipt tokens minted under the current key or a previous one (pushes sent before a rotation). */
   verifyReceiptToken(deliveryId: string, token: string): boolean;
 }
 
@@ -35,45 +44,90 @@ function subkey(master: Buffer, purpose: string): KeyObject {
   );
 }
 
-export function createCipher(masterKey: Buffer): Cipher {
-  if (masterKey.length !== 32) throw new Error('encryption key must be 32 bytes');
-  const encKey = subkey(masterKey, 'encryption');
-  const indexKey = subkey(masterKey, 'blind-index');
-  const receiptKey = subkey(masterKey, 'receipt');
-  const keyId = createHash('sha256').update(masterKey).digest('hex').slice(0, 8);
+/** The id stored in every value: the first 8 hex digits of the key's SHA-256 (names the key, reveals nothing). */
+export function keyIdOf(masterKey: Buffer): string {
+  return createHash('sha256').update(masterKey).digest('hex').slice(0, 8);
+}
 
-  const hmac = (key: KeyObject, value: string) => createHmac('sha256', key).update(value, 'utf8').digest();
+interface KeySet {
+  id: string;
+  enc: KeyObject;
+  index: KeyObject;
+  receipt: KeyObject;
+}
+
+function deriveKeys(masterKey: Buffer): KeySet {
+  if (masterKey.length !== 32) throw new Error('encryption key must be 32 bytes');
+  return {
+    id: keyIdOf(masterKey),
+    enc: subkey(masterKey, 'encryption'),
+    index: subkey(masterKey, 'blind-index'),
+    receipt: subkey(masterKey, 'receipt'),
+  };
+}
+
+const hmac = (key: KeyObject, value: string) => createHmac('sha256', key).update(value, 'utf8').digest();
+const receiptTokenWith = (keys: KeySet, deliveryId: string) =>
+  hmac(keys.receipt, deliveryId).subarray(0, 18).toString('base64url');
+
+/**
+ * A cipher that encrypts under `currentKey` and decrypts under it or any of `previousKeys` (each value names
+ * its key). Blind indexes and receipt tokens are derived from the current key too, so a rotation re-indexes.
+ */
+export function createCipher(currentKey: Buffer, previousKeys: readonly Buffer[] = []): Cipher {
+  const current = deriveKeys(currentKey);
+  const previous = previousKeys.map(deriveKeys).filter((k, i, all) => {
+    return k.id !== current.id && all.findIndex((other) => other.id === k.id) === i;
+  });
+  const byId = new Map([current, ...previous].map((k) => [k.id, k]));
+  const currentPrefix = `${VERSION}:${current.id}:`;
 
   return {
-    keyId,
+    keyId: current.id,
+    previousKeyIds: previous.map((k) => k.id),
     encrypt(plaintext) {
       const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', encKey, iv);
+      const cipher = createCipheriv('aes-256-gcm', current.enc, iv);
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-      return `${VERSION}:${keyId}:${iv.toString('base64url')}:${body.toString('base64url')}`;
+      return `${currentPrefix}${iv.toString('base64url')}:${body.toString('base64url')}`;
     },
     decrypt(ciphertext) {
       const [version, id, ivText, bodyText] = ciphertext.split(':');
-      if (version !== VERSION || !ivText || !bodyText) throw new Error('unrecognised ciphertext format');
-      if (id !== keyId)
-        throw new Error(`value was encrypted with key ${id}, not the configured key ${keyId}`);
+      if (version !== VERSION || !id || !ivText || !bodyText) throw new Error('unrecognised ciphertext format');
+      const keys = byId.get(id);
+      if (!keys) {
+        throw new Error(
+          `value was encrypted with key ${id}, which is neither ENCRYPTION_KEY (${current.id}) ` +
+            'nor one of ENCRYPTION_KEYS_PREVIOUS',
+        );
+      }
       const body = Buffer.from(bodyText, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', encKey, Buffer.from(ivText, 'base64url'));
+      const decipher = createDecipheriv('aes-256-gcm', keys.enc, Buffer.from(ivText, 'base64url'));
       decipher.setAuthTag(body.subarray(body.length - 16));
       return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString(
         'utf8',
       );
     },
+    isCurrent(ciphertext) {
+      return ciphertext.startsWith(currentPrefix);
+    },
     blindIndex(value) {
-      return hmac(indexKey, value).toString('hex');
+      return hmac(current.index, value).toString('hex');
+    },
+    previousBlindIndexes(value) {
+      return previous.map((k) => hmac(k.index, value).toString('hex'));
     },
     receiptToken(deliveryId) {
-      return hmac(receiptKey, deliveryId).subarray(0, 18).toString('base64url');
+      return receiptTokenWith(current, deliveryId);
     },
     verifyReceiptToken(deliveryId, token) {
-      const expected = Buffer.from(this.receiptToken(deliveryId));
       const given = Buffer.from(token);
-      return expected.length === given.length && timingSafeEqual(expected, given);
+      let valid = false;
+      for (const keys of [current, ...previous]) {
+        const expected = Buffer.from(receiptTokenWith(keys, deliveryId));
+        if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
+      }
+      return valid;
     },
   };
 }

@@ -1,0 +1,52 @@
+/**
+ * Rate-limit groups and their server-wide defaults (requests per minute, per client). The one list both the
+ * limiter (src/http/rate-limit.ts) and the API that edits `api_clients.rate_limits` overrides agree on.
+ */
+
+/** Defaults from the spec; `default` covers every endpoint not in another group. */
+export const RATE_LIMIT_DEFAULTS = {
+  /** POST /notify, /notify/topic/{name}, /notify/schedule and other single sends. */
+  send: 100,
+  /** POST /notify/bulk. */
+  bulk: 10,
+  /** POST /devices. */
+  device_registration: 50,
+  /** /analytics and everything under it. */
+  analytics: 30,
+  /** Everything else, and every unauthenticated request (counted per IP address). */
+  default: 600,
+} as const;
+
+export type RateLimitGroup = keyof typeof RATE_LIMIT_DEFAULTS;
+
+export const RATE_LIMIT_GROUPS = Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitGroup[];
+
+/** Requests per minute for each group. */
+export type RateLimits = Record<RateLimitGroup, number>;
+
+export const isRateLimitGroup = (name: string): name is RateLimitGroup =>
+  Object.hasOwn(RATE_LIMIT_DEFAULTS, name);
+
+/** Which group a route belongs to, from its method and registered URL (e.g. `/api/v1/notify/topic/:topic_name`). */
+export function rateLimitGroupOf(method: string, routeUrl: string): RateLimitGroup {
+  const path = routeUrl.replace(/^\/api\/v1(?=\/)/, '').replace(/\/$/, '');
+  if (path === '/analytics' || path.startsWith('/analytics/')) return 'analytics';
+  if (method !== 'POST') return 'default';
+  if (path === '/notify/bulk') return 'bulk';
+  if (path === '/notify' || path.startsWith('/notify/')) return 'send';
+  if (path === '/devices') return 'device_registration';
+  return 'default';
+}
+
+/**
+ * A client's effective limit for a group: its own override from `api_clients.rate_limits` when that is a
+ * whole number >= 0, the server-wide value otherwise.
+ */
+export function effectiveLimit(
+  group: RateLimitGroup,
+  serverWide: RateLimits,
+  overrides: Readonly<Record<string, unknown>> | undefined,
+): number {
+  const own = overrides?.[group];
+  return typeof own === 'number' && Number.isSafeInteger(own) && own >= 0 ? own : serverWide[group];
+}
