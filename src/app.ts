@@ -16,6 +16,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
@@ -23,6 +24,7 @@ import { registerErrorHandling } from './http/errors.ts';
 import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
+import { registerRateLimits } from './http/rate-limit.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
@@ -36,13 +38,20 @@ import { scheduleRoutes } from './http/routes/v1/schedules.routes.ts';
 import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
+import { DOCS_CSP, registerHttpSecurity } from './http/security.ts';
 import { registerLocalAdmin } from './local-admin.ts';
 import { createClient } from './services/clients.service.ts';
 
 /** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
 const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
 
-export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<FastifyInstance> {
+export interface AppDeps extends RouteDeps {
+  logger: Logger;
+  /** Shared rate-limit counters (REDIS_URL); in-process when absent. */
+  rateLimitRedis?: Redis | undefined;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimitBytes,
@@ -84,7 +93,14 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
     }),
   );
   registerObservability(app, deps);
+  await registerHttpSecurity(app, deps.config);
   registerAuth(app, deps.db);
+  // After authentication (keys on the tenant), before idempotency and handlers (rejects before any work).
+  await registerRateLimits(app, {
+    limits: deps.config.rateLimits,
+    redis: deps.rateLimitRedis,
+    keyPrefix: deps.config.redisKeyPrefix,
+  });
   registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
 
   await app.register(swagger, {
@@ -108,7 +124,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerLocalAdmin(app, createClient, deps.db);

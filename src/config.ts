@@ -1,7 +1,12 @@
 /** The only reader of process.env: validates every setting at start-up and hands out a frozen, typed config. */
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { isRateLimitGroup, RATE_LIMIT_DEFAULTS, RATE_LIMIT_GROUPS, type RateLimits } from './lib/rate-limits.ts';
+import {
+  isRateLimitGroup,
+  RATE_LIMIT_DEFAULTS,
+  RATE_LIMIT_GROUPS,
+  type RateLimits,
+} from './lib/rate-limits.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })

@@ -64,10 +64,19 @@ export function redactText(text: string | undefined): string | undefined {
   return text?.replace(SECRET_IN_TEXT, `$1$2${REDACTED}`);
 }
 
+/**
+ * A failed query's bound parameters (Drizzle writes them into the message and stack as `params: …`, and keeps
+ * them in `params`) can hold phone numbers, ciphertexts and hashes: they are dropped; the SQL text and the
+ * database's own error (`caused by: …`) stay.
+ */
+const QUERY_PARAMS_IN_TEXT = /\nparams: .*/g;
+
 function serializeError(error: Error): pino.SerializedError {
   const serialized = pino.stdSerializers.err(error);
-  serialized.message = redactText(serialized.message);
-  if (serialized.stack) serialized.stack = redactText(serialized.stack);
+  const scrub = (text: string) => redactText(text).replace(QUERY_PARAMS_IN_TEXT, `\nparams: ${REDACTED}`);
+  serialized.message = scrub(serialized.message);
+  if (serialized.stack) serialized.stack = scrub(serialized.stack);
+  if ('params' in serialized) serialized.params = REDACTED;
   return serialized;
 }
 

@@ -3,10 +3,12 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migratePostgres, openDatabase } from './db/client.ts';
 import { runEmulatorCli } from './emulator/main.ts';
+import { createCipher } from './lib/crypto.ts';
 import { createClientViaServer, publishLocalServer, readLocalServer } from './local-admin.ts';
 import { createLogger } from './logger.ts';
 import { startRuntime } from './runtime.ts';
 import { createClient, SCOPES, type Scope } from './services/clients.service.ts';
+import { rotateEncryptionKey } from './services/key-rotation.service.ts';
 
 const HELP = `Usage: fcm-server <command> [options]
 
@@ -20,6 +22,9 @@ Commands:
       --scopes a,b        send,read,manage,admin (default: send,read,manage)
       --json              print {"client_id": …, "client_token": …}
   emulator              run the FCM emulator alone (--port N, --latency-ms N)
+  rotate-encryption-key re-encrypt stored secrets under ENCRYPTION_KEY (old keys in ENCRYPTION_KEYS_PREVIOUS);
+                        resumable, safe to run while the server runs (PostgreSQL)
+      --batch-size N      rows per transaction (default 500)
 
 Configuration comes from environment variables: see .env.example.`;
 
@@ -73,6 +78,44 @@ async function main(argv: string[]): Promise<void> {
         `Client created: ${name}\n  Client-ID:    ${created.clientId}\n  Client-Token: ${created.clientToken}\n` +
           'The token is shown only this once; it is stored hashed.',
       );
+    }
+    return;
+  }
+
+  if (command === 'rotate-encryption-key') {
+    const { values } = parseArgs({ args: rest, options: { 'batch-size': { type: 'string' } } });
+    const batchSize = Number(values['batch-size'] ?? 500);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+      throw new UsageError('--batch-size must be a whole number from 1 to 10000');
+    if (!config.encryptionKey) {
+      throw new UsageError(
+        'rotate-encryption-key needs the new key in ENCRYPTION_KEY and the old one(s) in ENCRYPTION_KEYS_PREVIOUS',
+      );
+    }
+    const cipher = createCipher(config.encryptionKey, config.previousEncryptionKeys);
+    console.log(
+      `Re-encrypting under key ${cipher.keyId}` +
+        (cipher.previousKeyIds.length ? ` (decrypting ${cipher.previousKeyIds.join(', ')})` : ''),
+    );
+    const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
+    try {
+      const reports = await rotateEncryptionKey(database.db, cipher, {
+        batchSize,
+        onProgress: (p) => console.log(`  ${p.table}.${p.column}: ${p.done}/${p.total}`),
+      });
+      for (const r of reports) {
+        console.log(
+          `${r.table}.${r.column}: ${r.reencrypted} re-encrypted` +
+            (r.duplicates ? `, ${r.duplicates} duplicate device(s) kept their old index` : ''),
+        );
+      }
+      console.log(
+        `Done: every value is under key ${cipher.keyId}. ` +
+          'Keep the old key in ENCRYPTION_KEYS_PREVIOUS until every process runs with this configuration; ' +
+          'then it can be removed.',
+      );
+    } finally {
+      await database.close();
     }
     return;
   }

@@ -15,6 +15,7 @@ import { listenForEvents } from './db/events.listener.ts';
 import { queueDepths } from './db/queue-stats.repository.ts';
 import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
+import { connectRateLimitRedis } from './http/rate-limit.ts';
 import { type JobQueue, startQueue } from './jobs/queue.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { startWebhookWorkers } from './jobs/webhooks.job.ts';
@@ -55,11 +56,19 @@ export interface RuntimeOptions {
 function resolveEncryptionKey(config: Readonly<Config>, logger: Logger): Buffer {
   if (config.encryptionKey) return config.encryptionKey;
   const file = join(config.database.dataDir, 'encryption.key');
-  if (existsSync(file)) return parseEncryptionKey(readFileSync(file, 'utf8'));
+  if (existsSync(file)) {
+    logger.info({ file }, 'ENCRYPTION_KEY is not set: using the development key in the data directory');
+    return parseEncryptionKey(readFileSync(file, 'utf8'));
+  }
   mkdirSync(config.database.dataDir, { recursive: true });
   writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
   chmodSync(file, 0o600);
-  logger.warn({ file }, 'ENCRYPTION_KEY is not set: generated a development key into the data directory');
+  logger.warn(
+    { file },
+    `ENCRYPTION_KEY is not set: generated a new development encryption key into ${file}. ` +
+      'Push tokens and credentials in this data directory are encrypted with it: keep the file with the data ' +
+      '(losing it makes them unreadable). Production requires ENCRYPTION_KEY.',
+  );
   return parseEncryptionKey(readFileSync(file, 'utf8'));
 }
 
@@ -146,11 +155,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       });
     if (!options.push) closers.push(() => push.close());
 
+    const cipher = createCipher(resolveEncryptionKey(config, logger), config.previousEncryptionKeys);
+    if (cipher.previousKeyIds.length > 0) {
+      logger.info(
+        { key_id: cipher.keyId, previous_key_ids: cipher.previousKeyIds },
+        'encryption keys: encrypting with the current key, decrypting with the previous ones too',
+      );
+    }
     const deps: ServiceDeps = {
       config,
       db: database.db,
       queue,
-      cipher: createCipher(resolveEncryptionKey(config, logger)),
+      cipher,
       push,
       logger,
       defaultAccount,
@@ -167,7 +183,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     let app: FastifyInstance | undefined;
     if (options.roles.api) {
-      app = await buildApp(deps);
+      let rateLimitRedis: Awaited<ReturnType<typeof connectRateLimitRedis>> | undefined;
+      if (config.redisUrl && config.rateLimits.enabled) {
+        const redis = await connectRateLimitRedis(config.redisUrl, logger);
+        closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
+        rateLimitRedis = redis;
+      }
+      app = await buildApp({ ...deps, rateLimitRedis });
       const running = app;
       closers.push(() => running.close());
     }

@@ -23,7 +23,7 @@ export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 export const storageMode = (): 'postgres' | 'pglite' => (inject('databaseUrl') ? 'postgres' : 'pglite');
 
 /** A fresh database: CREATE DATABASE … TEMPLATE on PostgreSQL, the data-dir image on PGlite. */
-async function freshDatabase(): Promise<{
+export async function freshDatabase(): Promise<{
   handle: DatabaseHandle;
   url?: string;
   drop: () => Promise<void>;

@@ -1,5 +1,5 @@
 /** SQL for devices. Tokens are stored encrypted; `token_hash` (a blind index) is what lookups and uniqueness use. */
-import { and, arrayContains, asc, eq, inArray, isNull, type SQL } from 'drizzle-orm';
+import { and, arrayContains, asc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices } from './schema.ts';
@@ -138,4 +138,23 @@ export async function deactivateDevicesOfProfile(
     .where(and(live(tenantId), eq(devices.profileId, profileId), eq(devices.isActive, true)))
     .returning({ id: devices.id });
   return rows.map((r) => r.id);
+}
+
+/**
+ * Key rotation: moves the tenant's device indexed under a previous key's blind index onto the current one (with
+ * the token re-encrypted), so a lookup or upsert by the current index finds it before the rotation command
+ * reaches it. Leaves it alone if another device already holds the current index.
+ */
+export async function reindexDeviceToken(
+  ex: Executor,
+  tenantId: string,
+  previousHashes: string[],
+  tokenHash: string,
+  tokenCiphertext: string,
+): Promise<void> {
+  if (previousHashes.length === 0) return;
+  await ex.execute(sql`update devices set token_hash = ${tokenHash}, token_ciphertext = ${tokenCiphertext}
+    where api_client_id = ${tenantId}
+      and token_hash in (select jsonb_array_elements_text(${JSON.stringify(previousHashes)}::jsonb))
+      and not exists (select 1 from devices o where o.api_client_id = ${tenantId} and o.token_hash = ${tokenHash})`);
 }

@@ -49,6 +49,9 @@ export function keyIdOf(masterKey: Buffer): string {
   return createHash('sha256').update(masterKey).digest('hex').slice(0, 8);
 }
 
+/** Every value encrypted under a key starts with this (what key rotation looks for). */
+export const ciphertextPrefix = (keyId: string) => `${VERSION}:${keyId}:`;
+
 interface KeySet {
   id: string;
   enc: KeyObject;
@@ -80,7 +83,7 @@ export function createCipher(currentKey: Buffer, previousKeys: readonly Buffer[]
     return k.id !== current.id && all.findIndex((other) => other.id === k.id) === i;
   });
   const byId = new Map([current, ...previous].map((k) => [k.id, k]));
-  const currentPrefix = `${VERSION}:${current.id}:`;
+  const currentPrefix = ciphertextPrefix(current.id);
 
   return {
     keyId: current.id,
@@ -93,7 +96,8 @@ export function createCipher(currentKey: Buffer, previousKeys: readonly Buffer[]
     },
     decrypt(ciphertext) {
       const [version, id, ivText, bodyText] = ciphertext.split(':');
-      if (version !== VERSION || !id || !ivText || !bodyText) throw new Error('unrecognised ciphertext format');
+      if (version !== VERSION || !id || !ivText || !bodyText)
+        throw new Error('unrecognised ciphertext format');
       const keys = byId.get(id);
       if (!keys) {
         throw new Error(

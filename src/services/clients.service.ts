@@ -14,6 +14,8 @@ export interface Principal {
   clientId: string;
   name: string;
   scopes: Scope[];
+  /** Per-group overrides of the rate limits (api_clients.rate_limits), requests per minute. */
+  rateLimits: Readonly<Record<string, number>>;
 }
 
 export interface CreatedClient {
@@ -59,5 +61,10 @@ export async function authenticate(db: Db, clientId: string | undefined, token: 
   if (client.expiresAt && client.expiresAt.getTime() <= Date.now()) {
     throw unauthorized('token_expired', 'this API client token has expired');
   }
-  return { clientId: client.id, name: client.name, scopes: client.scopes as Scope[] };
+  return {
+    clientId: client.id,
+    name: client.name,
+    scopes: client.scopes as Scope[],
+    rateLimits: client.rateLimits ?? {},
+  };
 }

@@ -7,6 +7,7 @@ import {
   findDevice,
   findDeviceByTokenHash,
   listDevices,
+  reindexDeviceToken,
   updateDevice,
   upsertDevice,
 } from '../db/devices.repository.ts';
@@ -122,13 +123,22 @@ export async function registerDevice(
 ): Promise<{ device: DeviceView; created: boolean }> {
   return db.transaction(async (tx) => {
     const profileId = await resolveOwner(tx, tenantId, input);
+    const tokenCiphertext = cipher.encrypt(input.token);
+    const tokenHash = cipher.blindIndex(input.token);
+    await reindexDeviceToken(
+      tx,
+      tenantId,
+      cipher.previousBlindIndexes(input.token),
+      tokenHash,
+      tokenCiphertext,
+    );
     const { device, created } = await upsertDevice(tx, {
       id: uuidv7(),
       apiClientId: tenantId,
       profileId: profileId ?? null,
       platform: input.platform,
-      tokenCiphertext: cipher.encrypt(input.token),
-      tokenHash: cipher.blindIndex(input.token),
+      tokenCiphertext,
+      tokenHash,
       ...metadataColumns(input),
     });
     const view = toView(device, cipher);
@@ -175,6 +185,9 @@ export async function changeDevice(
     if (input.platform) values.platform = input.platform;
     if (input.token !== undefined) {
       const tokenHash = cipher.blindIndex(input.token);
+      const tokenCiphertext = cipher.encrypt(input.token);
+      const previous = cipher.previousBlindIndexes(input.token);
+      await reindexDeviceToken(tx, tenantId, previous, tokenHash, tokenCiphertext);
       const other = await findDeviceByTokenHash(tx, tenantId, tokenHash);
       if (other && other.id !== id) {
         throw new AppError('conflict', 409, 'another device is registered with this token', [
@@ -182,7 +195,7 @@ export async function changeDevice(
         ]);
       }
       values.tokenHash = tokenHash;
-      values.tokenCiphertext = cipher.encrypt(input.token);
+      values.tokenCiphertext = tokenCiphertext;
     }
     const row = await updateDevice(tx, tenantId, id, values);
     return toView(row!, cipher);
