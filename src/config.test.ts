@@ -30,13 +30,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', ENCRYPTION_KEY: key })).toThrowError(
       /DATABASE_URL is required/,
     );
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', ENCRYPTION_KEY: key, DATABASE_URL: 'postgres://db/x' }),
+    ).toThrowError(/ALLOWED_HOSTS is required in production/);
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        ENCRYPTION_KEY: key,
+        DATABASE_URL: 'postgres://db/x',
+        ALLOWED_HOSTS: ' , ',
+      }),
+    ).toThrowError(/ALLOWED_HOSTS is required/);
     const config = loadConfig({
       NODE_ENV: 'production',
       ENCRYPTION_KEY: key,
       DATABASE_URL: 'postgres://db/x',
+      ALLOWED_HOSTS: 'push.example.com',
     });
     expect(config.fcm).toMatchObject({ emulator: false, baseUrl: 'https://fcm.googleapis.com' });
     expect(config.webhooks).toMatchObject({ allowHttp: false, allowPrivateTargets: false });
+    expect(config.allowedHosts).toEqual(['push.example.com']);
   });
 
   it('allows http and private webhook targets outside production, and either when configured', () => {
@@ -45,11 +58,74 @@ describe('loadConfig', () => {
       NODE_ENV: 'production',
       ENCRYPTION_KEY: key,
       DATABASE_URL: 'postgres://db/x',
+      ALLOWED_HOSTS: 'push.example.com',
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     };
     expect(loadConfig(production).webhooks).toMatchObject({ allowHttp: true, allowPrivateTargets: true });
     expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' }).webhooks.allowPrivateTargets).toBe(false);
+  });
+
+  it('lists every production refusal at once, each naming its variable', () => {
+    let message = '';
+    try {
+      loadConfig({ NODE_ENV: 'production', DEBUG: 'true' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^Refusing to start in production:/);
+    for (const variable of ['ENCRYPTION_KEY', 'DEBUG', 'DATABASE_URL', 'ALLOWED_HOSTS']) {
+      expect(message).toContain(`  ${variable} `);
+    }
+  });
+
+  it('allows any host outside production, and parses host and origin lists', () => {
+    expect(loadConfig({}).allowedHosts).toEqual(['*']);
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    const config = loadConfig({
+      ALLOWED_HOSTS: 'Push.Example.com, .example.org,,127.0.0.1,[::1]',
+      CORS_ORIGINS: 'https://App.example.com/, http://localhost:3000',
+    });
+    expect(config.allowedHosts).toEqual(['push.example.com', '.example.org', '127.0.0.1', '[::1]']);
+    expect(config.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(() => loadConfig({ ALLOWED_HOSTS: 'https://push.example.com' })).toThrowError(
+      /ALLOWED_HOSTS\.0: must be host names/,
+    );
+    expect(() => loadConfig({ ALLOWED_HOSTS: 'push.example.com:8080' })).toThrowError(/ALLOWED_HOSTS/);
+    expect(() => loadConfig({ CORS_ORIGINS: 'app.example.com' })).toThrowError(
+      /CORS_ORIGINS\.0: must be origins/,
+    );
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrowError(/CORS_ORIGINS/);
+  });
+
+  it('has the spec rate limits by default, server-wide overrides, and an off switch', () => {
+    expect(loadConfig({}).rateLimits).toEqual({
+      enabled: true,
+      perMinute: { send: 100, bulk: 10, device_registration: 50, analytics: 30, default: 600 },
+    });
+    const config = loadConfig({ RATE_LIMITS: 'send=300, default=1200', RATE_LIMIT_ENABLED: 'false' });
+    expect(config.rateLimits).toMatchObject({
+      enabled: false,
+      perMinute: { send: 300, bulk: 10, default: 1200 },
+    });
+    expect(() => loadConfig({ RATE_LIMITS: 'sends=5' })).toThrowError(
+      /RATE_LIMITS: "sends=5" is not group=requests_per_minute; groups: send, bulk, device_registration, analytics, default/,
+    );
+    expect(() => loadConfig({ RATE_LIMITS: 'send=-1' })).toThrowError(/RATE_LIMITS/);
+  });
+
+  it('takes previous encryption keys for decryption, naming a bad one', () => {
+    const other = Buffer.alloc(32, 2);
+    const config = loadConfig({
+      ENCRYPTION_KEY: key,
+      ENCRYPTION_KEYS_PREVIOUS: `${other.toString('base64')}, ${'cd'.repeat(32)}`,
+    });
+    expect(config.encryptionKey).toEqual(Buffer.alloc(32, 1));
+    expect(config.previousEncryptionKeys).toEqual([other, Buffer.alloc(32, 0xcd)]);
+    expect(loadConfig({}).previousEncryptionKeys).toEqual([]);
+    expect(() =>
+      loadConfig({ ENCRYPTION_KEY: 'short', ENCRYPTION_KEYS_PREVIOUS: `${key},nope` }),
+    ).toThrowError(/ENCRYPTION_KEY: must be 32 bytes[\s\S]*ENCRYPTION_KEYS_PREVIOUS\.1: must be 32 bytes/);
   });
 
   it('reads the analytics roll-up schedule: a 5-field cron and at least 2 days back', () => {
