@@ -421,6 +421,8 @@ describe('security headers, body limits and JSON only (development)', () => {
       expect(response.headers).toMatchObject({
         'x-content-type-options': 'nosniff',
         'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'cross-origin-resource-policy': 'same-origin',
       });
       expect(response.headers['content-security-policy']).toMatch(/^default-src 'none'/);
       expect(response.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
