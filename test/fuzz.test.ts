@@ -27,8 +27,9 @@ const known: string[] = [];
 let tables: { name: string; updated: boolean }[] = [];
 
 beforeAll(async () => {
-  // No workers: background sends would change the tables between the before/after snapshots.
-  server = await startTestServer({}, { worker: false });
+  // No workers: background sends would change the tables between the before/after snapshots. No rate limits:
+  // every case must reach validation and the handlers, not a 429.
+  server = await startTestServer({ RATE_LIMIT_ENABLED: 'false' }, { worker: false });
   tenant = await server.tenant('fuzz');
   const post = (url: string, payload: object) =>
     server.app.inject({ method: 'POST', url, headers: tenant.headers, payload });

@@ -501,12 +501,12 @@ describe('production: HSTS and allowed hosts', () => {
   });
   afterAll(() => server?.close());
 
-  const get = (host: string) =>
-    server.app.inject({ method: 'GET', url: '/api/v1/health', headers: { host } });
+  const get = (host: string, url = '/api/v1/profiles/') =>
+    server.app.inject({ method: 'GET', url, headers: { host } });
 
   it('sends HSTS in production', async () => {
     const response = await get('push.example.com');
-    expect(response.statusCode).toBe(200);
+    expect(response.statusCode).toBe(401);
     expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
   });
 
@@ -518,7 +518,7 @@ describe('production: HSTS and allowed hosts', () => {
       'api.example.org',
       '127.0.0.1:8080',
     ]) {
-      expect((await get(host)).statusCode, host).toBe(200);
+      expect((await get(host)).statusCode, host).toBe(401);
     }
     for (const host of ['evil.example.com', 'push.example.com.evil.net', 'notexample.org', '[::1]:8080']) {
       const response = await get(host);
@@ -526,6 +526,17 @@ describe('production: HSTS and allowed hosts', () => {
       expect(errorOf(response).code).toBe('invalid_host');
       expect(response.headers['x-content-type-options']).toBe('nosniff');
     }
+  });
+
+  it('lets health checks through whatever Host they send (probes use the address)', async () => {
+    expect((await get('10.1.2.3:8080', '/api/v1/health/')).statusCode).toBe(200);
+    expect((await get('10.1.2.3:8080', '/api/v1/healthy')).statusCode).toBe(400);
+    const post = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/health',
+      headers: { host: '10.1.2.3' },
+    });
+    expect(post.statusCode).toBe(400);
   });
 
   it('matches host names like Django ALLOWED_HOSTS', () => {

@@ -54,6 +54,12 @@ const CORS_EXPOSED_HEADERS = [
   'ratelimit-policy',
 ];
 
+/**
+ * Health and metrics endpoints answer any Host: container health checks, Kubernetes probes and Prometheus reach
+ * a process by its address, and these endpoints build nothing from the Host header.
+ */
+const ANY_HOST_PATHS = /^\/(api\/v1\/health|health|metrics)(\/|\?|$)/;
+
 /** Whether a host name (no port, lower case) is one of ALLOWED_HOSTS (`*`, exact, or `.example.com` suffix). */
 export function hostAllowed(host: string, allowed: readonly string[]): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');
@@ -95,6 +101,7 @@ export async function registerHttpSecurity(app: FastifyInstance, config: Readonl
   if (!config.allowedHosts.includes('*')) {
     const allowed = config.allowedHosts;
     app.addHook('onRequest', async (request) => {
+      if (request.method === 'GET' && ANY_HOST_PATHS.test(request.url)) return;
       const host = hostNameOf(request);
       if (!host || !hostAllowed(host, allowed)) {
         throw new AppError('invalid_host', 400, 'the Host header names a host this server does not serve');
