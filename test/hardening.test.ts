@@ -48,6 +48,7 @@ describe('rate-limit groups', () => {
     expect(rateLimitGroupOf('GET', '/api/v1/analytics/summary')).toBe('analytics');
     expect(rateLimitGroupOf('GET', '/api/v1/analytics')).toBe('analytics');
     expect(rateLimitGroupOf('GET', '/api/v1/notifications/:id')).toBe('default');
+    expect(rateLimitGroupOf('POST', '/api/v1/receipts')).toBeUndefined();
     expect(RATE_LIMIT_DEFAULTS).toMatchObject({
       send: 100,
       bulk: 10,
@@ -163,6 +164,15 @@ describe('rate limits (in-process)', () => {
     expect(limited.statusCode).toBe(429);
     expect(errorOf(limited).code).toBe('rate_limited');
     expect((await health('203.0.113.8')).statusCode).toBe(200);
+    // Device receipts are not limited: many devices share one address behind NAT or a load balancer.
+    const receipt = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/receipts/',
+      remoteAddress: '203.0.113.7',
+      payload: { delivery_id: '1', receipt_token: 'not-a-valid-receipt-token', status: 'delivered' },
+    });
+    expect(receipt.statusCode).toBe(404);
+    expect(receipt.headers['ratelimit-limit']).toBeUndefined();
     const authenticated = await server.app.inject({
       method: 'GET',
       url: '/api/v1/profiles/',

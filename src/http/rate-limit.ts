@@ -55,15 +55,10 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-interface LimitKey {
-  group: RateLimitGroup;
-  subject: string;
-}
+const groupOf = (request: FastifyRequest) => rateLimitGroupOf(request.method, request.routeOptions.url ?? '');
 
-function limitKeyOf(request: FastifyRequest): LimitKey {
-  const group = rateLimitGroupOf(request.method, request.routeOptions.url ?? '');
-  const subject = request.principal ? `t:${request.principal.clientId}` : `ip:${normalizeIP(request.ip)}`;
-  return { group, subject };
+function subjectOf(request: FastifyRequest): string {
+  return request.principal ? `t:${request.principal.clientId}` : `ip:${normalizeIP(request.ip)}`;
 }
 
 export async function registerRateLimits(
@@ -81,10 +76,7 @@ export async function registerRateLimits(
     // Not per route: one hook below, after authentication.
     global: false,
     timeWindow: WINDOW_MS,
-    keyGenerator: (request) => {
-      const { group, subject } = limitKeyOf(request);
-      return `${group}:${subject}`;
-    },
+    keyGenerator: (request) => `${groupOf(request) ?? 'default'}:${subjectOf(request)}`,
     max: (request, key) => effectiveLimit(groupOfKey(key), limits.perMinute, request.principal?.rateLimits),
     ...(redis ? { redis, nameSpace: `${options.keyPrefix}rl:` } : { cache: 100_000 }),
   });
@@ -92,6 +84,7 @@ export async function registerRateLimits(
   let lastWarned = 0;
 
   app.addHook('preValidation', async (request, reply) => {
+    if (groupOf(request) === undefined) return;
     let result: Awaited<ReturnType<typeof limiter>>;
     try {
       result = await limiter(request);

@@ -27,9 +27,15 @@ export type RateLimits = Record<RateLimitGroup, number>;
 export const isRateLimitGroup = (name: string): name is RateLimitGroup =>
   Object.hasOwn(RATE_LIMIT_DEFAULTS, name);
 
-/** Which group a route belongs to, from its method and registered URL (e.g. `/api/v1/notify/topic/:topic_name`). */
-export function rateLimitGroupOf(method: string, routeUrl: string): RateLimitGroup {
+/**
+ * Which group a route belongs to, from its method and registered URL (e.g. `/api/v1/notify/topic/:topic_name`);
+ * undefined for the one route that is not limited: device receipts come from every device, usually through a
+ * load balancer or carrier NAT (one address for many devices), and each carries an HMAC checked before any
+ * database work.
+ */
+export function rateLimitGroupOf(method: string, routeUrl: string): RateLimitGroup | undefined {
   const path = routeUrl.replace(/^\/api\/v1(?=\/)/, '').replace(/\/$/, '');
+  if (method === 'POST' && path === '/receipts') return undefined;
   if (path === '/analytics' || path.startsWith('/analytics/')) return 'analytics';
   if (method !== 'POST') return 'default';
   if (path === '/notify/bulk') return 'bulk';
