@@ -26,6 +26,7 @@ import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
 import { registerRateLimits } from './http/rate-limit.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
+import { deadLetterRoutes } from './http/routes/v1/dead-letters.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
@@ -143,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         deviceRoutes,
         notifyRoutes,
         notificationRoutes,
+        deadLetterRoutes,
         scheduleRoutes,
         receiptRoutes,
         templateRoutes,

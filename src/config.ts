@@ -128,6 +128,25 @@ const schema = z.object({
   SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
   SEND_RETRY_BASE_MS: duration.default(1_000),
   SEND_RETRY_MAX_MS: duration.default(15 * 60_000),
+  /** A delivery whose notification is older than this is given up (dead, EXPIRED) instead of sent or retried. */
+  SEND_MAX_AGE_SECONDS: duration.default(24 * 3600),
+  /** How long a Firebase project pauses after a 429 that came without Retry-After. */
+  SEND_THROTTLE_DEFAULT_MS: duration.default(60_000),
+  /** Circuit breaker per Firebase project: consecutive transport failures / 5xx within the window open it. */
+  FCM_CIRCUIT_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
+  FCM_CIRCUIT_WINDOW_MS: duration.default(30_000),
+  FCM_CIRCUIT_COOLDOWN_MS: duration.default(30_000),
+  /** Dry-run (validate_only) a token with FCM when a device registers; FCM outages never block registration. */
+  VALIDATE_TOKENS_ON_REGISTER: bool.default(true),
+  /** Devices not seen for this many days are deactivated (reason "stale"); 0 = never. */
+  STALE_DEVICE_DAYS: z.coerce.number().int().min(0).max(36_500).default(270),
+  /** Retention in days (0 = keep forever): deliveries and their finished notifications, audit log, webhook attempts, dispatched events. */
+  RETENTION_DELIVERIES_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
+  RETENTION_AUDIT_DAYS: z.coerce.number().int().min(0).max(36_500).default(365),
+  RETENTION_WEBHOOK_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
+  RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
+  /** SIGTERM: how long in-flight send batches get to finish before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: duration.default(20_000),
   /** Scheduled sends: how often due schedules are looked for, how many per look, when an occurrence is late. */
   SCHEDULER_INTERVAL_MS: duration.default(1_000),
   SCHEDULER_BATCH: z.coerce.number().int().min(1).max(1_000).default(100),
@@ -209,7 +228,14 @@ export interface Config {
     maxAttempts: number;
     retryBaseMs: number;
     retryMaxMs: number;
+    maxAgeSeconds: number;
+    throttleDefaultMs: number;
   };
+  /** Per-Firebase-project circuit breaker (see docs/reliability.md). */
+  circuit: { failures: number; windowMs: number; cooldownMs: number };
+  devices: { validateTokensOnRegister: boolean; staleDays: number };
+  retention: { deliveriesDays: number; auditDays: number; webhookDays: number; eventsDays: number };
+  shutdownTimeoutMs: number;
   scheduler: { intervalMs: number; batch: number; misfireGraceMs: number };
   analytics: { cron: string; lookbackDays: number };
   bodyLimitBytes: number;
@@ -285,7 +311,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxAttempts: e.SEND_MAX_ATTEMPTS,
       retryBaseMs: e.SEND_RETRY_BASE_MS,
       retryMaxMs: e.SEND_RETRY_MAX_MS,
+      maxAgeSeconds: e.SEND_MAX_AGE_SECONDS,
+      throttleDefaultMs: e.SEND_THROTTLE_DEFAULT_MS,
     },
+    circuit: {
+      failures: e.FCM_CIRCUIT_FAILURES,
+      windowMs: e.FCM_CIRCUIT_WINDOW_MS,
+      cooldownMs: e.FCM_CIRCUIT_COOLDOWN_MS,
+    },
+    devices: { validateTokensOnRegister: e.VALIDATE_TOKENS_ON_REGISTER, staleDays: e.STALE_DEVICE_DAYS },
+    retention: {
+      deliveriesDays: e.RETENTION_DELIVERIES_DAYS,
+      auditDays: e.RETENTION_AUDIT_DAYS,
+      webhookDays: e.RETENTION_WEBHOOK_DAYS,
+      eventsDays: e.RETENTION_EVENTS_DAYS,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     scheduler: {
       intervalMs: e.SCHEDULER_INTERVAL_MS,
       batch: e.SCHEDULER_BATCH,

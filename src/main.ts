@@ -161,11 +161,15 @@ async function main(argv: string[]): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: draining in-flight work');
+    logger.info(
+      { signal, timeout_ms: config.shutdownTimeoutMs },
+      'shutting down: the API stops accepting, workers finish their in-flight batches',
+    );
+    // The queue gives in-flight jobs SHUTDOWN_TIMEOUT_MS, then hands them back; closing pools takes the rest.
     const force = setTimeout(() => {
       logger.error('shutdown took too long, exiting');
       process.exit(1);
-    }, 30_000);
+    }, config.shutdownTimeoutMs + 5_000);
     force.unref();
     runtime.close().then(
       () => process.exit(0),

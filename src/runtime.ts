@@ -24,6 +24,7 @@ import { createCipher } from './lib/crypto.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { Metrics } from './observability/metrics.ts';
 import { serveMetrics } from './observability/metrics-server.ts';
+import { CircuitBreaker } from './push/circuit-breaker.ts';
 import { FcmProvider } from './push/fcm.provider.ts';
 import type { PushProvider, ServiceAccount } from './push/push-provider.ts';
 import type { ServiceDeps } from './services/deps.ts';
@@ -140,11 +141,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         poolSize: config.database.poolSize,
       }));
     closers.push(() => database.close());
-    const queue: JobQueue = await startQueue(database, {
-      onError: (error) => logger.error({ err: error }, 'job queue error'),
-    });
-    closers.push(() => queue.stop({ graceful: true, timeoutMs: 15_000 }));
     const metrics = new Metrics({ queueDepths: () => queueDepths(database.db) });
+    // Closers run in reverse: the API stops accepting, then workers drain their in-flight batches (which
+    // still need FCM and the database), then the FCM connections and the database close.
     const push =
       options.push ??
       new FcmProvider({
@@ -154,6 +153,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         observer: metrics.fcm,
       });
     if (!options.push) closers.push(() => push.close());
+    const queue: JobQueue = await startQueue(database, {
+      onError: (error) => logger.error({ err: error }, 'job queue error'),
+    });
+    closers.push(() => queue.stop({ graceful: true, timeoutMs: config.shutdownTimeoutMs }));
 
     const cipher = createCipher(resolveEncryptionKey(config, logger), config.previousEncryptionKeys);
     if (cipher.previousKeyIds.length > 0) {
@@ -173,6 +176,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       metrics,
       errors,
       eventStream: options.roles.api ? await startEventStream(database, config, logger, closers) : undefined,
+      circuit: new CircuitBreaker(
+        { ...config.circuit, probeLeaseMs: 2 * config.fcm.timeoutMs + 5_000 },
+        {
+          onTransition: ({ project, from, to, failures }) => {
+            const fields = { firebase_project: project, from, to, failures };
+            if (to === 'open') logger.warn(fields, 'FCM circuit opened: batches wait for the cool-down');
+            else logger.info(fields, `FCM circuit ${to === 'closed' ? 'closed' : 'half-open'}`);
+          },
+        },
+      ),
     };
     if (options.roles.worker) {
       await startWorkers(deps);

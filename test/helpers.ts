@@ -71,6 +71,11 @@ export interface TestServer {
 
 let projectCounter = 0;
 
+/**
+ * `env` overrides the test defaults. Token validation at registration is off by default so that tests counting
+ * the messages the emulator received see sends only (test/reliability.test.ts turns it on). `worker: false`
+ * runs the API alone, for tests that run the workers in another process.
+ */
 export async function startTestServer(
   env: Record<string, string> = {},
   options: { worker?: boolean; logger?: Logger } = {},
@@ -86,6 +91,7 @@ export async function startTestServer(
     LOG_LEVEL: 'silent',
     SEND_RETRY_BASE_MS: '200',
     SEND_RETRY_MAX_MS: '1000',
+    VALIDATE_TOKENS_ON_REGISTER: 'false',
     ...env,
   });
   const runtime = await startRuntime({

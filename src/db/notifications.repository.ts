@@ -155,3 +155,20 @@ export async function lockNotification(ex: Executor, id: string): Promise<Notifi
   const [row] = await ex.select().from(notifications).where(eq(notifications.id, id)).for('update');
   return row;
 }
+
+/**
+ * Requeued dead letters: their notifications count them as failed no longer and go back to sending until they
+ * settle again (which emits notification.completed once more, with the new counts).
+ */
+export async function reopenNotifications(
+  ex: Executor,
+  tenantId: string,
+  requeued: { id: string; count: number }[],
+): Promise<void> {
+  if (requeued.length === 0) return;
+  await ex.execute(sql`update notifications n
+    set failed_count = greatest(n.failed_count - u.count, 0), status = 'sending', completed_at = null,
+      updated_at = now()
+    from jsonb_to_recordset(${JSON.stringify(requeued)}::jsonb) as u(id uuid, count int)
+    where n.id = u.id and n.api_client_id = ${tenantId}`);
+}

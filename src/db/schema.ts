@@ -130,6 +130,8 @@ export const devices = pgTable(
     uniqueIndex('devices_token_idx').on(t.apiClientId, t.tokenHash),
     index('devices_profile_idx').on(t.profileId).where(sql`${t.isActive}`),
     index('devices_list_idx').on(t.apiClientId, t.id),
+    /** The stale-device sweep: active devices by last contact. */
+    index('devices_stale_idx').on(t.lastSeenAt).where(sql`${t.isActive} and ${t.deletedAt} is null`),
   ],
 );
 
@@ -343,6 +345,8 @@ export const deliveries = pgTable(
     uniqueIndex('deliveries_notification_device_idx').on(t.notificationId, t.deviceId),
     index('deliveries_notification_idx').on(t.notificationId, t.id),
     index('deliveries_device_idx').on(t.deviceId),
+    /** The dead-letter list of a tenant (small: only dead deliveries are in it). */
+    index('deliveries_dead_idx').on(t.apiClientId, t.id).where(sql`${t.status} = 'dead'`),
   ],
 );
 

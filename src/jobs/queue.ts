@@ -27,6 +27,8 @@ export interface SendJob {
   /** 1 for the first try; a retry job carries the next number, so an old job re-run sends nothing twice. */
   attempt: number;
   requestId?: string | undefined;
+  /** ISO time SEND_MAX_AGE_SECONDS counts from instead of the notification's creation (a dead-letter requeue). */
+  since?: string | undefined;
 }
 
 export interface WebhookJob {

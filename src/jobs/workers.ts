@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { fanOut, sendBatch } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { startAnalyticsJob } from './analytics.job.ts';
+import { startMaintenance } from './maintenance.ts';
 import { QUEUES } from './queue.ts';
 import { runJob } from './run-job.ts';
 
@@ -13,6 +14,7 @@ const sendPayload = z.object({
   deliveryIds: z.array(z.string().regex(/^\d+$/)).min(1).max(500),
   attempt: z.number().int().min(1),
   requestId: z.string().optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
 });
 
 export async function startWorkers(deps: ServiceDeps): Promise<void> {
@@ -55,4 +57,5 @@ export async function startWorkers(deps: ServiceDeps): Promise<void> {
     },
   );
   await startAnalyticsJob(deps);
+  await startMaintenance(deps);
 }

@@ -251,6 +251,74 @@ describe('mapFcmResponse', () => {
     expect(mapFcmResponse(403, {}, '<html>')).toMatchObject({ errorCode: 'AUTH_ERROR', tokenInvalid: false });
   });
 
+  it('INVALID_ARGUMENT deactivates only when FCM blames the registration token', () => {
+    const invalid = (text: string, extra: object[] = []) =>
+      mapFcmResponse(
+        400,
+        {},
+        JSON.stringify({
+          error: {
+            code: 400,
+            message: text,
+            status: 'INVALID_ARGUMENT',
+            details: [
+              {
+                '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError',
+                errorCode: 'INVALID_ARGUMENT',
+              },
+              ...extra,
+            ],
+          },
+        }),
+      );
+    expect(invalid('The registration token is not a valid FCM registration token')).toMatchObject({
+      errorCode: 'INVALID_ARGUMENT',
+      tokenInvalid: true,
+    });
+    expect(
+      invalid('Request contains an invalid argument.', [
+        {
+          '@type': 'type.googleapis.com/google.rpc.BadRequest',
+          fieldViolations: [{ field: 'message.token', description: 'Invalid registration token' }],
+        },
+      ]),
+    ).toMatchObject({ tokenInvalid: true });
+    for (const text of [
+      'Request contains an invalid argument.',
+      "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration), Field 'ttl'",
+      'Message is too big. Max size is 4096 bytes.',
+      'Invalid data payload key: from',
+    ]) {
+      expect(invalid(text)).toMatchObject({ errorCode: 'INVALID_ARGUMENT', tokenInvalid: false });
+    }
+    expect(
+      invalid('Request contains an invalid argument.', [
+        {
+          '@type': 'type.googleapis.com/google.rpc.BadRequest',
+          fieldViolations: [{ field: 'message.data[0].key', description: 'Invalid data key' }],
+        },
+      ]),
+    ).toMatchObject({ tokenInvalid: false });
+  });
+
+  it('retries 429, 500 and 503 (with or without an FCM error detail), never 4xx', () => {
+    for (const [status, code] of [
+      [429, 'QUOTA_EXCEEDED'],
+      [500, 'INTERNAL'],
+      [503, 'UNAVAILABLE'],
+    ] as const) {
+      expect(mapFcmResponse(status, {}, fcmBody(status, 'X', code))).toMatchObject({
+        kind: 'retryable',
+        errorCode: code,
+      });
+      expect(mapFcmResponse(status, {}, '')).toMatchObject({ kind: 'retryable', errorCode: code });
+    }
+    expect(mapFcmResponse(404, {}, fcmBody(404, 'NOT_FOUND', 'UNREGISTERED'))).toMatchObject({
+      kind: 'permanent',
+      tokenInvalid: true,
+    });
+  });
+
   it('treats gateway errors without a body as retryable', () => {
     expect(mapFcmResponse(502, { 'retry-after': '3' }, 'Bad Gateway')).toEqual({
       kind: 'retryable',

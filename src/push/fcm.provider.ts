@@ -384,7 +384,11 @@ interface GoogleErrorBody {
     code?: number;
     message?: string;
     status?: string;
-    details?: Array<{ '@type'?: string; errorCode?: string }>;
+    details?: Array<{
+      '@type'?: string;
+      errorCode?: string;
+      fieldViolations?: Array<{ field?: string; description?: string }>;
+    }>;
   };
 }
 
@@ -423,7 +427,7 @@ export function mapFcmResponse(
     case 'SENDER_ID_MISMATCH':
       return { kind: 'permanent', errorCode: code, message, tokenInvalid: true };
     case 'INVALID_ARGUMENT':
-      return { kind: 'permanent', errorCode: code, message, tokenInvalid: isInvalidTokenMessage(message) };
+      return { kind: 'permanent', errorCode: code, message, tokenInvalid: isInvalidTokenError(error) };
     case 'QUOTA_EXCEEDED':
     case 'UNAVAILABLE':
     case 'INTERNAL':
@@ -444,9 +448,18 @@ function codeForStatus(status: number): FcmErrorCode {
   return 'UNSPECIFIED_ERROR';
 }
 
-/** FCM says "The registration token is not a valid FCM registration token" for malformed tokens. */
-function isInvalidTokenMessage(message: string): boolean {
-  return /registration token/i.test(message) && /not a valid/i.test(message);
+/**
+ * INVALID_ARGUMENT covers any bad field (payload too big, reserved data key, bad TTL…); only a bad token may
+ * deactivate the device. FCM says so in the message ("The registration token is not a valid FCM registration
+ * token") or, in older answers ("Request contains an invalid argument."), with a BadRequest field violation
+ * on `message.token`.
+ */
+function isInvalidTokenError(error: GoogleErrorBody['error']): boolean {
+  const message = error?.message ?? '';
+  if (/registration token/i.test(message) && /not a valid|invalid/i.test(message)) return true;
+  return (error?.details ?? []).some((detail) =>
+    (detail.fieldViolations ?? []).some((violation) => violation.field === 'message.token'),
+  );
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in milliseconds from now (never negative). */

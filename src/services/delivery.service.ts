@@ -19,6 +19,7 @@ import {
   markSending,
   type NotificationRow,
 } from '../db/notifications.repository.ts';
+import { findThrottle, raiseThrottle } from '../db/send-throttles.repository.ts';
 import { type FanoutJob, QUEUES, type SendJob } from '../jobs/queue.ts';
 import type { NotificationContent, SendOutcome } from '../push/push-provider.ts';
 import { renderMessage } from '../push/render.ts';
@@ -151,7 +152,37 @@ export function retryDelayMs(
   return Math.max(retryAfterMs ?? 0, Math.round(random() * ceiling));
 }
 
-/** Sends one batch and records every outcome; FCM is called outside any transaction. */
+/** Rescheduled batches (throttle, open circuit) come back spread over this much, not all at one instant. */
+const RESCHEDULE_SPREAD_MS = 1000;
+
+/** When the deliveries of this job stop being worth sending: SEND_MAX_AGE_SECONDS after the notification (or its requeue). */
+export function expiresAt(createdAt: Date, since: string | undefined, maxAgeSeconds: number): number {
+  const start = Math.max(createdAt.getTime(), since ? Date.parse(since) || 0 : 0);
+  return start + maxAgeSeconds * 1000;
+}
+
+/**
+ * Whether the batch may call FCM now: not while FCM has the project throttled (a 429, shared by every worker
+ * through send_throttles) nor while the project's circuit is open. Returns when to come back otherwise.
+ */
+async function waitBeforeSending(deps: ServiceDeps, project: string): Promise<number | undefined> {
+  const throttledUntil = await findThrottle(deps.db, project);
+  if (throttledUntil) return throttledUntil.getTime();
+  const gate = deps.circuit.acquire(project);
+  return gate.allowed ? undefined : gate.retryAt;
+}
+
+/** The same job again, later: it is not an attempt, the deliveries stay as they are. */
+async function reschedule(deps: ServiceDeps, job: SendJob, at: number): Promise<void> {
+  const startAfter = new Date(at + Math.floor(Math.random() * RESCHEDULE_SPREAD_MS));
+  await deps.queue.enqueue(deps.db, QUEUES.send, job, { startAfter });
+}
+
+/**
+ * Sends one batch and records every outcome; FCM is called outside any transaction. Deliveries past
+ * SEND_MAX_AGE_SECONDS end dead (EXPIRED) without a call; a throttled project or an open circuit reschedules
+ * the whole batch without counting an attempt.
+ */
 export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> {
   const notification = await findNotificationById(deps.db, job.notificationId);
   if (!notification) return;
@@ -172,24 +203,38 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
     notification.firebaseProjectId,
     deps.defaultAccount,
   );
+  const { maxAttempts, maxAgeSeconds, throttleDefaultMs } = deps.config.send;
+  const expiry = expiresAt(notification.createdAt, job.since, maxAgeSeconds);
+  const expired = (lastError?: string) =>
+    `not sent within SEND_MAX_AGE_SECONDS (${maxAgeSeconds} s)${lastError ? `; last error: ${lastError}` : ''}`;
 
   const outcomes: DeliveryOutcome[] = [];
-  const toSend = open.filter((d) => {
+  const toSend: DeliveryToSend[] = [];
+  const startedAt = Date.now();
+  for (const d of open) {
     if (!d.deviceActive) outcomes.push({ id: d.id, status: 'failed', errorCode: 'DEVICE_INACTIVE' });
-    if (d.deviceActive && !account) {
+    else if (!account) {
       outcomes.push({
         id: d.id,
         status: 'failed',
         errorCode: 'NO_CREDENTIALS',
         errorMessage: 'Firebase project removed',
       });
-    }
-    return d.deviceActive && account;
-  });
+    } else if (startedAt >= expiry) {
+      outcomes.push({ id: d.id, status: 'dead', errorCode: 'EXPIRED', errorMessage: expired() });
+    } else toSend.push(d);
+  }
 
   const deadTokens: { deviceId: string; reason: string }[] = [];
   let retryAt = 0;
   if (account && toSend.length > 0) {
+    const project = account.project_id;
+    const wait = await waitBeforeSending(deps, project);
+    if (wait !== undefined) {
+      await reschedule(deps, job, wait);
+      log.debug({ firebase_project: project, until: new Date(wait).toISOString() }, 'send batch deferred');
+      return;
+    }
     const messages = toSend.map((d) =>
       renderMessage(
         pickVariant((d.contents as Record<string, NotificationContent> | null) ?? contents, d.locale),
@@ -199,13 +244,18 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
     );
     const results: SendOutcome[] = await deps.push.send(account, messages);
     const now = Date.now();
+    let answered = 0;
+    let failing = 0;
+    let throttleUntil = 0;
     toSend.forEach((d, i) => {
       const result = results[i]!;
       if (result.kind === 'sent') {
+        answered++;
         outcomes.push({ id: d.id, status: 'sent', messageId: result.messageId });
         return;
       }
       if (result.kind === 'permanent') {
+        answered++;
         outcomes.push({
           id: d.id,
           status: 'failed',
@@ -215,7 +265,14 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
         if (result.tokenInvalid) deadTokens.push({ deviceId: d.deviceId, reason: result.errorCode });
         return;
       }
-      if (job.attempt >= deps.config.send.maxAttempts) {
+      let retryAfterMs = result.retryAfterMs;
+      if (result.errorCode === 'QUOTA_EXCEEDED') {
+        retryAfterMs ??= throttleDefaultMs;
+        throttleUntil = Math.max(throttleUntil, now + retryAfterMs);
+      } else {
+        failing++;
+      }
+      if (job.attempt >= maxAttempts) {
         outcomes.push({
           id: d.id,
           status: 'dead',
@@ -224,7 +281,16 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
         });
         return;
       }
-      const next = now + retryDelayMs(job.attempt, result.retryAfterMs, deps.config.send);
+      const next = now + retryDelayMs(job.attempt, retryAfterMs, deps.config.send);
+      if (next >= expiry) {
+        outcomes.push({
+          id: d.id,
+          status: 'dead',
+          errorCode: 'EXPIRED',
+          errorMessage: expired(`${result.errorCode}: ${result.message}`),
+        });
+        return;
+      }
       retryAt = Math.max(retryAt, next);
       outcomes.push({
         id: d.id,
@@ -234,6 +300,15 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
         nextAttemptAt: new Date(next),
       });
     });
+    deps.circuit.record(project, { successes: answered, failures: failing });
+    if (throttleUntil > 0) {
+      // Before recording the outcomes, so every other worker holds back as soon as possible.
+      await raiseThrottle(deps.db, project, new Date(throttleUntil));
+      log.warn(
+        { firebase_project: project, until: new Date(throttleUntil).toISOString() },
+        'FCM quota exceeded: project paused',
+      );
+    }
   }
 
   const retryIds = outcomes.filter((o) => o.status === 'retrying').map((o) => o.id);
@@ -260,6 +335,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
         deliveryIds: retryIds,
         attempt: job.attempt + 1,
         requestId: job.requestId,
+        ...(job.since ? { since: job.since } : {}),
       };
       await deps.queue.enqueue(tx, QUEUES.send, retry, { startAfter: new Date(retryAt) });
     }

@@ -6,6 +6,7 @@ import type { JobQueue } from '../jobs/queue.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import type { ErrorReporter } from '../observability/error-reporter.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { CircuitBreaker } from '../push/circuit-breaker.ts';
 import type { PushProvider, ServiceAccount } from '../push/push-provider.ts';
 import type { EventStream } from './event-stream.service.ts';
 
@@ -27,4 +28,6 @@ export interface ServiceDeps {
   errors: ErrorReporter;
   /** The live event stream's subscribers in this process (processes that serve the API only). */
   eventStream?: EventStream | undefined;
+  /** Per-Firebase-project circuit breaker of this process; `circuit.fcmState()` is for readiness checks. */
+  circuit: CircuitBreaker;
 }

@@ -17,8 +17,10 @@ import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
 import type { Platform } from '../push/push-provider.ts';
+import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
+import { assertTokenAccepted } from './token-validation.ts';
 
 export interface DeviceView {
   id: string;
@@ -114,13 +116,17 @@ function metadataColumns(input: DeviceMetadata) {
   };
 }
 
-/** Registers a token; a token the tenant already has updates that device (and reactivates it) instead. */
+/**
+ * Registers a token; a token the tenant already has updates that device (and reactivates it) instead. The
+ * token is first dry-run with FCM when VALIDATE_TOKENS_ON_REGISTER is on (see token-validation.ts).
+ */
 export async function registerDevice(
-  db: Db,
-  cipher: Cipher,
+  deps: ServiceDeps,
   tenantId: string,
   input: RegisterDeviceInput,
 ): Promise<{ device: DeviceView; created: boolean }> {
+  const { db, cipher } = deps;
+  await assertTokenAccepted(deps, tenantId, input.token);
   return db.transaction(async (tx) => {
     const profileId = await resolveOwner(tx, tenantId, input);
     const tokenCiphertext = cipher.encrypt(input.token);
@@ -171,12 +177,16 @@ export interface UpdateDeviceInput extends DeviceMetadata, DeviceOwner {
 }
 
 export async function changeDevice(
-  db: Db,
-  cipher: Cipher,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
   input: UpdateDeviceInput,
 ): Promise<DeviceView> {
+  const { db, cipher } = deps;
+  if (input.token !== undefined) {
+    if (!(await findDevice(db, tenantId, id))) throw notFound('device');
+    await assertTokenAccepted(deps, tenantId, input.token);
+  }
   return db.transaction(async (tx) => {
     if (!(await findDevice(tx, tenantId, id))) throw notFound('device');
     const profileId = await resolveOwner(tx, tenantId, input);

@@ -113,6 +113,10 @@ export const deviceRoutes =
         schema: {
           tags: ['devices'],
           summary: 'Register a device (re-registering a known token updates that device)',
+          description:
+            'The token is checked with an FCM dry run (validate_only) first: a token FCM calls unregistered or ' +
+            'invalid is refused with 422 invalid_token and nothing is stored. When FCM cannot answer (outage, ' +
+            'timeout, throttling) the registration is accepted.',
           body: registerBody,
           response: {
             200: deviceSchema,
@@ -124,12 +128,7 @@ export const deviceRoutes =
         },
       },
       async (request, reply) => {
-        const { device, created } = await registerDevice(
-          deps.db,
-          deps.cipher,
-          principalOf(request).clientId,
-          request.body,
-        );
+        const { device, created } = await registerDevice(deps, principalOf(request).clientId, request.body);
         return reply.code(created ? 201 : 200).send(device);
       },
     );
@@ -197,8 +196,7 @@ export const deviceRoutes =
           },
         },
       },
-      async (request) =>
-        changeDevice(deps.db, deps.cipher, principalOf(request).clientId, request.params.id, request.body),
+      async (request) => changeDevice(deps, principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(

@@ -1,0 +1,2 @@
+CREATE INDEX "deliveries_dead_idx" ON "deliveries" USING btree ("api_client_id","id") WHERE "deliveries"."status" = 'dead';--> statement-breakpoint
+CREATE INDEX "devices_stale_idx" ON "devices" USING btree ("last_seen_at") WHERE "devices"."is_active" and "devices"."deleted_at" is null;
