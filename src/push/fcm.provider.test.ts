@@ -219,6 +219,23 @@ describe('FcmProvider against the emulator (HTTP/2)', () => {
     expect(after.map((outcome) => outcome.kind)).toEqual(['sent', 'sent']);
   });
 
+  it('a connection cut while requests are in flight is a retryable CONNECTION_ERROR', async () => {
+    emulator.setFaults({ latencyMs: 300 });
+    const fresh = newProvider();
+    const before = emulator.stats().sendRequests;
+    const pending = fresh.send(account, [message('t'), message('u')]);
+    while (emulator.stats().sendRequests < before + 2)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    emulator.dropConnections();
+    const outcomes = await pending;
+    expect(outcomes).toMatchObject([
+      { kind: 'retryable', errorCode: 'CONNECTION_ERROR' },
+      { kind: 'retryable', errorCode: 'CONNECTION_ERROR' },
+    ]);
+    emulator.setFaults({});
+    expect((await fresh.send(account, [message('t')]))[0]?.kind).toBe('sent');
+  });
+
   it('reports CONNECTION_ERROR when nothing listens at the FCM URL', async () => {
     const nowhere = newProvider({ baseUrl: 'http://127.0.0.1:1' });
     const [outcome] = await nowhere.send(account, [message('t')]);

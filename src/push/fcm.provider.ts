@@ -291,6 +291,11 @@ class SessionSlot {
         if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
       });
       stream.on('end', () => {
+        // A stream that ends without response headers is a cut connection, not an answer.
+        if (status === 0) {
+          finish(new TransportError('CONNECTION_ERROR', 'FCM closed the stream before answering'));
+          return;
+        }
         finish({
           status,
           headers: responseHeaders,
