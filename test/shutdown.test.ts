@@ -111,7 +111,7 @@ async function postgresHarness(): Promise<Harness> {
       const child = spawnServer('worker', env);
       await waitFor(
         async () => (/worker running/.test(child.output()) ? true : undefined),
-        30_000,
+        60_000,
         `the worker to start (output: ${child.output()})`,
       );
       return child;
@@ -146,7 +146,7 @@ async function embeddedHarness(): Promise<Harness> {
       const child = spawnServer('start', env);
       baseUrl = await waitFor(
         async () => /fcm-server is running: (http:\/\/\S+)/.exec(child.output())?.[1],
-        30_000,
+        60_000,
         `the server to start (output: ${child.output()})`,
       );
       return child;
@@ -240,5 +240,5 @@ describe('SIGTERM while sending', () => {
     expect(perToken.size).toBe(DEVICES);
     expect([...perToken.values()].every((n) => n === 1)).toBe(true);
     expect((await stop(restarted)).code).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
