@@ -726,6 +726,11 @@ describe('FCM down (circuit breaker)', () => {
     expect(outage.emulator.received().filter((r) => r.validateOnly)).toHaveLength(3);
     expect(circuit.state(project)).not.toBe('closed');
     expect(circuit.fcmState()).toBe('down');
+    // Readiness: FCM is not required, so the process is degraded (200), not down.
+    const ready = await outage.app.inject({ method: 'GET', url: '/api/v1/health/ready/' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({ status: 'degraded', checks: { fcm_sends: { status: 'down' } } });
+    expect(ready.json().checks.fcm_sends.circuits[0]).toMatchObject({ project });
 
     const accepted = [
       await post('/api/v1/notify/', { device_ids: devices.slice(0, 2), title: 'during the outage' }),

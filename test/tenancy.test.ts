@@ -176,7 +176,9 @@ async function digestOfB(): Promise<string> {
   const tables = await query<{ table_name: string }>(
     server.runtime.deps.db,
     sql`select table_name from information_schema.columns
-      where table_schema = 'public' and column_name = 'api_client_id' order by table_name`,
+      where table_schema = 'public' and column_name = 'api_client_id'
+        and table_name <> 'analytics_daily' -- derived by a periodic job, not B's data
+      order by table_name`,
   );
   const parts = tables.map(
     (t) =>

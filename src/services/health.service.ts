@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { ping } from '../db/client.ts';
 import { queueDepths } from '../db/queue-stats.repository.ts';
+import type { CircuitView } from '../push/circuit-breaker.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export type CheckStatus = 'ok' | 'degraded' | 'down';
@@ -25,6 +26,8 @@ export interface Readiness {
     redis?: Check;
     /** Only when there is a server-wide service account (GOOGLE_APPLICATION_CREDENTIALS or the sandbox). */
     fcm?: Check & { cached: boolean };
+    /** The circuit breakers of this process's sends (docs/reliability.md). */
+    fcm_sends: Check & { circuits: CircuitView[] };
   };
 }
 
@@ -135,7 +138,12 @@ export function createReadinessProbe(
         redisUrl ? redisCheck(redisUrl) : undefined,
         deps.defaultAccount ? fcmCheck() : undefined,
       ]);
-      const checks: Readiness['checks'] = { database: db, queue: q };
+      const sends = deps.circuit.fcmState();
+      const checks: Readiness['checks'] = {
+        database: db,
+        queue: q,
+        fcm_sends: { status: sends, latency_ms: 0, circuits: deps.circuit.circuits() },
+      };
       if (r) checks.redis = r;
       if (f) checks.fcm = f;
       const required = [db, q];

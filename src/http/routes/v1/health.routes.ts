@@ -42,6 +42,26 @@ const readinessSchema = z
           description:
             'Present when there is a server-wide service account: an access token is minted (or reused) for it',
         }),
+      fcm_sends: check
+        .extend({
+          circuits: z
+            .array(
+              z.object({
+                project: z.string(),
+                state: z.enum(['closed', 'open', 'half_open']),
+                consecutive_failures: z.number().int(),
+                open_until: z.string().nullable(),
+              }),
+            )
+            .meta({
+              description: 'Firebase projects this process sent to recently, with their circuit state',
+            }),
+        })
+        .meta({
+          description:
+            "What this process's sends see: down when every recently used project's circuit is open, degraded " +
+            'when some are or failures are building up (FCM unreachable: sends wait and retry, the API keeps accepting)',
+        }),
     }),
   })
   .meta({
@@ -53,6 +73,7 @@ const readinessSchema = z
         queue: { status: 'ok', latency_ms: 2.1, waiting: 0, oldest_job_age_seconds: 0 },
         redis: { status: 'ok', latency_ms: 0.6 },
         fcm: { status: 'ok', latency_ms: 0.1, cached: true },
+        fcm_sends: { status: 'ok', latency_ms: 0, circuits: [] },
       },
     },
   });
