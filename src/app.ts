@@ -17,6 +17,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { registerAudit } from './http/audit.ts';
 import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
 import { registerErrorHandling } from './http/errors.ts';
@@ -24,6 +25,8 @@ import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
+import { auditLogRoutes } from './http/routes/v1/audit-logs.routes.ts';
+import { clientRoutes } from './http/routes/v1/clients.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
@@ -37,7 +40,6 @@ import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
 import { registerLocalAdmin } from './local-admin.ts';
-import { createClient } from './services/clients.service.ts';
 
 /** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
 const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
@@ -64,7 +66,8 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
         },
       });
     },
-    trustProxy: false,
+    // request.ip comes from X-Forwarded-For only when the peer is one of TRUSTED_PROXIES.
+    trustProxy: deps.config.trustedProxies.length > 0 ? [...deps.config.trustedProxies] : false,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -85,6 +88,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
   );
   registerObservability(app, deps);
   registerAuth(app, deps.db);
+  registerAudit(app, deps.db, deps.logger);
   registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
 
   await app.register(swagger, {
@@ -111,7 +115,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  registerLocalAdmin(app, createClient, deps.db);
+  await registerLocalAdmin(app, deps);
   await app.register(websocket, {
     // Clients send nothing but control frames; a token-carrying subprotocol is never echoed back.
     options: { maxPayload: 4096, handleProtocols: selectProtocol },
@@ -133,6 +137,8 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
         analyticsRoutes,
         webhookRoutes,
         eventStreamRoutes,
+        clientRoutes,
+        auditLogRoutes,
       ]) {
         await v1.register(routes(deps));
       }

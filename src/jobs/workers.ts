@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { fanOut, sendBatch } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { startAnalyticsJob } from './analytics.job.ts';
+import { startPurgeJob } from './purge.job.ts';
 import { QUEUES } from './queue.ts';
 import { runJob } from './run-job.ts';
 
@@ -55,4 +56,5 @@ export async function startWorkers(deps: ServiceDeps): Promise<void> {
     },
   );
   await startAnalyticsJob(deps);
+  await startPurgeJob(deps);
 }
