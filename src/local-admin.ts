@@ -12,6 +12,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from './db/client.ts';
 import { errorBody } from './http/errors.ts';
+import { AppError, type ErrorDetail } from './lib/errors.ts';
 import type { Runtime } from './runtime.ts';
 import { recordAuditNow } from './services/audit.service.ts';
 import { createClient, rotateClientToken, SCOPES, type Scope } from './services/clients.service.ts';
@@ -104,7 +105,7 @@ export function publishLocalServer(dataDir: string, url: string, runtime: Runtim
   process.once('exit', () => rmSync(fileOf(dataDir), { force: true }));
 }
 
-/** Calls the running server's internal admin route; its error (in our format) becomes the thrown message. */
+/** Calls the running server's internal admin route; its error (in our format) is thrown as the AppError it was. */
 export async function callLocalServer<T>(server: LocalServer, path: string, body: object): Promise<T> {
   const response = await fetch(`${server.url.replace('0.0.0.0', '127.0.0.1')}/internal${path}`, {
     method: 'POST',
@@ -113,16 +114,15 @@ export async function callLocalServer<T>(server: LocalServer, path: string, body
   });
   const text = await response.text();
   if (!response.ok) {
-    let message = `the running server refused: ${response.status} ${text}`;
+    let body: { error?: { code: string; message: string; details: ErrorDetail[] } } = {};
     try {
-      const { error } = JSON.parse(text) as {
-        error: { message: string; details: { field?: string; message: string }[] };
-      };
-      message = [error.message, ...error.details.map((d) => `  ${d.field ?? ''}: ${d.message}`)].join('\n');
+      body = JSON.parse(text) as typeof body;
     } catch {
-      // Not our error format: keep the raw answer.
+      // Not our error format: report the raw answer below.
     }
-    throw new Error(message);
+    if (body.error)
+      throw new AppError(body.error.code, response.status, body.error.message, body.error.details);
+    throw new Error(`the running server refused: ${response.status} ${text}`);
   }
   return JSON.parse(text) as T;
 }
