@@ -19,7 +19,10 @@ export async function startPurgeJob(deps: ServiceDeps): Promise<void> {
       const purged = await purgeSoftDeleted(jobDeps.db, {
         retentionDays: jobDeps.config.softDeleteRetentionDays,
       });
-      jobDeps.logger.info({ ...purged, ms: Date.now() - started }, 'purged soft-deleted profiles and devices');
+      jobDeps.logger.info(
+        { ...purged, ms: Date.now() - started },
+        'purged soft-deleted profiles and devices',
+      );
     });
   });
   await boss.schedule(QUEUES.purge, PURGE_CRON, null, { tz: 'UTC' });
