@@ -88,7 +88,7 @@ export async function buildApp(deps: RouteDeps & { logger: Logger }): Promise<Fa
   );
   registerObservability(app, deps);
   registerAuth(app, deps.db);
-  registerAudit(app, deps.db, deps.logger);
+  registerAudit(app, deps.db);
   registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
 
   await app.register(swagger, {

@@ -14,7 +14,7 @@ import type { Db } from './db/client.ts';
 import { errorBody } from './http/errors.ts';
 import { AppError, type ErrorDetail } from './lib/errors.ts';
 import type { Runtime } from './runtime.ts';
-import { recordAuditNow } from './services/audit.service.ts';
+import { recordAudit } from './services/audit.service.ts';
 import { createClient, rotateClientToken, SCOPES, type Scope } from './services/clients.service.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { type PurgeResult, purgeSoftDeleted } from './services/retention.service.ts';
@@ -60,7 +60,7 @@ export const adminCommands = {
       ipAllowlist: input.ipAllowlist,
       expiresAt: input.expiresAt === undefined ? undefined : new Date(input.expiresAt),
     });
-    await recordAuditNow(
+    await recordAudit(
       db,
       cliAudit('client.create', created.clientId, {
         fields: Object.keys(input).filter((k) => input[k as keyof NewClientInput] !== undefined),
@@ -71,7 +71,7 @@ export const adminCommands = {
 
   async rotateClientToken(db: Db, id: string, graceSeconds: number | undefined): Promise<IssuedToken> {
     const rotated = await rotateClientToken(db, id, graceSeconds);
-    await recordAuditNow(db, cliAudit('client.rotate', id, { grace_seconds: graceSeconds ?? null }));
+    await recordAudit(db, cliAudit('client.rotate', id, { grace_seconds: graceSeconds ?? null }));
     return {
       clientId: rotated.client.id,
       clientToken: rotated.clientToken,

@@ -1,4 +1,4 @@
-/** SQL for audit_logs: multi-row inserts from the buffered writer, and keyset-paginated queries (newest first). */
+/** SQL for audit_logs: one row per recorded change, and keyset-paginated queries (newest first). */
 import { and, desc, eq, gte, like, lt, type SQL } from 'drizzle-orm';
 import { AppError } from '../lib/errors.ts';
 import type { Executor } from './client.ts';
@@ -7,9 +7,8 @@ import { auditLogs } from './schema.ts';
 export type AuditRow = typeof auditLogs.$inferSelect;
 export type AuditInsert = typeof auditLogs.$inferInsert;
 
-export async function insertAuditRows(ex: Executor, rows: AuditInsert[]): Promise<void> {
-  if (rows.length === 0) return;
-  await ex.insert(auditLogs).values(rows);
+export async function insertAuditRow(ex: Executor, row: AuditInsert): Promise<void> {
+  await ex.insert(auditLogs).values(row);
 }
 
 export interface AuditFilter {

@@ -1,15 +1,16 @@
 /**
  * The audit hook: every successful state-changing call (POST, PUT, PATCH, DELETE with a 2xx answer) by an
- * authenticated client becomes an audit-log row, written after the response. The action and target are derived
+ * authenticated client becomes an audit-log row, written as the response is sent (onSend): after the handler's
+ * transaction committed, so it adds one insert to the response time but nothing to the transaction, and the row
+ * exists by the time the client reads the answer. A failed write is logged and the response goes out as it was. The action and target are derived
  * from the route (POST /api/v1/devices → device.create, POST /api/v1/profiles/:id/restore → profile.restore), so
  * new routes are audited without doing anything; `config.audit` overrides the derivation or opts a route out.
  * Read-scoped routes (a POST that only computes, like a template preview) and idempotent replays change nothing
  * and are not recorded. Details hold field names and the status code, never values: bodies carry secrets.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
-import { type AuditEntry, type AuditLog, createAuditLog } from '../services/audit.service.ts';
+import { type AuditEntry, recordAudit } from '../services/audit.service.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,9 +23,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The id of what the response created or changed, picked from the response body. */
     auditTargetId: string | undefined;
-  }
-  interface FastifyInstance {
-    auditLog: AuditLog;
   }
 }
 
@@ -103,22 +101,19 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
   };
 }
 
-export function registerAudit(app: FastifyInstance, db: Db, logger: Logger): AuditLog {
-  const auditLog = createAuditLog(db, logger);
-  app.decorate('auditLog', auditLog);
+export function registerAudit(app: FastifyInstance, db: Db): void {
   app.decorateRequest('auditTargetId', undefined);
   app.addHook('preSerialization', async (request, _reply, payload) => {
     if (audited(request)) request.auditTargetId = idIn(payload);
     return payload;
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     try {
       const entry = auditEntryOf(request, reply);
-      if (entry) auditLog.record(entry);
+      if (entry) await recordAudit(db, entry);
     } catch (error) {
-      request.log.error({ err: error }, 'could not build the audit entry');
+      request.log.error({ err: error }, 'audit log write failed');
     }
+    return payload;
   });
-  app.addHook('onClose', async () => auditLog.flush());
-  return auditLog;
 }

@@ -1,10 +1,9 @@
 /**
- * The audit log: who changed what. The HTTP layer records every successful state-changing call; rows are
- * buffered and written in multi-row inserts after the response, outside the request's transaction, so auditing
- * adds no round trip to a request and a failed write is logged, never turned into a failed request.
+ * The audit log: who changed what. The HTTP layer records every successful state-changing call just before the
+ * response goes out, outside the request's transaction (the change is committed by then); a failed write is
+ * logged, never turned into a failed request.
  */
-import type { Logger } from 'pino';
-import { type AuditFilter, type AuditRow, insertAuditRows, listAuditRows } from '../db/audit.repository.ts';
+import { type AuditFilter, type AuditRow, insertAuditRow, listAuditRows } from '../db/audit.repository.ts';
 import type { Db } from '../db/client.ts';
 import type { Page } from '../db/pagination.ts';
 
@@ -22,13 +21,6 @@ export interface AuditEntry {
   details: Record<string, unknown>;
 }
 
-export interface AuditLog {
-  /** Queues a row; it is written within `flushAfterMs`, or at once when the buffer is full. */
-  record(entry: AuditEntry): void;
-  /** Writes what is queued (also what reads do first, so a client sees its own changes). */
-  flush(): Promise<void>;
-}
-
 const toInsert = (entry: AuditEntry) => ({
   apiClientId: entry.tenantId,
   actorClientId: entry.actorId,
@@ -40,64 +32,9 @@ const toInsert = (entry: AuditEntry) => ({
   details: entry.details,
 });
 
-export function createAuditLog(
-  db: Db,
-  logger: Logger,
-  options: { maxBatch?: number; flushAfterMs?: number } = {},
-): AuditLog {
-  const maxBatch = options.maxBatch ?? 200;
-  const flushAfterMs = options.flushAfterMs ?? 100;
-  let buffer: AuditEntry[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const inFlight = new Set<Promise<void>>();
-
-  const write = (entries: AuditEntry[]): Promise<void> => {
-    const done = insertAuditRows(db, entries.map(toInsert)).catch((error: unknown) => {
-      logger.error(
-        {
-          err: error,
-          lost: entries.length,
-          actions: entries.slice(0, 20).map((e) => e.action),
-          request_ids: entries.slice(0, 20).map((e) => e.requestId),
-        },
-        'audit log write failed',
-      );
-    });
-    inFlight.add(done);
-    void done.finally(() => inFlight.delete(done));
-    return done;
-  };
-
-  const drain = (): Promise<void> => {
-    if (timer) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    if (buffer.length === 0) return Promise.resolve();
-    const entries = buffer;
-    buffer = [];
-    return write(entries);
-  };
-
-  return {
-    record(entry) {
-      buffer.push(entry);
-      if (buffer.length >= maxBatch) void drain();
-      else if (!timer) {
-        timer = setTimeout(() => void drain(), flushAfterMs);
-        timer.unref();
-      }
-    },
-    async flush() {
-      await drain();
-      await Promise.all([...inFlight]);
-    },
-  };
-}
-
-/** Writes one row now: the command line's changes (no HTTP request, no buffer to flush at exit). */
-export async function recordAuditNow(db: Db, entry: AuditEntry): Promise<void> {
-  await insertAuditRows(db, [toInsert(entry)]);
+/** Writes one audit row, in its own statement (never inside the transaction of the change it records). */
+export async function recordAudit(db: Db, entry: AuditEntry): Promise<void> {
+  await insertAuditRow(db, toInsert(entry));
 }
 
 export interface AuditView {

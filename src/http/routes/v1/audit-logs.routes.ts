@@ -91,7 +91,6 @@ export const auditLogRoutes =
       },
       async (request) => {
         const { limit, cursor, client_id, ...rest } = request.query;
-        await app.auditLog.flush();
         const result = await listAuditPage(
           deps.db,
           { ...toFilter(rest), tenantId: client_id },
@@ -115,7 +114,6 @@ export const auditLogRoutes =
       },
       async (request) => {
         const { limit, cursor, ...rest } = request.query;
-        await app.auditLog.flush();
         const result = await listAuditPage(
           deps.db,
           { ...toFilter(rest), tenantId: principalOf(request).clientId },
