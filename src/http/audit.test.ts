@@ -13,6 +13,9 @@ describe('deriveAudit', () => {
     ['POST', '/api/v1/notify', 'notification.send', 'notification'],
     ['POST', '/api/v1/notify/bulk', 'notification.send_bulk', 'notification'],
     ['POST', '/api/v1/notify/topic/:topic_name', 'notification.send_topic', 'notification'],
+    ['POST', '/api/v1/notify/schedule', 'notification.send_schedule', 'notification'],
+    ['POST', '/api/v1/schedules/:id/pause', 'schedule.pause', 'schedule'],
+    ['POST', '/api/v1/webhooks/:id/rotate-secret', 'webhook.rotate_secret', 'webhook'],
     ['POST', '/api/v1/clients/me/rotate', 'client.rotate', 'client'],
   ])('%s %s → %s', (method, url, action, targetType) => {
     expect(deriveAudit(method, url)).toEqual({ action, targetType });
