@@ -105,7 +105,7 @@ export interface ClientInput {
 }
 
 /** Validates and normalises what an admin (or the CLI) sets on a client; throws a 422 naming each bad field. */
-function checkInput(input: ClientInput): Omit<ClientInput, 'ipAllowlist'> & { ipAllowlist?: string[] } {
+function checkInput(input: ClientInput): ClientInput {
   const details: ErrorDetail[] = [];
   const name = input.name?.trim();
   if (input.name !== undefined && (!name || name.length > 200)) {
@@ -204,10 +204,7 @@ export async function authenticate(
         ? await findClientById(db, request.clientId)
         : undefined;
   const current = client !== undefined && sameDigest(client.tokenHash, hash);
-  const previous =
-    client?.previousTokenHash !== null &&
-    client?.previousTokenHash !== undefined &&
-    sameDigest(client.previousTokenHash, hash);
+  const previous = client?.previousTokenHash ? sameDigest(client.previousTokenHash, hash) : false;
   if (!client || (!current && !previous)) {
     throw unauthorized('invalid_credentials', 'client id or token is not valid');
   }
