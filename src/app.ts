@@ -18,6 +18,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { registerAudit } from './http/audit.ts';
 import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
 import { registerErrorHandling } from './http/errors.ts';
@@ -26,6 +27,8 @@ import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
 import { registerRateLimits } from './http/rate-limit.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
+import { auditLogRoutes } from './http/routes/v1/audit-logs.routes.ts';
+import { clientRoutes } from './http/routes/v1/clients.routes.ts';
 import { deadLetterRoutes } from './http/routes/v1/dead-letters.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
@@ -41,7 +44,6 @@ import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
 import { DOCS_CSP, registerHttpSecurity } from './http/security.ts';
 import { registerLocalAdmin } from './local-admin.ts';
-import { createClient } from './services/clients.service.ts';
 
 /** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
 const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
@@ -74,7 +76,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       });
     },
-    trustProxy: false,
+    // request.ip comes from X-Forwarded-For only when the peer is one of TRUSTED_PROXIES.
+    trustProxy: deps.config.trustedProxies.length > 0 ? [...deps.config.trustedProxies] : false,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -102,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     redis: deps.rateLimitRedis,
     keyPrefix: deps.config.redisKeyPrefix,
   });
+  registerAudit(app, deps.db);
   registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
 
   await app.register(swagger, {
@@ -128,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  registerLocalAdmin(app, createClient, deps.db);
+  await registerLocalAdmin(app, deps);
   await app.register(websocket, {
     // Clients send nothing but control frames; a token-carrying subprotocol is never echoed back.
     options: { maxPayload: 4096, handleProtocols: selectProtocol },
@@ -151,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         analyticsRoutes,
         webhookRoutes,
         eventStreamRoutes,
+        clientRoutes,
+        auditLogRoutes,
       ]) {
         await v1.register(routes(deps));
       }

@@ -142,6 +142,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ANALYTICS_LOOKBACK_DAYS: '1' })).toThrowError(/ANALYTICS_LOOKBACK_DAYS/);
   });
 
+  it('parses TRUSTED_PROXIES into normalised CIDRs and names a bad entry', () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(
+      loadConfig({ TRUSTED_PROXIES: '10.0.0.1, 10.1.0.0/16,2001:DB8::/32,loopback' }).trustedProxies,
+    ).toEqual(['10.0.0.1/32', '10.1.0.0/16', '2001:db8::/32', 'loopback']);
+    expect(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.1,proxy.local' })).toThrowError(
+      /TRUSTED_PROXIES: "proxy.local" is not an IPv4 or IPv6 address/,
+    );
+  });
+
+  it('keeps deleted rows 30 days unless told otherwise', () => {
+    expect(loadConfig({}).softDeleteRetentionDays).toBe(30);
+    expect(loadConfig({ SOFT_DELETE_RETENTION_DAYS: '7' }).softDeleteRetentionDays).toBe(7);
+    expect(() => loadConfig({ SOFT_DELETE_RETENTION_DAYS: '0' })).toThrowError(/SOFT_DELETE_RETENTION_DAYS/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
   });

@@ -1,6 +1,7 @@
 /** The only reader of process.env: validates every setting at start-up and hands out a frozen, typed config. */
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { CidrError, formatCidr, parseCidr } from './lib/ip.ts';
 import {
   isRateLimitGroup,
   RATE_LIMIT_DEFAULTS,
@@ -83,6 +84,8 @@ const rateLimitOverrides = list(z.string()).transform((items, ctx) => {
   }
   return limits;
 });
+/** proxy-addr's names for address groups, accepted in TRUSTED_PROXIES as well as IPs and CIDRs. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -192,6 +195,34 @@ const schema = z.object({
   EVENT_STREAM_REPLAY_LIMIT: z.coerce.number().int().min(1).max(10_000).default(1_000),
   /** Seconds between WebSocket pings; a connection that missed the previous pong is dropped. */
   EVENT_STREAM_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs, or loopback, linklocal,
+   * uniquelocal). Unset: X-Forwarded-For is ignored and the client IP is the socket's peer.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((value, ctx) => {
+      const entries = value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+      return entries.map((entry) => {
+        if (PROXY_NAMES.has(entry)) return entry;
+        try {
+          return formatCidr(parseCidr(entry));
+        } catch (error) {
+          if (!(error instanceof CidrError)) throw error;
+          ctx.addIssue({
+            code: 'custom',
+            message: `${error.message}; use comma-separated IPs or CIDRs (or loopback, linklocal, uniquelocal)`,
+          });
+          return z.NEVER;
+        }
+      });
+    })
+    .optional(),
+  /** Deleted profiles and devices can be restored for this many days; the purge removes them after. */
+  SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -254,6 +285,9 @@ export interface Config {
     allowHttp: boolean;
   };
   eventStream: { maxBufferBytes: number; replayLimit: number; heartbeatMs: number };
+  /** Fastify trustProxy: addresses whose X-Forwarded-For is believed; empty = none. */
+  trustedProxies: readonly string[];
+  softDeleteRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -351,6 +385,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       replayLimit: e.EVENT_STREAM_REPLAY_LIMIT,
       heartbeatMs: e.EVENT_STREAM_HEARTBEAT_SECONDS * 1000,
     },
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
+    softDeleteRetentionDays: e.SOFT_DELETE_RETENTION_DAYS,
   };
   if (production) assertProductionSafe(config);
   return Object.freeze(config);

@@ -1,14 +1,23 @@
 /** Process entry: `fcm-server <command>`. Parses the subcommand, starts the roles, shuts down gracefully. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.ts';
-import { migratePostgres, openDatabase } from './db/client.ts';
+import { type Config, loadConfig } from './config.ts';
+import { type Db, migratePostgres, openDatabase } from './db/client.ts';
 import { runEmulatorCli } from './emulator/main.ts';
 import { createCipher } from './lib/crypto.ts';
-import { createClientViaServer, publishLocalServer, readLocalServer } from './local-admin.ts';
+import { AppError } from './lib/errors.ts';
+import { UUID_PATTERN } from './lib/ids.ts';
+import {
+  adminCommands,
+  callLocalServer,
+  type IssuedToken,
+  publishLocalServer,
+  readLocalServer,
+} from './local-admin.ts';
 import { createLogger } from './logger.ts';
 import { startRuntime } from './runtime.ts';
-import { createClient, SCOPES, type Scope } from './services/clients.service.ts';
+import { DEFAULT_GRACE_SECONDS, SCOPES, type Scope } from './services/clients.service.ts';
 import { rotateEncryptionKey } from './services/key-rotation.service.ts';
+import type { PurgeResult } from './services/retention.service.ts';
 
 const HELP = `Usage: fcm-server <command> [options]
 
@@ -18,9 +27,17 @@ Commands:
   worker                job workers only (PostgreSQL mode)
   migrate               apply database migrations and exit
   create-client         create an API client and print its credentials once
-      --name NAME         required
-      --scopes a,b        send,read,manage,admin (default: send,read,manage)
-      --json              print {"client_id": …, "client_token": …}
+      --name NAME           required
+      --scopes a,b          send,read,manage,admin (default: send,read,manage; admin opens the admin API only)
+      --ip-allowlist a,b    IPs and CIDR ranges the client may call from (default: anywhere)
+      --expires-at DATE     ISO 8601 date-time after which the token stops working
+      --json                print {"client_id": …, "client_token": …}
+  rotate-client-token ID  issue a new token for a client and print it once
+      --grace-seconds N     how long the old token keeps working (default ${DEFAULT_GRACE_SECONDS}; 0: stops now)
+      --json                print {"client_id": …, "client_token": …, "previous_token_expires_at": …}
+  purge                 hard-delete profiles and devices deleted more than SOFT_DELETE_RETENTION_DAYS ago
+                        (the worker also does it daily)
+      --json                print {"profiles": N, "devices": N}
   emulator              run the FCM emulator alone (--port N, --latency-ms N)
   rotate-encryption-key re-encrypt stored secrets under ENCRYPTION_KEY (old keys in ENCRYPTION_KEYS_PREVIOUS);
                         resumable, safe to run while the server runs (PostgreSQL)
@@ -46,41 +63,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  if (command === 'create-client') {
-    const { values } = parseArgs({
-      args: rest,
-      options: { name: { type: 'string' }, scopes: { type: 'string' }, json: { type: 'boolean' } },
-    });
-    const name = values.name?.trim();
-    if (!name) throw new UsageError('create-client needs --name NAME');
-    const scopes = (values.scopes ?? 'send,read,manage').split(',').map((s) => s.trim());
-    const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
-    if (unknown.length > 0)
-      throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; use ${SCOPES.join(', ')}`);
-    const input = { name, scopes: scopes as Scope[] };
-    // The embedded database belongs to one process: when a server holds it, ask that server to do it.
-    const local = config.database.url ? undefined : readLocalServer(config.database.dataDir);
-    let created: { clientId: string; clientToken: string };
-    if (local) {
-      created = await createClientViaServer(local, input);
-    } else {
-      const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
-      try {
-        created = await createClient(database.db, input);
-      } finally {
-        await database.close();
-      }
-    }
-    if (values.json) {
-      console.log(JSON.stringify({ client_id: created.clientId, client_token: created.clientToken }));
-    } else {
-      console.log(
-        `Client created: ${name}\n  Client-ID:    ${created.clientId}\n  Client-Token: ${created.clientToken}\n` +
-          'The token is shown only this once; it is stored hashed.',
-      );
-    }
-    return;
-  }
+  if (command === 'create-client') return createClientCommand(config, rest);
+  if (command === 'rotate-client-token') return rotateClientTokenCommand(config, rest);
+  if (command === 'purge') return purgeCommand(config, rest);
 
   if (command === 'rotate-encryption-key') {
     const { values } = parseArgs({ args: rest, options: { 'batch-size': { type: 'string' } } });
@@ -180,9 +165,138 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/**
+ * Runs an admin command on the database. The embedded database belongs to one process: when a server holds
+ * it, the command asks that server to run it.
+ */
+async function runAdmin<T>(
+  config: Readonly<Config>,
+  viaServer: (server: NonNullable<ReturnType<typeof readLocalServer>>) => Promise<T>,
+  direct: (db: Db) => Promise<T>,
+): Promise<T> {
+  const local = config.database.url ? undefined : readLocalServer(config.database.dataDir);
+  if (local) return viaServer(local);
+  const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
+  try {
+    return await direct(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+const list = (value: string | undefined) =>
+  value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+
+async function createClientCommand(config: Readonly<Config>, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      'ip-allowlist': { type: 'string' },
+      'expires-at': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const name = values.name?.trim();
+  if (!name) throw new UsageError('create-client needs --name NAME');
+  const scopes = list(values.scopes) ?? ['send', 'read', 'manage'];
+  const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (unknown.length > 0 || scopes.length === 0)
+    throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; use ${SCOPES.join(', ')}`);
+  let expiresAt: string | undefined;
+  if (values['expires-at'] !== undefined) {
+    const time = Date.parse(values['expires-at']);
+    if (Number.isNaN(time))
+      throw new UsageError('--expires-at must be an ISO 8601 date-time, e.g. 2027-06-30T00:00:00Z');
+    expiresAt = new Date(time).toISOString();
+  }
+  const input = { name, scopes: scopes as Scope[], ipAllowlist: list(values['ip-allowlist']), expiresAt };
+  const created = await runAdmin(
+    config,
+    (server) => callLocalServer<IssuedToken>(server, '/clients', input),
+    (db) => adminCommands.createClient(db, input),
+  );
+  if (values.json) {
+    console.log(JSON.stringify({ client_id: created.clientId, client_token: created.clientToken }));
+  } else {
+    console.log(
+      `Client created: ${name}\n  Client-ID:    ${created.clientId}\n  Client-Token: ${created.clientToken}\n` +
+        'The token is shown only this once; it is stored hashed.',
+    );
+  }
+}
+
+async function rotateClientTokenCommand(config: Readonly<Config>, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'grace-seconds': { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const [id] = positionals;
+  if (!id || positionals.length > 1 || !UUID_PATTERN.test(id)) {
+    throw new UsageError(
+      'rotate-client-token needs the client id: rotate-client-token <id> [--grace-seconds N]',
+    );
+  }
+  const graceText = values['grace-seconds'];
+  if (graceText !== undefined && !/^\d+$/.test(graceText)) {
+    throw new UsageError('--grace-seconds must be a whole number of seconds (0: the old token stops now)');
+  }
+  const graceSeconds = graceText === undefined ? undefined : Number(graceText);
+  const rotated = await runAdmin(
+    config,
+    (server) => callLocalServer<IssuedToken>(server, `/clients/${id}/rotate`, { graceSeconds }),
+    (db) => adminCommands.rotateClientToken(db, id, graceSeconds),
+  );
+  if (values.json) {
+    console.log(
+      JSON.stringify({
+        client_id: rotated.clientId,
+        client_token: rotated.clientToken,
+        previous_token_expires_at: rotated.previousTokenExpiresAt ?? null,
+      }),
+    );
+  } else {
+    console.log(
+      `New token for client ${rotated.clientId}\n  Client-Token: ${rotated.clientToken}\n` +
+        (rotated.previousTokenExpiresAt
+          ? `The old token keeps working until ${rotated.previousTokenExpiresAt}.\n`
+          : 'The old token stopped working.\n') +
+        'The token is shown only this once; it is stored hashed.',
+    );
+  }
+}
+
+async function purgeCommand(config: Readonly<Config>, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const days = config.softDeleteRetentionDays;
+  const purged = await runAdmin(
+    config,
+    (server) => callLocalServer<PurgeResult>(server, '/purge', {}),
+    (db) => adminCommands.purge(db, days),
+  );
+  console.log(
+    values.json
+      ? JSON.stringify(purged)
+      : `Purged ${purged.profiles} profile(s) and ${purged.devices} device(s) deleted more than ${days} days ago.`,
+  );
+}
+
 class UsageError extends Error {}
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof AppError) {
+    // A service refused the input (a bad CIDR, an unknown client): say what and where.
+    const details = error.details.map((d) => `  ${d.field ?? ''}: ${d.message}`);
+    console.error([error.message, ...details].join('\n'));
+    process.exit(error.status === 422 ? 2 : 1);
+  }
   console.error(error instanceof Error ? error.message : String(error));
   process.exit(error instanceof UsageError ? 2 : 1);
 });

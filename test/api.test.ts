@@ -126,7 +126,7 @@ describe('profiles', () => {
 });
 
 describe('devices', () => {
-  it('registers, filters, updates and deactivates', async () => {
+  it('registers, filters, updates, deletes and restores', async () => {
     const created = await call('POST', '/api/v1/devices/', {
       platform: 'web',
       token: `web-${Date.now()}`,
@@ -146,10 +146,12 @@ describe('devices', () => {
     });
     expect(updated.json()).toMatchObject({ app_version: '3.0.0', profile_id: expect.any(String) });
 
+    // DELETE is a soft delete: gone from the API until restored.
     expect((await call('DELETE', `/api/v1/devices/${device.id}/`)).statusCode).toBe(204);
-    expect((await call('GET', `/api/v1/devices/${device.id}/`)).json()).toMatchObject({
-      is_active: false,
-      deactivated_reason: 'deactivated_by_client',
+    expect((await call('GET', `/api/v1/devices/${device.id}/`)).statusCode).toBe(404);
+    expect((await call('POST', `/api/v1/devices/${device.id}/restore`)).json()).toMatchObject({
+      is_active: true,
+      deactivated_reason: null,
     });
   });
 

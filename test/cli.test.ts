@@ -1,6 +1,7 @@
 /**
  * The README's first command, for real: `fcm-server start` on a fresh embedded data directory with the sandbox
- * emulator, `create-client --json` talking to that running server, then a send over real HTTP.
+ * emulator, `create-client --json` talking to that running server, then a send over real HTTP. The admin
+ * commands (rotate-client-token, purge) both through the running server and on a data directory no server holds.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -99,4 +100,85 @@ describe('fcm-server CLI', () => {
     expect((result as { code: number }).code).toBe(2);
     expect((result as { stderr: string }).stderr).toMatch(/--name/);
   });
+
+  it('create-client takes an allowlist and an expiry; rotate-client-token and purge go through the server', async () => {
+    const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+    const { stdout } = await run(
+      process.execPath,
+      [
+        bin,
+        'create-client',
+        '--name',
+        'cli-rot',
+        '--scopes',
+        'read',
+        '--ip-allowlist',
+        '127.0.0.1,::1',
+        '--expires-at',
+        expiresAt,
+      ],
+      { env },
+    );
+    const clientId = /Client-ID:\s+(\S+)/.exec(stdout)![1]!;
+    const oldToken = /Client-Token:\s+(\S+)/.exec(stdout)![1]!;
+    const me = async (token: string) =>
+      fetch(`${baseUrl}/api/v1/clients/me`, { headers: { authorization: `Bearer ${token}` } });
+    const view = (await (await me(oldToken)).json()) as { ip_allowlist: string[]; scopes: string[] };
+    expect(view).toMatchObject({
+      ip_allowlist: ['127.0.0.1/32', '::1/128'],
+      scopes: ['read'],
+      expires_at: expiresAt,
+    });
+
+    const rotated = await run(
+      process.execPath,
+      [bin, 'rotate-client-token', clientId, '--grace-seconds', '0', '--json'],
+      { env },
+    );
+    const fresh = JSON.parse(rotated.stdout) as { client_token: string; previous_token_expires_at: null };
+    expect(fresh.previous_token_expires_at).toBeNull();
+    expect((await me(fresh.client_token)).status).toBe(200);
+    expect((await me(oldToken)).status).toBe(401);
+
+    const purged = await run(process.execPath, [bin, 'purge', '--json'], { env });
+    expect(JSON.parse(purged.stdout)).toEqual({ profiles: 0, devices: 0 });
+
+    const bad = await run(
+      process.execPath,
+      [bin, 'create-client', '--name', 'x', '--ip-allowlist', '10.0.0.0/40'],
+      {
+        env,
+      },
+    ).catch((error: { stderr: string; code: number }) => error);
+    expect((bad as { code: number }).code).toBe(2);
+    expect((bad as { stderr: string }).stderr).toMatch(/ip_allowlist\[0\].*prefix length/);
+  });
+
+  it('the admin commands open the database themselves when no server holds it', async () => {
+    const ownDir = mkdtempSync(join(tmpdir(), 'fcm-cli-direct-'));
+    const direct = { ...env, DATA_DIR: ownDir };
+    try {
+      const created = JSON.parse(
+        (await run(process.execPath, [bin, 'create-client', '--name', 'direct', '--json'], { env: direct }))
+          .stdout,
+      ) as { client_id: string };
+      const rotated = JSON.parse(
+        (
+          await run(process.execPath, [bin, 'rotate-client-token', created.client_id, '--json'], {
+            env: direct,
+          })
+        ).stdout,
+      ) as { client_token: string; previous_token_expires_at: string };
+      expect(rotated.client_token).toMatch(/^fcms_/);
+      expect(Date.parse(rotated.previous_token_expires_at)).toBeGreaterThan(Date.now() + 86_000_000);
+      const unknown = await run(
+        process.execPath,
+        [bin, 'rotate-client-token', '0193e1b2-7c4a-7d1e-9a51-000000000000'],
+        { env: direct },
+      ).catch((error: { stderr: string; code: number }) => error);
+      expect((unknown as { stderr: string }).stderr).toMatch(/client not found/);
+    } finally {
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 /** SQL for devices. Tokens are stored encrypted; `token_hash` (a blind index) is what lookups and uniqueness use. */
-import { and, arrayContains, asc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
-import type { Executor } from './client.ts';
+import { and, arrayContains, asc, eq, inArray, isNotNull, isNull, not, or, type SQL, sql } from 'drizzle-orm';
+import { type Executor, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices } from './schema.ts';
 
@@ -55,7 +55,8 @@ export async function findDevice(ex: Executor, tenantId: string, id: string): Pr
   return row;
 }
 
-export async function findDeviceByTokenHash(
+/** The device holding a token, deleted or not (the token's unique index covers deleted devices too). */
+export async function findDeviceHoldingToken(
   ex: Executor,
   tenantId: string,
   tokenHash: string,
@@ -63,7 +64,7 @@ export async function findDeviceByTokenHash(
   const [row] = await ex
     .select()
     .from(devices)
-    .where(and(live(tenantId), eq(devices.tokenHash, tokenHash)));
+    .where(and(eq(devices.apiClientId, tenantId), eq(devices.tokenHash, tokenHash)));
   return row;
 }
 
@@ -157,4 +158,108 @@ export async function reindexDeviceToken(
     where api_client_id = ${tenantId}
       and token_hash in (select jsonb_array_elements_text(${JSON.stringify(previousHashes)}::jsonb))
       and not exists (select 1 from devices o where o.api_client_id = ${tenantId} and o.token_hash = ${tokenHash})`);
+}
+
+/**
+ * DELETE: the device is soft-deleted (hidden, restorable during the retention period) and deactivated. An active
+ * device gets the reason deactivated_by_client; one already inactive keeps the reason it had.
+ */
+export async function softDeleteDevice(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+): Promise<DeviceRow | undefined> {
+  const now = new Date();
+  const [row] = await ex
+    .update(devices)
+    .set({
+      deletedAt: now,
+      updatedAt: now,
+      isActive: false,
+      deactivatedReason: sql`case when ${devices.isActive} then 'deactivated_by_client' else ${devices.deactivatedReason} end`,
+      deactivatedAt: sql`case when ${devices.isActive} then ${now.toISOString()}::timestamptz else ${devices.deactivatedAt} end`,
+    })
+    .where(and(live(tenantId), eq(devices.id, id)))
+    .returning();
+  return row;
+}
+
+export async function findDeletedDevice(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+): Promise<DeviceRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(devices)
+    .where(and(eq(devices.apiClientId, tenantId), eq(devices.id, id), isNotNull(devices.deletedAt)));
+  return row;
+}
+
+/** Undeletes a device; `reactivate` also makes it active again (when its DELETE is what deactivated it). */
+export async function undeleteDevice(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+  reactivate: boolean,
+): Promise<DeviceRow | undefined> {
+  const now = new Date();
+  const [row] = await ex
+    .update(devices)
+    .set({
+      deletedAt: null,
+      updatedAt: now,
+      ...(reactivate ? { isActive: true, deactivatedReason: null, deactivatedAt: null } : {}),
+    })
+    .where(and(eq(devices.apiClientId, tenantId), eq(devices.id, id), isNotNull(devices.deletedAt)))
+    .returning();
+  return row;
+}
+
+/** Reactivates a profile's devices deactivated for `reason` (and only those), skipping deleted ones. */
+export async function reactivateDevicesOfProfile(
+  ex: Executor,
+  tenantId: string,
+  profileId: string,
+  reason: string,
+): Promise<DeviceRow[]> {
+  return ex
+    .update(devices)
+    .set({ isActive: true, deactivatedReason: null, deactivatedAt: null, updatedAt: new Date() })
+    .where(
+      and(
+        live(tenantId),
+        eq(devices.profileId, profileId),
+        eq(devices.isActive, false),
+        eq(devices.deactivatedReason, reason),
+      ),
+    )
+    .returning();
+}
+
+/**
+ * Server-wide maintenance (every tenant): hard-deletes up to `limit` devices soft-deleted before `cutoff`, with
+ * their deliveries and subscriptions (foreign-key cascades). Concurrent purges skip each other's rows.
+ */
+export async function purgeDeletedDevices(ex: Executor, cutoff: Date, limit: number): Promise<number> {
+  const rows = await query<{ id: string }>(
+    ex,
+    sql`delete from devices where id in (
+          select id from devices where deleted_at < ${cutoff.toISOString()}::timestamptz
+          order by deleted_at limit ${limit} for update skip locked)
+        returning id`,
+  );
+  return rows.length;
+}
+
+/** Hard-deletes the devices of profiles being purged that are inactive or deleted (all of them, normally). */
+export async function deleteDevicesOfProfiles(ex: Executor, profileIds: string[]): Promise<number> {
+  if (profileIds.length === 0) return 0;
+  const rows = await ex
+    .delete(devices)
+    .where(
+      and(inArray(devices.profileId, profileIds), or(not(devices.isActive), isNotNull(devices.deletedAt))),
+    )
+    .returning({ id: devices.id });
+  return rows.length;
 }

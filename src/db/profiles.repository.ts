@@ -1,6 +1,6 @@
 /** SQL for profiles (the tenant's users, found by id, phone number or external id). Soft-deleted rows are invisible. */
-import { and, asc, eq, isNull, type SQL } from 'drizzle-orm';
-import type { Executor } from './client.ts';
+import { and, asc, eq, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
+import { type Executor, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { profiles } from './schema.ts';
 
@@ -78,4 +78,48 @@ export async function softDeleteProfile(ex: Executor, tenantId: string, id: stri
     .where(and(live(tenantId), eq(profiles.id, id)))
     .returning({ id: profiles.id });
   return rows.length > 0;
+}
+
+export async function findDeletedProfile(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+): Promise<ProfileRow | undefined> {
+  const [row] = await ex
+    .select()
+    .from(profiles)
+    .where(and(eq(profiles.apiClientId, tenantId), eq(profiles.id, id), isNotNull(profiles.deletedAt)));
+  return row;
+}
+
+export async function undeleteProfile(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+): Promise<ProfileRow | undefined> {
+  const [row] = await ex
+    .update(profiles)
+    .set({ deletedAt: null, updatedAt: new Date() })
+    .where(and(eq(profiles.apiClientId, tenantId), eq(profiles.id, id), isNotNull(profiles.deletedAt)))
+    .returning();
+  return row;
+}
+
+/**
+ * Server-wide maintenance (every tenant): locks up to `limit` profiles soft-deleted before `cutoff`, skipping
+ * rows a concurrent purge holds. Call inside the transaction that deletes them.
+ */
+export async function lockPurgeableProfiles(ex: Executor, cutoff: Date, limit: number): Promise<string[]> {
+  const rows = await query<{ id: string }>(
+    ex,
+    sql`select id from profiles where deleted_at < ${cutoff.toISOString()}::timestamptz
+        order by deleted_at limit ${limit} for update skip locked`,
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function deleteProfiles(ex: Executor, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await ex.delete(profiles).where(inArray(profiles.id, ids)).returning({ id: profiles.id });
+  return rows.length;
 }

@@ -1,6 +1,7 @@
 /**
- * Authentication (Client-ID + Client-Token headers, or Authorization: Bearer) and per-route scopes. A route opts
- * in with `config: { scope }`; the principal is then on `request.principal`.
+ * Authentication (Client-ID + Client-Token headers, or Authorization: Bearer), IP allowlists and per-route
+ * scopes. A route opts in with `config: { scope }`; the principal is then on `request.principal`. Scopes do not
+ * imply each other: `admin` opens the /admin API only. `scope: 'any'` admits every authenticated client.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/client.ts';
@@ -12,8 +13,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
   }
   interface FastifyContextConfig {
-    /** The scope a client needs for this route; absent = public route. */
-    scope?: Scope;
+    /** The scope a client needs for this route ('any': any authenticated client); absent = public route. */
+    scope?: Scope | 'any';
     /** POST that creates or sends: honours Idempotency-Key. */
     idempotent?: boolean;
   }
@@ -77,8 +78,8 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     const { clientId, token } = credentials(request);
-    const principal = await authenticate(db, clientId, token);
-    if (!principal.scopes.includes(scope) && !principal.scopes.includes('admin')) {
+    const principal = await authenticate(db, { clientId, token, ip: request.ip });
+    if (scope !== 'any' && !principal.scopes.includes(scope)) {
       throw new AppError('insufficient_scope', 403, `this client lacks the "${scope}" scope`, [
         { message: `required scope: ${scope}` },
       ]);

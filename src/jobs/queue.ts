@@ -11,6 +11,8 @@ export const QUEUES = {
   send: 'send',
   analytics: 'analytics-rollup',
   webhook: 'webhook',
+  /** Daily: hard-deletes profiles and devices deleted longer ago than SOFT_DELETE_RETENTION_DAYS. */
+  purge: 'purge',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -83,6 +85,8 @@ const queueOptions: Record<QueueName, Omit<Queue, 'name'>> = {
     retryDelayMax: 300,
     notify: true,
   },
+  // Daily cron job, like the roll-up: at most one queued and one running.
+  purge: { policy: 'stately', expireInSeconds: 3600, heartbeatSeconds: 10, retryLimit: 2, retryDelay: 300 },
 };
 
 export interface JobQueue {

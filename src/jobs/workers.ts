@@ -5,6 +5,7 @@ import { fanOut, sendBatch } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { startAnalyticsJob } from './analytics.job.ts';
 import { startMaintenance } from './maintenance.ts';
+import { startPurgeJob } from './purge.job.ts';
 import { QUEUES } from './queue.ts';
 import { runJob } from './run-job.ts';
 
@@ -58,4 +59,5 @@ export async function startWorkers(deps: ServiceDeps): Promise<void> {
   );
   await startAnalyticsJob(deps);
   await startMaintenance(deps);
+  await startPurgeJob(deps);
 }

@@ -3,11 +3,11 @@ import type { Db, Executor } from '../db/client.ts';
 import {
   type DeviceFilter,
   type DeviceRow,
-  deactivateDevices,
   findDevice,
-  findDeviceByTokenHash,
+  findDeviceHoldingToken,
   listDevices,
   reindexDeviceToken,
+  softDeleteDevice,
   updateDevice,
   upsertDevice,
 } from '../db/devices.repository.ts';
@@ -198,11 +198,17 @@ export async function changeDevice(
       const tokenCiphertext = cipher.encrypt(input.token);
       const previous = cipher.previousBlindIndexes(input.token);
       await reindexDeviceToken(tx, tenantId, previous, tokenHash, tokenCiphertext);
-      const other = await findDeviceByTokenHash(tx, tenantId, tokenHash);
+      const other = await findDeviceHoldingToken(tx, tenantId, tokenHash);
       if (other && other.id !== id) {
-        throw new AppError('conflict', 409, 'another device is registered with this token', [
-          { field: 'token', message: 'already registered', device_id: other.id },
-        ]);
+        const deleted = other.deletedAt !== null;
+        throw new AppError(
+          'conflict',
+          409,
+          deleted
+            ? 'a deleted device holds this token: restore it, or register the token again with POST /devices'
+            : 'another device is registered with this token',
+          [{ field: 'token', message: 'already registered', device_id: other.id, deleted }],
+        );
       }
       values.tokenHash = tokenHash;
       values.tokenCiphertext = tokenCiphertext;
@@ -212,12 +218,17 @@ export async function changeDevice(
   });
 }
 
-/** DELETE deactivates: the device stops receiving, its history stays, re-registering its token reactivates it. */
-export async function deactivateDevice(db: Db, tenantId: string, id: string): Promise<void> {
+/**
+ * DELETE soft-deletes: the device disappears from the API and stops receiving at once (it is deactivated, reason
+ * deactivated_by_client), can be restored for SOFT_DELETE_RETENTION_DAYS, and is purged after. Re-registering
+ * its token brings it back as well.
+ */
+export async function deleteDevice(db: Db, tenantId: string, id: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const row = await findDevice(tx, tenantId, id);
-    if (!row) throw notFound('device');
-    await deactivateDevices(tx, tenantId, [id], 'deactivated_by_client');
-    await emitEvents(tx, [deviceDeactivated(tenantId, [id], 'deactivated_by_client')]);
+    const before = await findDevice(tx, tenantId, id);
+    if (!before || !(await softDeleteDevice(tx, tenantId, id))) throw notFound('device');
+    if (before.isActive) {
+      await emitEvents(tx, [deviceDeactivated(tenantId, [id], 'deactivated_by_client')]);
+    }
   });
 }

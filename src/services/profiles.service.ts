@@ -62,7 +62,8 @@ const conflict = (field: string) =>
     { field, message: 'already in use' },
   ]);
 
-async function assertUnique(
+/** Throws 409 when another live profile of the tenant has this phone number or external id. */
+export async function assertUnique(
   ex: Executor,
   tenantId: string,
   input: ProfileInput,
@@ -168,7 +169,10 @@ export async function replaceProfile(
   });
 }
 
-/** Soft-deletes the profile and deactivates its devices, so nothing more is sent to that person. */
+/**
+ * Soft-deletes the profile (restorable for SOFT_DELETE_RETENTION_DAYS, purged after) and deactivates its
+ * devices (reason profile_deleted), so nothing more is sent to that person.
+ */
 export async function deleteProfile(db: Db, tenantId: string, id: string): Promise<void> {
   await db.transaction(async (tx) => {
     if (!(await softDeleteProfile(tx, tenantId, id))) throw notFound('profile');

@@ -1,14 +1,15 @@
-/** /api/v1/devices: register FCM tokens, list, read, update, deactivate. */
+/** /api/v1/devices: register FCM tokens, list, read, update, delete (soft) and restore. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isTimeZone } from '../../../lib/time-zones.ts';
 import {
   changeDevice,
-  deactivateDevice,
+  deleteDevice,
   getDevice,
   listDevicePage,
   registerDevice,
 } from '../../../services/devices.service.ts';
+import { restoreDevice } from '../../../services/retention.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -205,14 +206,43 @@ export const deviceRoutes =
         config: { scope: 'manage' },
         schema: {
           tags: ['devices'],
-          summary: 'Deactivate a device',
+          summary:
+            'Delete a device: it is deactivated at once and can be restored during the retention period',
+          description:
+            'Soft delete: the device stops receiving (deactivated_reason deactivated_by_client) and leaves the ' +
+            'API; POST /devices/{id}/restore brings it back for SOFT_DELETE_RETENTION_DAYS (default 30), then ' +
+            'it is purged with its delivery history. Registering its token again also brings it back.',
           params: idParams,
           response: { 204: z.null(), 404: errorSchema, ...authErrors },
         },
       },
       async (request, reply) => {
-        await deactivateDevice(deps.db, principalOf(request).clientId, request.params.id);
+        await deleteDevice(deps.db, principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
+    );
+
+    app.post(
+      '/devices/:id/restore',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['devices'],
+          summary: 'Restore a deleted device',
+          description:
+            'Active again only if its DELETE is what deactivated it: a device whose token FCM reported dead ' +
+            'stays inactive. 410 restore_window_passed after the retention period, 409 not_deleted for a ' +
+            'device that is not deleted.',
+          params: idParams,
+          response: {
+            200: deviceSchema,
+            404: errorSchema,
+            409: errorSchema,
+            410: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) => restoreDevice(deps, principalOf(request).clientId, request.params.id),
     );
   };

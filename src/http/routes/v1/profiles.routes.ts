@@ -1,4 +1,4 @@
-/** /api/v1/profiles: CRUD of the tenant's users. */
+/** /api/v1/profiles: CRUD of the tenant's users, with soft delete and restore. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -8,6 +8,7 @@ import {
   listProfilePage,
   replaceProfile,
 } from '../../../services/profiles.service.ts';
+import { restoreProfile } from '../../../services/retention.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -138,6 +139,10 @@ export const profileRoutes =
         schema: {
           tags: ['profiles'],
           summary: 'Delete a profile (soft delete; its devices are deactivated)',
+          description:
+            'The profile leaves the API and its devices stop receiving (deactivated_reason profile_deleted). ' +
+            'POST /profiles/{id}/restore undoes it for SOFT_DELETE_RETENTION_DAYS (default 30); then the ' +
+            'profile and its inactive devices are purged.',
           params: idParams,
           response: { 204: z.null(), 404: errorSchema, ...authErrors },
         },
@@ -146,5 +151,29 @@ export const profileRoutes =
         await deleteProfile(deps.db, principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
+    );
+
+    app.post(
+      '/profiles/:id/restore',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['profiles'],
+          summary: 'Restore a deleted profile, and the devices its deletion deactivated',
+          description:
+            'Devices deactivated for another reason (a token FCM reported dead, their own DELETE) stay as ' +
+            'they are. 409 conflict when a live profile took its phone number or external id meanwhile, ' +
+            '409 not_deleted for a profile that is not deleted, 410 restore_window_passed after the retention period.',
+          params: idParams,
+          response: {
+            200: profileSchema,
+            404: errorSchema,
+            409: errorSchema,
+            410: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) => restoreProfile(deps, principalOf(request).clientId, request.params.id),
     );
   };

@@ -1,0 +1,29 @@
+/**
+ * The purge job: pg-boss fires it once a day (one firing across all processes) and it hard-deletes the
+ * profiles and devices deleted longer ago than SOFT_DELETE_RETENTION_DAYS, in bounded batches.
+ */
+import type { ServiceDeps } from '../services/deps.ts';
+import { purgeSoftDeleted } from '../services/retention.service.ts';
+import { QUEUES } from './queue.ts';
+import { runJob } from './run-job.ts';
+
+/** When the purge runs (UTC): once a day, at a quiet hour. */
+export const PURGE_CRON = '17 3 * * *';
+
+export async function startPurgeJob(deps: ServiceDeps): Promise<void> {
+  const { boss } = deps.queue;
+  await boss.work(QUEUES.purge, { localConcurrency: 1, pollingIntervalSeconds: 10 }, async ([job]) => {
+    if (!job) return;
+    await runJob(deps, QUEUES.purge, job, async (jobDeps) => {
+      const started = Date.now();
+      const purged = await purgeSoftDeleted(jobDeps.db, {
+        retentionDays: jobDeps.config.softDeleteRetentionDays,
+      });
+      jobDeps.logger.info(
+        { ...purged, ms: Date.now() - started },
+        'purged soft-deleted profiles and devices',
+      );
+    });
+  });
+  await boss.schedule(QUEUES.purge, PURGE_CRON, null, { tz: 'UTC' });
+}
