@@ -28,10 +28,17 @@ export default async function setup(project: TestProject) {
   const url = process.env.DATABASE_URL || undefined;
   if (url) {
     const template = `fcm_tpl_${process.pid}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
+    const connect = async () => {
+      // Short-lived connections: the PostgreSQL restart fault run stops the server in between.
+      const admin = new pg.Client({ connectionString: url });
+      admin.on('error', () => {});
+      await admin.connect();
+      return admin;
+    };
+    const admin = await connect();
     await admin.query(`drop database if exists ${template}`);
     await admin.query(`create database ${template}`);
+    await admin.end();
     const handle = await openDatabase({ url: databaseUrlFor(url, template) });
     const queue = await startQueue(handle, { supervise: false });
     await queue.stop({ graceful: false });
@@ -40,6 +47,7 @@ export default async function setup(project: TestProject) {
     project.provide('templateDatabase', template);
     project.provide('pgliteImage', undefined);
     return async () => {
+      const admin = await connect();
       const leftovers = await admin.query<{ datname: string }>(
         `select datname from pg_database where datname like 'fcm_t_${process.pid}_%' or datname = $1`,
         [template],

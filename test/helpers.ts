@@ -22,6 +22,18 @@ export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export const storageMode = (): 'postgres' | 'pglite' => (inject('databaseUrl') ? 'postgres' : 'pglite');
 
+/** One statement on a short-lived connection (a long-lived one would not survive the PostgreSQL restart fault run). */
+async function adminQuery(url: string, statement: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => {});
+  await admin.connect();
+  try {
+    await admin.query(statement);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
 /** A fresh database: CREATE DATABASE … TEMPLATE on PostgreSQL, the data-dir image on PGlite. */
 export async function freshDatabase(): Promise<{
   handle: DatabaseHandle;
@@ -32,17 +44,12 @@ export async function freshDatabase(): Promise<{
   const template = inject('templateDatabase');
   if (url && template) {
     const name = `fcm_t_${template.replace('fcm_tpl_', '')}_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`create database ${name} template ${template}`);
+    await adminQuery(url, `create database ${name} template ${template}`);
     const handle = await openDatabase({ url: databaseUrlFor(url, name), poolSize: 10, migrate: false });
     return {
       handle,
       url: databaseUrlFor(url, name),
-      drop: async () => {
-        await admin.query(`drop database if exists ${name} with (force)`);
-        await admin.end();
-      },
+      drop: () => adminQuery(url, `drop database if exists ${name} with (force)`),
     };
   }
   const image = new Blob([readFileSync(inject('pgliteImage')!)]);

@@ -58,6 +58,9 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20 });
   // An idle client losing its connection (PostgreSQL restarting) must not crash the process.
   pool.on('error', () => {});
+  // A checked-out client whose server goes away between two queries emits 'error' with no pool listener
+  // attached, which would crash the process; the query in hand (if any) fails on its own and becomes a 503.
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (options.migrate !== false) await migratePostgres(url);
   const db = drizzleNodePg(pool, { schema }) as unknown as Db;
   return {
@@ -71,6 +74,8 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
 /** Applies migrations under an advisory lock, so several processes starting at once migrate exactly once. */
 export async function migratePostgres(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
+  // A connection lost mid-migration fails the query in hand; without a listener it would also crash the process.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('select pg_advisory_lock(7361029)');

@@ -92,19 +92,30 @@ export function toAppError(error: FastifyError | Error): AppError {
  * is the client's problem (422), not a 500; nothing was written, the statement failed.
  */
 function isUnstorableText(error: Error): boolean {
-  const code =
-    (error as { code?: unknown; cause?: { code?: unknown } }).code ??
-    (error as { cause?: { code?: unknown } }).cause?.code;
-  return code === '22021' || code === '22P05';
+  return causes(error).some((e) => e.code === '22021' || e.code === '22P05');
+}
+
+/** The error and what it wraps (Drizzle wraps driver errors in `cause`). */
+function causes(error: unknown): { code?: unknown; message?: unknown }[] {
+  const chain: { code?: unknown; message?: unknown }[] = [];
+  let current = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    chain.push(current);
+    current = current.cause as typeof current;
+  }
+  return chain;
 }
 
 /** Connection-level database failures (PostgreSQL restarting): a 503 the client may retry, not a 500. */
 function isDatabaseUnavailable(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    (typeof code === 'string' &&
-      (/^(08|57P0)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(code))) ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test(error.message)
+  return causes(error).some(
+    ({ code, message }) =>
+      (typeof code === 'string' &&
+        (/^(08|57P0)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code))) ||
+      (typeof message === 'string' &&
+        /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+          message,
+        )),
   );
 }
 
