@@ -216,7 +216,22 @@ describe('GET /metrics', () => {
 });
 
 describe('logs', () => {
-  it('carry the request id into the jobs of a send and never contain a secret', async () => {
+  it('carry the request id into the jobs and webhooks of a send and never contain a secret', async () => {
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks/',
+      headers: tenant.headers,
+      payload: {
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+        event_types: ['notification.completed'],
+      },
+    });
+    expect(hook.statusCode, hook.body).toBe(201);
     const pushToken = `android-logged-${Date.now()}-secret-push-token`;
     const phone = '+255713000003';
     const bearer = { authorization: `Bearer ${tenant.token}`, 'client-id': tenant.clientId };
@@ -244,6 +259,18 @@ describe('logs', () => {
     expect(new Set(jobs.map((e) => e.queue))).toEqual(new Set(['fanout', 'send']));
     for (const entry of jobs) expect(entry.notification_id).toBe(notificationId);
     expect(jobs.map((e) => e.msg)).toContain('send batch recorded');
+    const webhook = await waitFor(async () =>
+      logLines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((e) => e.msg === 'webhook delivered' && e.request_id === requestId),
+    );
+    expect(webhook).toMatchObject({ webhook_id: hook.json().id });
+    receiver.close();
+    await server.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/webhooks/${hook.json().id}/`,
+      headers: tenant.headers,
+    });
 
     const everything = logLines.join('\n');
     for (const secret of [
@@ -252,6 +279,7 @@ describe('logs', () => {
       'data-token-value-abc',
       tenant.account.private_key.split('\n')[1]!,
       tenant.account.private_key_id!,
+      hook.json().secret,
     ]) {
       expect(everything).not.toContain(secret);
     }

@@ -187,6 +187,8 @@ export interface EventForDelivery {
   type: string;
   payload: Record<string, unknown>;
   created_at: Date;
+  /** The request that caused the event, so one id finds the whole story in the logs. */
+  request_id: string | null;
 }
 
 export async function findEventForDelivery(
@@ -196,7 +198,7 @@ export async function findEventForDelivery(
 ): Promise<EventForDelivery | undefined> {
   const [row] = await query<Omit<EventForDelivery, 'payload'> & { payload: unknown }>(
     ex,
-    sql`select event_id, type, payload, created_at from events
+    sql`select event_id, type, payload, created_at, request_id from events
       where event_id = ${eventId} and api_client_id = ${tenantId}`,
   );
   if (!row) return undefined;

@@ -112,6 +112,7 @@ export async function deliverWebhook(
     client_id: job.tenantId,
     event_id: job.eventId,
     attempt: job.attempt,
+    request_id: event.request_id ?? undefined,
   });
   const attempt = {
     endpointId: endpoint.id,
@@ -126,6 +127,7 @@ export async function deliverWebhook(
     if (response.error === null) {
       await recordEndpointSuccess(tx, job.tenantId, endpoint.id);
       await insertAttempt(tx, { ...attempt, status: 'succeeded', error: null, nextAttemptAt: null });
+      log.debug({ status: response.status, duration_ms: response.durationMs }, 'webhook delivered');
       return 'delivered';
     }
     const streak = await recordEndpointFailure(
