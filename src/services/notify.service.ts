@@ -167,6 +167,33 @@ function splitContents(contents: Contents): {
   };
 }
 
+type NotificationFields = Omit<
+  Parameters<typeof insertNotification>[1],
+  'id' | 'apiClientId' | 'firebaseProjectId' | 'idempotencyKey' | 'requestId'
+>;
+
+/** Picks the Firebase project, writes the notification and enqueues its fan-out, in the caller's transaction. */
+async function writeNotification(
+  deps: ServiceDeps,
+  tx: Executor,
+  tenantId: string,
+  firebaseProject: string | undefined,
+  meta: SendMeta,
+  fields: NotificationFields,
+): Promise<NotificationRow> {
+  const firebaseProjectId = await chooseProjectForSend(tx, tenantId, firebaseProject, deps.defaultAccount);
+  const notification = await insertNotification(tx, {
+    id: uuidv7(),
+    apiClientId: tenantId,
+    firebaseProjectId,
+    idempotencyKey: meta.idempotencyKey ?? null,
+    requestId: meta.requestId ?? null,
+    ...fields,
+  });
+  await deps.queue.enqueue(tx, QUEUES.fanout, { notificationId: notification.id, requestId: meta.requestId });
+  return notification;
+}
+
 /**
  * Accepts one send. Runs in `ex` when given (the scheduler's transaction, so the occurrence and its
  * notification commit together), otherwise in a transaction of its own.
@@ -182,30 +209,14 @@ export async function acceptSend(
     const template = await loadTemplate(tx, tenantId, body);
     const contents = buildContents(template, body);
     const target = await resolveTarget(tx, tenantId, body);
-    const firebaseProjectId = await chooseProjectForSend(
-      tx,
-      tenantId,
-      body.firebase_project_id,
-      deps.defaultAccount,
-    );
-    const notification = await insertNotification(tx, {
-      id: uuidv7(),
-      apiClientId: tenantId,
-      firebaseProjectId,
+    return writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
       target: target as unknown as Record<string, unknown>,
       ...splitContents(contents),
       templateId: template?.id ?? null,
       topicId: target.kind === 'topic' ? target.topic_id : null,
       scheduleId: meta.scheduleId ?? null,
       occurrenceAt: meta.occurrenceAt ?? null,
-      idempotencyKey: meta.idempotencyKey ?? null,
-      requestId: meta.requestId ?? null,
     });
-    await deps.queue.enqueue(tx, QUEUES.fanout, {
-      notificationId: notification.id,
-      requestId: meta.requestId,
-    });
-    return notification;
   };
   // In a caller's transaction (the scheduler's, or a dry run that is rolled back) the caller decides what counts.
   if (ex) return run(ex);
@@ -392,16 +403,7 @@ export async function acceptBulk(
       );
     }
     const common = sharedContents();
-    const firebaseProjectId = await chooseProjectForSend(
-      tx,
-      tenantId,
-      body.firebase_project_id,
-      deps.defaultAccount,
-    );
-    const notification = await insertNotification(tx, {
-      id: uuidv7(),
-      apiClientId: tenantId,
-      firebaseProjectId,
+    const notification = await writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
       target: {
         kind: 'bulk',
         targets: body.targets.length,
@@ -409,14 +411,9 @@ export async function acceptBulk(
       },
       ...splitContents(common instanceof AppError ? firstContents : common),
       templateId: template?.id ?? null,
-      idempotencyKey: meta.idempotencyKey ?? null,
-      requestId: meta.requestId ?? null,
     });
+    // Same transaction as the fan-out job, so the job never runs before its recipients exist.
     await insertRecipients(tx, notification.id, recipients);
-    await deps.queue.enqueue(tx, QUEUES.fanout, {
-      notificationId: notification.id,
-      requestId: meta.requestId,
-    });
     return { notification, results };
   });
   countAccepted(deps, outcome.notification);
