@@ -3,6 +3,7 @@
  * of a second: a PostgreSQL template database (DATABASE_URL set) or a PGlite data-dir image (embedded mode).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,6 +13,8 @@ import { startQueue } from '../src/jobs/queue.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** A Redis the tests may use, or undefined when none answers (REQUIRE_REDIS=1 makes that an error). */
+    redisUrl: string | undefined;
     databaseUrl: string | undefined;
     templateDatabase: string | undefined;
     pgliteImage: string | undefined;
@@ -24,7 +27,30 @@ export function databaseUrlFor(url: string, database: string): string {
   return parsed.toString();
 }
 
+/** Whether something answers PING at the Redis URL within half a second. */
+async function redisAnswers(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || 6379) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
 export default async function setup(project: TestProject) {
+  // Redis is optional: its tests run when one answers (CI starts one and sets REQUIRE_REDIS=1).
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = await redisAnswers(redisUrl);
+  if (!redis && process.env.REQUIRE_REDIS === '1')
+    throw new Error(`REQUIRE_REDIS=1 but no Redis answers at ${redisUrl}`);
+  project.provide('redisUrl', redis ? redisUrl : undefined);
+
   const url = process.env.DATABASE_URL || undefined;
   if (url) {
     const template = `fcm_tpl_${process.pid}`;

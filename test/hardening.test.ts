@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.ts';
 import { query } from '../src/db/client.ts';
 import { connectRateLimitRedis } from '../src/http/rate-limit.ts';
@@ -16,7 +16,7 @@ import { RATE_LIMIT_DEFAULTS, rateLimitGroupOf } from '../src/lib/rate-limits.ts
 import { createLogger } from '../src/logger.ts';
 import { errorOf, startTestServer, type Tenant, type TestServer } from './helpers.ts';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_URL = inject('redisUrl') ?? 'redis://127.0.0.1:6379';
 const silent = createLogger('silent');
 
 const send = (server: TestServer | FastifyInstance, tenant: Tenant, headers: Record<string, string> = {}) =>
@@ -221,7 +221,7 @@ describe('rate limits with the spec defaults', () => {
   });
 });
 
-describe('rate limits shared through Redis', () => {
+describe.skipIf(!inject('redisUrl'))('rate limits shared through Redis', () => {
   const prefix = `fcm-test-${process.pid}-${randomBytes(4).toString('hex')}:`;
   let server: TestServer;
   let tenant: Tenant;
