@@ -85,9 +85,9 @@ let projectCounter = 0;
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { worker?: boolean; logger?: Logger } = {},
+  options: { worker?: boolean; logger?: Logger; emulator?: Emulator } = {},
 ): Promise<TestServer> {
-  const emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
+  const emulator = options.emulator ?? (await createEmulator({ host: '127.0.0.1', port: 0 }));
   const { handle, url: databaseUrl, drop } = await freshDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
