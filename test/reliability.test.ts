@@ -755,7 +755,10 @@ describe('FCM down (circuit breaker)', () => {
         expect(['pending', 'retrying']).toContain(delivery.status);
         const token = tokens[devices.indexOf(delivery.device_id)]!;
         // Rescheduled batches are not attempts: every attempt is a request FCM really got.
-        expect(delivery.attempts).toBe(sendsOf(token).length);
+        // (A probe may be in flight when the status is read: FCM has it, its outcome is not recorded yet.)
+        const sends = sendsOf(token).length;
+        expect(delivery.attempts).toBeLessThanOrEqual(sends);
+        expect(delivery.attempts).toBeGreaterThanOrEqual(sends - 1);
         // Without the breaker, 4 s of 100-300 ms backoff would be a dozen attempts each.
         expect(delivery.attempts).toBeLessThanOrEqual(4);
       }
