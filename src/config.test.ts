@@ -1,5 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseEncryptionKey } from './config.ts';
+import { ConfigError, ENV_VARIABLES, loadConfig, parseEncryptionKey } from './config.ts';
+
+describe('.env.example', () => {
+  it('documents every variable the server reads (set or commented out)', () => {
+    const text = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const undocumented = ENV_VARIABLES.filter((name) => !new RegExp(`^#?\\s*${name}=`, 'm').test(text));
+    expect(undocumented).toEqual([]);
+    expect(ENV_VARIABLES.length).toBeGreaterThan(50);
+  });
+});
 
 const key = Buffer.alloc(32, 1).toString('base64');
 

@@ -227,6 +227,9 @@ const schema = z.object({
 
 export type Env = z.infer<typeof schema>;
 
+/** Every environment variable the server reads (each one is documented in .env.example; a test checks it). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export interface Config {
   env: Env['NODE_ENV'];
   production: boolean;
