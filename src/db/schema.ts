@@ -94,6 +94,8 @@ export const profiles = pgTable(
       .on(t.apiClientId, t.externalId)
       .where(sql`${t.deletedAt} is null and ${t.externalId} is not null`),
     index('profiles_list_idx').on(t.apiClientId, t.id),
+    /** The purge finds rows soft-deleted before the retention cutoff without scanning live ones. */
+    index('profiles_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
   ],
 );
 
@@ -129,6 +131,7 @@ export const devices = pgTable(
   (t) => [
     uniqueIndex('devices_token_idx').on(t.apiClientId, t.tokenHash),
     index('devices_profile_idx').on(t.profileId).where(sql`${t.isActive}`),
+    index('devices_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
     index('devices_list_idx').on(t.apiClientId, t.id),
     /** The stale-device sweep: active devices by last contact. */
     index('devices_stale_idx').on(t.lastSeenAt).where(sql`${t.isActive} and ${t.deletedAt} is null`),
@@ -472,6 +475,8 @@ export const webhookDeliveries = pgTable(
   },
   (t) => [
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
+    /** A webhook job run again after a crash checks whether its attempt was already logged. */
+    index('webhook_deliveries_event_idx').on(t.endpointId, t.eventId, t.attempt),
     index('webhook_deliveries_created_idx').on(t.createdAt),
   ],
 );

@@ -1,0 +1,3 @@
+CREATE INDEX "devices_deleted_idx" ON "devices" USING btree ("deleted_at") WHERE "devices"."deleted_at" is not null;--> statement-breakpoint
+CREATE INDEX "profiles_deleted_idx" ON "profiles" USING btree ("deleted_at") WHERE "profiles"."deleted_at" is not null;--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_event_idx" ON "webhook_deliveries" USING btree ("endpoint_id","event_id","attempt");
