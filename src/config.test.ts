@@ -1,6 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARIABLES, loadConfig, parseEncryptionKey } from './config.ts';
+
+describe('secrets from files (<NAME>_FILE)', () => {
+  it('reads a secret from the file named by <NAME>_FILE, and refuses both or an unreadable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fcm-secret-'));
+    const file = join(dir, 'encryption_key');
+    writeFileSync(file, `${key}\n`);
+    const config = loadConfig({ ENCRYPTION_KEY_FILE: file });
+    expect(config.encryptionKey?.equals(parseEncryptionKey(key))).toBe(true);
+    expect(() => loadConfig({ ENCRYPTION_KEY_FILE: file, ENCRYPTION_KEY: key })).toThrow(/not both/);
+    expect(() => loadConfig({ ENCRYPTION_KEY_FILE: join(dir, 'missing') })).toThrow(
+      /ENCRYPTION_KEY_FILE: cannot read/,
+    );
+  });
+});
 
 describe('.env.example', () => {
   it('documents every variable the server reads (set or commented out)', () => {

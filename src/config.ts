@@ -1,4 +1,5 @@
 /** The only reader of process.env: validates every setting at start-up and hands out a frozen, typed config. */
+import { readFileSync } from 'node:fs';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { CidrError, formatCidr, parseCidr } from './lib/ip.ts';
@@ -305,8 +306,43 @@ export function parseEncryptionKey(value: string): Buffer {
 }
 
 /** Validates an environment (process.env by default) and returns the config, or throws naming every bad variable. */
+/** Secrets that may also come from a file named by `<NAME>_FILE` (Docker and Kubernetes secrets). */
+export const FILE_SECRETS = [
+  'ENCRYPTION_KEY',
+  'ENCRYPTION_KEYS_PREVIOUS',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'METRICS_TOKEN',
+  'SENTRY_DSN',
+] as const;
+
+/** Reads `<NAME>_FILE` into `<NAME>` (trailing newline dropped); setting both is an error. */
+function withFileSecrets(env: Record<string, string>): Record<string, string> {
+  const out = { ...env };
+  for (const name of FILE_SECRETS) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined) continue;
+    if (env[name] !== undefined)
+      throw new ConfigError(`Invalid configuration:\n  ${name}: set ${name} or ${name}_FILE, not both`);
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid configuration:\n  ${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    delete out[`${name}_FILE`];
+  }
+  return out;
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const env = withFileSecrets(
+    Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== '')) as Record<
+      string,
+      string
+    >,
+  );
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
