@@ -67,6 +67,15 @@ export async function listTopics(
   return toPage(rows, limit);
 }
 
+/** A subscription of the tenant whose device (joined as `devices`) is active and not deleted. */
+const liveSubscription = (tenantId: string) =>
+  and(
+    eq(topicSubscriptions.apiClientId, tenantId),
+    eq(devices.apiClientId, tenantId),
+    eq(devices.isActive, true),
+    isNull(devices.deletedAt),
+  );
+
 /** Active, not-deleted subscribed devices per topic, in one grouped query; topics without any are absent. */
 export async function countSubscribers(
   ex: Executor,
@@ -78,15 +87,7 @@ export async function countSubscribers(
     .select({ topicId: topicSubscriptions.topicId, count: sql<number>`count(*)::int` })
     .from(topicSubscriptions)
     .innerJoin(devices, eq(devices.id, topicSubscriptions.deviceId))
-    .where(
-      and(
-        eq(topicSubscriptions.apiClientId, tenantId),
-        inArray(topicSubscriptions.topicId, topicIds),
-        eq(devices.apiClientId, tenantId),
-        eq(devices.isActive, true),
-        isNull(devices.deletedAt),
-      ),
-    )
+    .where(and(liveSubscription(tenantId), inArray(topicSubscriptions.topicId, topicIds)))
     .groupBy(topicSubscriptions.topicId);
   return new Map(rows.map((r) => [r.topicId, r.count]));
 }
@@ -246,11 +247,8 @@ export async function listSubscribers(
     .innerJoin(devices, eq(devices.id, topicSubscriptions.deviceId))
     .where(
       and(
-        eq(topicSubscriptions.apiClientId, tenantId),
+        liveSubscription(tenantId),
         eq(topicSubscriptions.topicId, topicId),
-        eq(devices.apiClientId, tenantId),
-        eq(devices.isActive, true),
-        isNull(devices.deletedAt),
         afterCursor(topicSubscriptions.deviceId, cursor, false),
       ),
     )
