@@ -12,13 +12,9 @@ import { buildApp } from './app.ts';
 import { type Config, parseEncryptionKey } from './config.ts';
 import { type DatabaseHandle, openDatabase } from './db/client.ts';
 import { listenForEvents } from './db/events.listener.ts';
-import { queueDepths } from './db/queue-stats.repository.ts';
 import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
 import { connectRateLimitRedis } from './http/rate-limit.ts';
-import { type JobQueue, startQueue } from './jobs/queue.ts';
-import { startScheduler } from './jobs/scheduler.ts';
-import { startWebhookWorkers } from './jobs/webhooks.job.ts';
 import { startWorkers } from './jobs/workers.ts';
 import { createCipher } from './lib/crypto.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
@@ -27,6 +23,7 @@ import { serveMetrics } from './observability/metrics-server.ts';
 import { CircuitBreaker } from './push/circuit-breaker.ts';
 import { FcmProvider } from './push/fcm.provider.ts';
 import type { PushProvider, ServiceAccount } from './push/push-provider.ts';
+import { type PgBossQueue, startQueue } from './queue/pg-boss.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { EventStream } from './services/event-stream.service.ts';
 import { parseServiceAccount } from './services/firebase-projects.service.ts';
@@ -34,6 +31,8 @@ import { parseServiceAccount } from './services/firebase-projects.service.ts';
 export interface Runtime {
   deps: ServiceDeps;
   database: DatabaseHandle;
+  /** The same queue as deps.queue, with pg-boss in reach for tests and tools. */
+  queue: PgBossQueue;
   app: FastifyInstance | undefined;
   emulator: Emulator | undefined;
   close(): Promise<void>;
@@ -141,7 +140,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         poolSize: config.database.poolSize,
       }));
     closers.push(() => database.close());
-    const metrics = new Metrics({ queueDepths: () => queueDepths(database.db) });
+    // Read on scrape only, and the queue is started below, before anything can scrape.
+    const metrics = new Metrics({ queueDepths: () => queue.depths() });
     // Closers run in reverse: the API stops accepting, then workers drain their in-flight batches (which
     // still need FCM and the database), then the FCM connections and the database close.
     const push =
@@ -153,7 +153,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         observer: metrics.fcm,
       });
     if (!options.push) closers.push(() => push.close());
-    const queue: JobQueue = await startQueue(database, {
+    const queue = await startQueue(database, {
       onError: (error) => logger.error({ err: error }, 'job queue error'),
     });
     closers.push(() => queue.stop({ graceful: true, timeoutMs: config.shutdownTimeoutMs }));
@@ -188,11 +188,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ),
     };
     if (options.roles.worker) {
-      await startWorkers(deps);
-      const scheduler = startScheduler(deps);
-      closers.push(() => scheduler.stop());
-      const webhooks = await startWebhookWorkers(deps);
-      closers.push(() => webhooks.stop());
+      const workers = await startWorkers(deps);
+      closers.push(() => workers.stop());
     }
     let app: FastifyInstance | undefined;
     if (options.roles.api) {
@@ -215,7 +212,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       closers.push(() => server.close());
       logger.info({ url: server.url }, 'serving metrics');
     }
-    return { deps, database, app, emulator, close };
+    return { deps, database, queue, app, emulator, close };
   } catch (error) {
     await close();
     throw error;

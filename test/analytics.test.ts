@@ -7,8 +7,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
-import { QUEUES } from '../src/jobs/queue.ts';
 import { dayOf } from '../src/lib/days.ts';
+import { QUEUES } from '../src/queue/contract.ts';
 import { getOverview, rollUpDays, rollUpRecentDays } from '../src/services/analytics.service.ts';
 import { createClient } from '../src/services/clients.service.ts';
 import {
@@ -244,7 +244,7 @@ describe('a controlled send, today', () => {
   });
 
   it('the roll-up job is scheduled every 10 minutes (UTC) and runs from the queue', async () => {
-    const { boss } = server.runtime.deps.queue;
+    const { boss } = server.runtime.queue;
     const [schedule] = await boss.getSchedules(QUEUES.analytics);
     expect(schedule).toMatchObject({ name: QUEUES.analytics, cron: '*/10 * * * *' });
     await query(db(), sql`delete from analytics_daily where api_client_id = ${tenant.clientId}`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../src/db/client.ts';
-import { startQueue } from '../src/jobs/queue.ts';
+import { startQueue } from '../src/queue/pg-boss.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -362,7 +362,7 @@ describe('Sentry', () => {
   });
 
   it('reports a failing job with its queue, job id and request id', async () => {
-    await server.runtime.deps.queue.boss.send('send', {
+    await server.runtime.queue.boss.send('send', {
       notificationId: 'not-a-uuid',
       deliveryIds: [],
       attempt: 1,

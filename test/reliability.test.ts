@@ -8,9 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
 import { deleteOldEvents } from '../src/db/maintenance.repository.ts';
 import type { FaultCode } from '../src/emulator/emulator.ts';
+import { sendBatch } from '../src/jobs/send.job.ts';
 import { uuidv7 } from '../src/lib/ids.ts';
 import { createClient } from '../src/services/clients.service.ts';
-import { sendBatch } from '../src/services/delivery.service.ts';
 import { deactivateStaleDevices, runRetention } from '../src/services/maintenance.service.ts';
 import {
   errorOf,

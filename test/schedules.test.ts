@@ -7,7 +7,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
-import { startScheduler } from '../src/jobs/scheduler.ts';
+import { startScheduler } from '../src/jobs/schedule.job.ts';
 import { runDueSchedules } from '../src/services/schedules.service.ts';
 import {
   errorOf,

@@ -1,43 +1,20 @@
 /**
- * How much work waits in the job queues, read straight from pg-boss's tables (same database, schema pgboss):
- * one statement over the live-job index, for the metrics scrape and the readiness check.
+ * The one queue figure pg-boss does not hand out: how long the oldest ready job has waited. pg-boss computes it
+ * only into persisted stats snapshots (`persistQueueStats`: a history table written on every monitor pass),
+ * more machinery than one number is worth, so it is read here from pg-boss's tables (same database, schema
+ * pgboss) through its ready-job index. The counts come from pg-boss itself (src/queue/pg-boss.ts).
  */
 import { sql } from 'drizzle-orm';
-import type { QueueDepth } from '../observability/metrics.ts';
 import { type Executor, query } from './client.ts';
 
-/** Every queue of ours (pg-boss's internal ones left out), with zeros for a queue with nothing waiting. */
-export async function queueDepths(ex: Executor): Promise<QueueDepth[]> {
-  const rows = await query<{
-    queue: string;
-    ready: number;
-    deferred: number;
-    active: number;
-    oldest: number | string | null;
-  }>(
+/** Seconds the oldest job that could run now has waited, per queue that has one (any name pg-boss holds). */
+export async function oldestReadyJobAges(ex: Executor): Promise<Map<string, number>> {
+  const rows = await query<{ queue: string; oldest: number | string }>(
     ex,
-    sql`select q.name as queue,
-        coalesce(j.ready, 0) as ready, coalesce(j.deferred, 0) as deferred, coalesce(j.active, 0) as active,
-        j.oldest
-      from pgboss.queue q
-      left join lateral (
-        select
-          (count(*) filter (where state < 'active' and not blocked and start_after <= now()))::int as ready,
-          (count(*) filter (where state < 'active' and (blocked or start_after > now())))::int as deferred,
-          (count(*) filter (where state = 'active'))::int as active,
-          extract(epoch from now() - min(greatest(created_on, start_after))
-            filter (where state < 'active' and not blocked and start_after <= now()))::float8 as oldest
-        from pgboss.job
-        where name = q.name and state <= 'active'
-      ) j on true
-      where q.name not like '\\_\\_%'
-      order by q.name`,
+    sql`select name as queue, extract(epoch from now() - min(greatest(created_on, start_after)))::float8 as oldest
+      from pgboss.job
+      where state < 'active' and not blocked and start_after <= now()
+      group by name`,
   );
-  return rows.map((r) => ({
-    queue: r.queue,
-    ready: r.ready,
-    deferred: r.deferred,
-    active: r.active,
-    oldestReadySeconds: Math.max(0, Number(r.oldest ?? 0)),
-  }));
+  return new Map(rows.map((r) => [r.queue, Math.max(0, Number(r.oldest))]));
 }

@@ -2,11 +2,10 @@
  * Webhook workers: the dispatcher loop (outbox events → one delivery job per subscribed endpoint) and the
  * delivery job handler. Runs in every worker process; any number of them can run at once.
  */
-import { z } from 'zod';
 import { createWebhookSender, type WebhookSender } from '../lib/webhook-sender.ts';
+import { QUEUES, webhookPayload } from '../queue/contract.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { deliverWebhook, dispatchEvents } from '../services/webhook-delivery.service.ts';
-import { QUEUES } from './queue.ts';
 
 /** How often an idle dispatcher looks for new events, and how many it takes per transaction. */
 const DISPATCH_INTERVAL_MS = 250;
@@ -17,13 +16,6 @@ const DISPATCH_ERROR_PAUSE_MS = 5_000;
 const DELIVERY_BATCH = 8;
 
 export const WEBHOOK_USER_AGENT = 'fcm-server-webhooks/1';
-
-const webhookPayload = z.object({
-  tenantId: z.uuid(),
-  endpointId: z.uuid(),
-  eventId: z.string().min(1).max(100),
-  attempt: z.number().int().min(1),
-});
 
 export interface WebhookWorkers {
   /** Stops dispatching, waits for deliveries in flight, closes the HTTP client. */
@@ -64,39 +56,29 @@ export async function startWebhookWorkers(
     userAgent: WEBHOOK_USER_AGENT,
   }),
 ): Promise<WebhookWorkers> {
-  const { boss } = deps.queue;
-  await boss.work(
+  await deps.queue.work(
     QUEUES.webhook,
     {
-      localConcurrency: 2,
-      batchSize: DELIVERY_BATCH,
-      burstWhenBatchFull: true,
-      perJobResults: true,
+      concurrency: 2,
       pollingIntervalSeconds: 0.5,
       notifyPollingIntervalSeconds: 0.5,
+      batch: { size: DELIVERY_BATCH, parallel: true },
     },
-    async (jobs) =>
-      Promise.all(
-        jobs.map(async (job) => {
-          try {
-            await deliverWebhook(deps, sender, webhookPayload.parse(job.data), { rerun: job.retryCount > 0 });
-            return { id: job.id, status: 'completed' as const };
-          } catch (error) {
-            deps.logger.error({ err: error, job_id: job.id }, 'webhook delivery job failed');
-            return {
-              id: job.id,
-              status: 'failed' as const,
-              output: { message: error instanceof Error ? error.message : String(error) },
-            };
-          }
-        }),
-      ),
+    async (job) => {
+      try {
+        // Validated here: a job can outlive the code that enqueued it.
+        await deliverWebhook(deps, sender, webhookPayload.parse(job.data), { rerun: job.retryCount > 0 });
+      } catch (error) {
+        deps.logger.error({ err: error, job_id: job.id }, 'webhook delivery job failed');
+        throw error;
+      }
+    },
   );
   const dispatcher = startDispatcher(deps);
   return {
     async stop() {
       await dispatcher.stop();
-      await boss.offWork(QUEUES.webhook, { wait: true });
+      await deps.queue.stopWork(QUEUES.webhook);
       await sender.close();
     },
   };

@@ -4,18 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { FcmObserver } from '../push/fcm.provider.ts';
-
-/** Waiting and running jobs of one queue, as read from the queue tables on a scrape. */
-export interface QueueDepth {
-  queue: string;
-  /** Jobs that could run now. */
-  ready: number;
-  /** Jobs waiting for their start time (retries with backoff, delayed jobs). */
-  deferred: number;
-  active: number;
-  /** Age of the oldest job that could run now, 0 when none waits. */
-  oldestReadySeconds: number;
-}
+import type { QueueDepth } from '../queue/contract.ts';
 
 export interface MetricsOptions {
   /** Read at most once per scrape; when it fails the queue gauges are left out of that scrape. */

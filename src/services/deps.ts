@@ -2,12 +2,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
-import type { JobQueue } from '../jobs/queue.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import type { ErrorReporter } from '../observability/error-reporter.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { CircuitBreaker } from '../push/circuit-breaker.ts';
 import type { PushProvider, ServiceAccount } from '../push/push-provider.ts';
+import type { JobQueue } from '../queue/contract.ts';
 import type { EventStream } from './event-stream.service.ts';
 
 export interface ServiceDeps {

@@ -4,7 +4,6 @@
  */
 import { Redis } from 'ioredis';
 import { ping } from '../db/client.ts';
-import { queueDepths } from '../db/queue-stats.repository.ts';
 import type { CircuitView } from '../push/circuit-breaker.ts';
 import type { ServiceDeps } from './deps.ts';
 
@@ -86,7 +85,7 @@ export function createReadinessProbe(
   const database = async (): Promise<Check> => toCheck(await timed('database', () => ping(deps.db)));
 
   const queue = async (): Promise<Readiness['checks']['queue']> => {
-    const r = await timed('queue', () => queueDepths(deps.db));
+    const r = await timed('queue', () => deps.queue.depths());
     if (!r.ok) return { status: 'down', latency_ms: r.latency_ms, error: r.error };
     const waiting = r.value.reduce((sum, q) => sum + q.ready, 0);
     const oldest = Math.round(Math.max(0, ...r.value.map((q) => q.oldestReadySeconds)));

@@ -14,10 +14,11 @@ import {
   recordEndpointFailure,
   recordEndpointSuccess,
 } from '../db/webhooks.repository.ts';
-import { QUEUES, type WebhookJob } from '../jobs/queue.ts';
+import { backoffDelayMs } from '../lib/backoff.ts';
 import { signatureHeader } from '../lib/standard-webhooks.ts';
 import type { WebhookSender } from '../lib/webhook-sender.ts';
 import type { WebhookOutcome } from '../observability/metrics.ts';
+import { QUEUES, type WebhookJob } from '../queue/contract.ts';
 import type { ServiceDeps } from './deps.ts';
 import { emitEvents } from './events.ts';
 
@@ -52,16 +53,6 @@ export async function dispatchEvents(deps: ServiceDeps, limit: number): Promise<
     await deps.queue.enqueueMany(tx, QUEUES.webhook, jobs);
     return events.length;
   });
-}
-
-/** Exponential backoff with equal jitter: between half and all of min(max, base × 2^(attempt-1)). */
-export function webhookRetryDelayMs(
-  attempt: number,
-  settings: { retryBaseMs: number; retryMaxMs: number },
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(settings.retryMaxMs, settings.retryBaseMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /**
@@ -139,7 +130,8 @@ export async function deliverWebhook(
     );
     if (!streak) return 'skipped';
     const retry = job.attempt < settings.maxAttempts && streak.active;
-    const nextAttemptAt = retry ? new Date(Date.now() + webhookRetryDelayMs(job.attempt, settings)) : null;
+    const backoff = { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, jitter: 'equal' } as const;
+    const nextAttemptAt = retry ? new Date(Date.now() + backoffDelayMs(job.attempt, backoff)) : null;
     const error = streak.disabledNow
       ? `${response.error}; endpoint disabled after ${streak.consecutiveFailures} consecutive failures`
       : response.error;

@@ -15,11 +15,11 @@ import {
   rotateEndpointSecret,
   updateEndpoint,
 } from '../db/webhooks.repository.ts';
-import { QUEUES, type WebhookJob } from '../jobs/queue.ts';
 import { AppError, invalid, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { type Resolver, systemResolver, targetProblem } from '../lib/ssrf.ts';
 import { generateWebhookSecret } from '../lib/standard-webhooks.ts';
+import { QUEUES, type WebhookJob } from '../queue/contract.ts';
 import type { ServiceDeps } from './deps.ts';
 import { type EventType, newEventId } from './events.ts';
 

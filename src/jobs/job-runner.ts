@@ -1,5 +1,6 @@
 /** The frame every job handler runs in: a logger with the job's ids, and failures reported before a retry. */
 import { findNotificationById } from '../db/notifications.repository.ts';
+import type { QueuedJob, QueueName } from '../queue/contract.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 
 /** The ids a job carries, read leniently so that even a payload that fails validation is logged with them. */
@@ -17,8 +18,8 @@ function idsOf(data: unknown): { requestId?: string; notificationId?: string } {
  */
 export async function runJob(
   deps: ServiceDeps,
-  queue: string,
-  job: { id: string; data: unknown },
+  queue: QueueName,
+  job: QueuedJob,
   handle: (jobDeps: ServiceDeps) => Promise<void>,
 ): Promise<void> {
   const { requestId, notificationId } = idsOf(job.data);

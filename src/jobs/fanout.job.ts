@@ -1,0 +1,67 @@
+/**
+ * The fan-out job: a notification's target → delivery rows → send jobs of at most one FCM batch each. It works
+ * page by page, each page in one transaction with its send jobs and the saved cursor, so a fan-out killed
+ * halfway resumes where it stopped and enqueues nothing twice.
+ */
+import { insertDeliveryPage } from '../db/deliveries.repository.ts';
+import { advanceFanout, finishFanout, lockNotification } from '../db/notifications.repository.ts';
+import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
+import { deviceFilters, type StoredTarget, sourceOf } from '../services/audience.ts';
+import { completedEvent } from '../services/delivery.service.ts';
+import type { ServiceDeps } from '../services/deps.ts';
+import { emitEvents } from '../services/events.ts';
+import { runJob } from './job-runner.ts';
+
+/** Rows per fan-out transaction: several send jobs' worth, to keep round trips few. */
+const FANOUT_PAGE_BATCHES = 10;
+
+/** Creates the deliveries of a notification page by page (keyset over device ids) and their send jobs. */
+export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
+  const batchSize = deps.config.send.batchSize;
+  for (;;) {
+    const done = await deps.db.transaction(async (tx) => {
+      const notification = await lockNotification(tx, job.notificationId);
+      if (!notification || notification.fanoutDone) return true;
+      const target = notification.target as unknown as StoredTarget;
+      const page = await insertDeliveryPage(tx, {
+        notificationId: notification.id,
+        tenantId: notification.apiClientId,
+        source: sourceOf(target),
+        filters: deviceFilters(target.filters),
+        after: notification.fanoutCursor,
+        limit: batchSize * FANOUT_PAGE_BATCHES,
+      });
+      if (page.cursor === null) {
+        const finished = await finishFanout(
+          tx,
+          notification.id,
+          notification.totalCount === 0 ? 'no_active_devices' : null,
+        );
+        if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
+        return true;
+      }
+      await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length);
+      const jobs: SendJob[] = [];
+      for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
+        jobs.push({
+          notificationId: notification.id,
+          deliveryIds: page.deliveryIds.slice(i, i + batchSize),
+          attempt: 1,
+          requestId: job.requestId,
+        });
+      }
+      await deps.queue.enqueueMany(tx, QUEUES.send, jobs);
+      return false;
+    });
+    if (done) return;
+  }
+}
+
+/** Consumes the fan-out queue: jobs are validated here, since a job can outlive the code that enqueued it. */
+export async function startFanoutJob(deps: ServiceDeps): Promise<void> {
+  await deps.queue.work(
+    QUEUES.fanout,
+    { concurrency: 2, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 1 },
+    (job) => runJob(deps, QUEUES.fanout, job, (jobDeps) => fanOut(jobDeps, fanoutPayload.parse(job.data))),
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * The periodic maintenance jobs: cron schedules (one firing across every worker process) for the stale-device
+ * sweep and retention. The work itself is in services/maintenance.service.ts.
+ */
+import { QUEUES } from '../queue/contract.ts';
+import type { ServiceDeps } from '../services/deps.ts';
+import { deactivateStaleDevices, runRetention } from '../services/maintenance.service.ts';
+import { runJob } from './job-runner.ts';
+
+/** Hourly, at minutes that keep the two apart (UTC). */
+const TASKS = [
+  {
+    queue: QUEUES.staleDevices,
+    cron: '23 * * * *',
+    run: async (deps: ServiceDeps) => {
+      const deactivated = await deactivateStaleDevices(deps);
+      if (deactivated > 0) deps.logger.info({ deactivated }, 'stale devices deactivated');
+    },
+  },
+  {
+    queue: QUEUES.retention,
+    cron: '41 * * * *',
+    run: async (deps: ServiceDeps) => {
+      const started = Date.now();
+      const deleted = await runRetention(deps);
+      deps.logger.info({ deleted, ms: Date.now() - started }, 'retention run finished');
+    },
+  },
+] as const;
+
+export async function startMaintenanceJobs(deps: ServiceDeps): Promise<void> {
+  for (const task of TASKS) {
+    await deps.queue.work(task.queue, { concurrency: 1, pollingIntervalSeconds: 30 }, (job) =>
+      runJob(deps, task.queue, job, task.run),
+    );
+    await deps.queue.schedule(task.queue, task.cron);
+  }
+}
