@@ -3,6 +3,7 @@
  * claim → triage → render → send → classify → record. FCM is called outside any transaction; every outcome is
  * recorded in one. Idempotent: a job run twice finds its deliveries no longer open for its attempt.
  */
+import type { Executor } from '../db/client.ts';
 import {
   type DeliveryOutcome,
   type DeliveryToSend,
@@ -56,15 +57,54 @@ interface Answers {
   throttleUntil: number;
 }
 
-const NO_ANSWERS: Readonly<Answers> = Object.freeze({
-  outcomes: [],
-  deadTokens: [],
-  retryIds: [],
-  retryAt: 0,
-  answered: 0,
-  failing: 0,
-  throttleUntil: 0,
-});
+/** Nothing asked of FCM yet (or at all, when every delivery was settled by triage). */
+function noAnswers(): Answers {
+  return {
+    outcomes: [],
+    deadTokens: [],
+    retryIds: [],
+    retryAt: 0,
+    answered: 0,
+    failing: 0,
+    throttleUntil: 0,
+  };
+}
+
+/**
+ * Sends one batch and records every outcome. Deliveries past SEND_MAX_AGE_SECONDS end dead (EXPIRED) without a
+ * call; a throttled project or an open circuit reschedules the whole batch without counting an attempt.
+ */
+export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> {
+  const batch = await claim(deps, job);
+  if (!batch) return;
+  // The worker's logger already carries request_id, job_id and notification_id.
+  const log = deps.logger.child({ attempt: job.attempt });
+  const { settled, toSend } = triage(batch, Date.now());
+  let answers = noAnswers();
+  if (batch.account && toSend.length > 0) {
+    const project = batch.account.project_id;
+    const wait = await waitBeforeSending(deps, project);
+    if (wait !== undefined) {
+      await reschedule(deps, job, wait);
+      log.debug({ firebase_project: project, until: new Date(wait).toISOString() }, 'send batch deferred');
+      return;
+    }
+    const results = await deps.push.send(batch.account, render(deps, batch, toSend));
+    answers = classifyAnswers(toSend, results, batch.rules);
+    await reportToProject(deps, log, project, answers);
+  }
+  const outcomes = answers.outcomes.length > 0 ? [...settled, ...answers.outcomes] : settled;
+  const applied = await record(deps, job, batch, outcomes, answers);
+  deps.metrics.sendBatchRecorded(batch.open, outcomes, applied);
+  log.debug(
+    {
+      deliveries: batch.open.length,
+      retrying: answers.retryIds.length,
+      deactivated: answers.deadTokens.length,
+    },
+    'send batch recorded',
+  );
+}
 
 /** Claim: the notification and the job's deliveries still open for this attempt; undefined when none is. */
 async function claim(deps: ServiceDeps, job: SendJob): Promise<Batch | undefined> {
@@ -145,15 +185,7 @@ function render(deps: ServiceDeps, batch: Batch, toSend: DeliveryToSend[]): FcmM
 /** Classify: every answer (in the order of the messages sent), folded into what the batch records. */
 function classifyAnswers(toSend: DeliveryToSend[], results: SendOutcome[], rules: SendRules): Answers {
   const now = Date.now();
-  const answers: Answers = {
-    outcomes: [],
-    deadTokens: [],
-    retryIds: [],
-    retryAt: 0,
-    answered: 0,
-    failing: 0,
-    throttleUntil: 0,
-  };
+  const answers = noAnswers();
   toSend.forEach((d, i) => {
     const { outcome, circuit, deactivate, throttleUntil } = classify(d.id, results[i]!, rules, now);
     answers.outcomes.push(outcome);
@@ -174,7 +206,7 @@ async function reportToProject(
   deps: ServiceDeps,
   log: ServiceDeps['logger'],
   project: string,
-  answers: Readonly<Answers>,
+  answers: Answers,
 ): Promise<void> {
   deps.circuit.record(project, { successes: answers.answered, failures: answers.failing });
   if (answers.throttleUntil === 0) return;
@@ -196,37 +228,21 @@ async function record(
   job: SendJob,
   batch: Batch,
   outcomes: DeliveryOutcome[],
-  answers: Readonly<Answers>,
+  answers: Answers,
 ): Promise<Set<string>> {
   const { notification } = batch;
-  const { deadTokens, retryIds } = answers;
   return deps.db.transaction(async (tx) => {
     const counts = await recordOutcomes(tx, job.attempt, outcomes);
     const finished = await addOutcomeCounts(tx, notification.id, counts.sent, counts.failed);
-    const events: NewEvent[] = settledEvents(
-      notification,
-      batch.open,
-      outcomes,
-      counts.changed,
-      job.requestId,
-    );
-    for (const reason of new Set(deadTokens.map((t) => t.reason))) {
-      const ids = deadTokens.filter((t) => t.reason === reason).map((t) => t.deviceId);
-      const changed = await deactivateDevices(tx, notification.apiClientId, ids, reason);
-      if (changed.length > 0) {
-        const deviceIds = changed.map((d) => d.id);
-        events.push({
-          ...deviceDeactivated(notification.apiClientId, deviceIds, reason),
-          requestId: job.requestId,
-        });
-      }
-    }
-    if (finished) events.push(completedEvent(finished, job.requestId));
-    await emitEvents(tx, events);
-    if (retryIds.length > 0) {
+    await emitEvents(tx, [
+      ...settledEvents(notification, batch.open, outcomes, counts.changed, job.requestId),
+      ...(await deactivateDeadTokens(tx, notification, answers.deadTokens, job.requestId)),
+      ...(finished ? [completedEvent(finished, job.requestId)] : []),
+    ]);
+    if (answers.retryIds.length > 0) {
       const retry: SendJob = {
         notificationId: notification.id,
-        deliveryIds: retryIds,
+        deliveryIds: answers.retryIds,
         attempt: job.attempt + 1,
         requestId: job.requestId,
         ...(job.since ? { since: job.since } : {}),
@@ -237,40 +253,23 @@ async function record(
   });
 }
 
-/**
- * Sends one batch and records every outcome. Deliveries past SEND_MAX_AGE_SECONDS end dead (EXPIRED) without a
- * call; a throttled project or an open circuit reschedules the whole batch without counting an attempt.
- */
-export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> {
-  const batch = await claim(deps, job);
-  if (!batch) return;
-  // The worker's logger already carries request_id, job_id and notification_id.
-  const log = deps.logger.child({ attempt: job.attempt });
-  const { settled, toSend } = triage(batch, Date.now());
-  let answers: Readonly<Answers> = NO_ANSWERS;
-  if (batch.account && toSend.length > 0) {
-    const project = batch.account.project_id;
-    const wait = await waitBeforeSending(deps, project);
-    if (wait !== undefined) {
-      await reschedule(deps, job, wait);
-      log.debug({ firebase_project: project, until: new Date(wait).toISOString() }, 'send batch deferred');
-      return;
+/** Deactivates the devices of dead tokens (one statement per reason); a device.deactivated event per reason. */
+async function deactivateDeadTokens(
+  tx: Executor,
+  notification: NotificationRow,
+  deadTokens: Answers['deadTokens'],
+  requestId: string | undefined,
+): Promise<NewEvent[]> {
+  const events: NewEvent[] = [];
+  for (const reason of new Set(deadTokens.map((t) => t.reason))) {
+    const ids = deadTokens.filter((t) => t.reason === reason).map((t) => t.deviceId);
+    const changed = await deactivateDevices(tx, notification.apiClientId, ids, reason);
+    if (changed.length > 0) {
+      const deviceIds = changed.map((d) => d.id);
+      events.push({ ...deviceDeactivated(notification.apiClientId, deviceIds, reason), requestId });
     }
-    const results = await deps.push.send(batch.account, render(deps, batch, toSend));
-    answers = classifyAnswers(toSend, results, batch.rules);
-    await reportToProject(deps, log, project, answers);
   }
-  const outcomes = answers.outcomes.length > 0 ? [...settled, ...answers.outcomes] : settled;
-  const applied = await record(deps, job, batch, outcomes, answers);
-  deps.metrics.sendBatchRecorded(batch.open, outcomes, applied);
-  log.debug(
-    {
-      deliveries: batch.open.length,
-      retrying: answers.retryIds.length,
-      deactivated: answers.deadTokens.length,
-    },
-    'send batch recorded',
-  );
+  return events;
 }
 
 /** Consumes the send queue: jobs are validated here, since a job can outlive the code that enqueued it. */

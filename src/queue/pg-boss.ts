@@ -173,12 +173,10 @@ export async function startQueue(
       return names.map((queue, i) => {
         // Without persistQueueStats pg-boss answers with one snapshot: the counts of its last monitor pass.
         const s = stats[i]![0];
-        const queued = s?.queuedCount ?? 0;
-        const ready = s?.readyCount ?? 0;
         return {
           queue,
-          ready,
-          deferred: queued - ready,
+          ready: s?.readyCount ?? 0,
+          deferred: s?.deferredCount ?? 0,
           active: s?.activeCount ?? 0,
           oldestReadySeconds: oldest.get(queue) ?? 0,
         };

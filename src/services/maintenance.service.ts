@@ -1,5 +1,5 @@
 /**
- * Housekeeping run by the hourly maintenance jobs (src/jobs/maintenance.ts), and callable directly: the
+ * Housekeeping run by the hourly maintenance jobs (src/jobs/maintenance.job.ts), and callable directly: the
  * stale-device sweep and retention. Both work in bounded batches, each its own short statement.
  */
 import type { Executor } from '../db/client.ts';
