@@ -9,6 +9,8 @@ export const PROGRAM = 'fcm-server';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
+  /** A one-letter alias, such as `h` for `--help`. */
+  short?: string;
   /** How the value is shown in the usage (`N`, `NAME`); string options only. */
   value?: string;
   description: string;
@@ -48,14 +50,20 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const HELP_OPTION: OptionSpec = { type: 'boolean', description: 'show this help' };
+/** Every command takes it; it prints the command's usage and runs nothing. */
+const HELP_OPTION: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
+
+const withHelp = (options: OptionSpecs): OptionSpecs => ({ ...options, help: HELP_OPTION });
 
 /** Parses a command's arguments strictly; an unknown option or a missing value is a UsageError. */
 function parseCommandArgs(command: Command, args: string[]) {
-  const options: ParseArgsOptionsConfig = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, spec] of Object.entries(command.options)) {
-    options[name] =
-      spec.default === undefined ? { type: spec.type } : { type: spec.type, default: spec.default };
+  const options: ParseArgsOptionsConfig = {};
+  for (const [name, { type, short, default: value }] of Object.entries(withHelp(command.options))) {
+    options[name] = {
+      type,
+      ...(short === undefined ? {} : { short }),
+      ...(value === undefined ? {} : { default: value }),
+    };
   }
   try {
     return parseArgs({ args, options, allowPositionals: command.arguments !== undefined, strict: true });
@@ -90,7 +98,7 @@ export async function runCommand(command: Command, args: string[]): Promise<void
 }
 
 const optionLabel = (name: string, spec: OptionSpec) => {
-  const flag = name === 'help' ? '-h, --help' : `--${name}`;
+  const flag = spec.short === undefined ? `--${name}` : `-${spec.short}, --${name}`;
   return spec.type === 'string' ? `${flag} ${spec.value ?? 'VALUE'}` : flag;
 };
 
@@ -117,6 +125,6 @@ export function formatUsage(command: Command): string {
     command.description,
     '',
     'Options:',
-    ...formatOptions({ ...command.options, help: HELP_OPTION }, '  '),
+    ...formatOptions(withHelp(command.options), '  '),
   ].join('\n');
 }
