@@ -57,21 +57,23 @@ function usage(): string {
 export async function runCli(argv: readonly string[]): Promise<void> {
   const [name = 'start', ...rest] = argv;
   if (name === '--help' || name === '-h' || name === 'help') {
-    const command = COMMANDS.find((c) => c.name === rest[0]);
-    if (command) await runCommand(command, ['--help']);
-    else console.log(usage());
+    const [about] = rest;
+    if (about === undefined) console.log(usage());
+    else await runCommand(find(about), ['--help']);
     return;
   }
   if (name === '--version' || name === '-v') {
     console.log(version());
     return;
   }
+  await runCommand(find(name), rest);
+}
+
+function find(name: string): Command {
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    const what = name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}"`;
-    throw new UsageError(`${what}\n\n${usage()}`);
-  }
-  await runCommand(command, rest);
+  if (command) return command;
+  const what = name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}"`;
+  throw new UsageError(`${what}\n\n${usage()}`);
 }
 
 /** Prints why the command failed and returns the exit code: 2 for wrong input, 1 for everything else. */
