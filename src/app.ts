@@ -26,6 +26,7 @@ import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
 import { registerRateLimits } from './http/rate-limit.ts';
+import { internalRoutes } from './http/routes/internal.routes.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { auditLogRoutes } from './http/routes/v1/audit-logs.routes.ts';
 import { clientRoutes } from './http/routes/v1/clients.routes.ts';
@@ -43,7 +44,6 @@ import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
 import { DOCS_CSP, registerHttpSecurity } from './http/security.ts';
-import { registerLocalAdmin } from './local-admin.ts';
 
 /** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
 const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
@@ -52,6 +52,8 @@ export interface AppDeps extends RouteDeps {
   logger: Logger;
   /** Shared rate-limit counters (REDIS_URL); in-process when absent. */
   rateLimitRedis?: Redis | undefined;
+  /** The secret of the CLI's internal admin routes; without one they are not registered. */
+  internalSecret?: string | undefined;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -132,7 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await registerLocalAdmin(app, deps);
+  if (deps.internalSecret)
+    await app.register(internalRoutes(deps, deps.internalSecret), { prefix: '/internal' });
   await app.register(websocket, {
     // Clients send nothing but control frames; a token-carrying subprotocol is never echoed back.
     options: { maxPayload: 4096, handleProtocols: selectProtocol },

@@ -1,6 +1,6 @@
 /**
  * Wires a running server from the config: database, queue, crypto, FCM provider (or the in-process emulator as
- * the sandbox), and the roles asked for (HTTP API, workers). Used by main.ts, the tests and the benchmark.
+ * the sandbox), and the roles asked for (HTTP API, workers). Used by the CLI, the tests and the benchmark.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -47,6 +47,8 @@ export interface RuntimeOptions {
   /** Tests and benchmarks may pass their own provider or emulator. */
   push?: PushProvider;
   emulator?: Emulator;
+  /** Opens the CLI's internal admin routes to callers holding this secret (embedded mode, see cli/local-server.ts). */
+  internalSecret?: string | undefined;
 }
 
 /**
@@ -199,7 +201,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
         rateLimitRedis = redis;
       }
-      app = await buildApp({ ...deps, rateLimitRedis });
+      app = await buildApp({ ...deps, rateLimitRedis, internalSecret: options.internalSecret });
       const running = app;
       closers.push(() => running.close());
     }

@@ -2,9 +2,10 @@
  * The README's first command, for real: `fcm-server start` on a fresh embedded data directory with the sandbox
  * emulator, `create-client --json` talking to that running server, then a send over real HTTP. The admin
  * commands (rotate-client-token, purge) both through the running server and on a data directory no server holds.
+ * And the command line itself: help for every command and option, the version, wrong arguments.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -181,4 +182,82 @@ describe('fcm-server CLI', () => {
       rmSync(ownDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+/** Every command and the options its help must list (written out here, independently of src/cli/). */
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  start: [],
+  serve: [],
+  worker: [],
+  migrate: [],
+  'create-client': ['--name', '--scopes', '--ip-allowlist', '--expires-at', '--json'],
+  'rotate-client-token': ['--grace-seconds', '--json'],
+  purge: ['--json'],
+  emulator: ['--host', '--port', '--latency-ms', '--max-recorded'],
+  'rotate-encryption-key': ['--batch-size'],
+};
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI on a data directory that does not exist, so that a command that ran would have created it. */
+async function cli(args: string[]): Promise<Outcome & { dataDirCreated: boolean }> {
+  const untouched = join(tmpdir(), `fcm-cli-untouched-${process.pid}-${args.join('_').replace(/\W/g, '')}`);
+  const outcome = await run(process.execPath, [bin, ...args], { env: { ...env, DATA_DIR: untouched } }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: Outcome) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+  const dataDirCreated = existsSync(untouched);
+  rmSync(untouched, { recursive: true, force: true });
+  return { ...outcome, dataDirCreated };
+}
+
+describe('fcm-server command line', () => {
+  it.each(Object.entries(COMMAND_OPTIONS))(
+    '%s --help prints its usage with every option and runs nothing',
+    async (command, options) => {
+      const result = await cli([command, '--help']);
+      expect(result).toMatchObject({ code: 0, stderr: '', dataDirCreated: false });
+      expect(result.stdout).toContain(`Usage: fcm-server ${command}`);
+      for (const option of [...options, '--help']) expect(result.stdout).toContain(option);
+      expect(result.stdout).not.toMatch(/fcm-server is running|migrations applied|listening/);
+    },
+  );
+
+  it.each([['--help'], ['help'], ['-h']])('%s lists every command with every option', async (flag) => {
+    const result = await cli([flag]);
+    expect(result).toMatchObject({ code: 0, stderr: '', dataDirCreated: false });
+    for (const [command, options] of Object.entries(COMMAND_OPTIONS)) {
+      expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+      for (const option of options) expect(result.stdout).toContain(option);
+    }
+    expect(result.stdout).toContain('--version');
+  });
+
+  it('--version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const result = await cli(['--version']);
+    expect(result).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it.each<[string[], RegExp, string]>([
+    [['create-client', '--bogus'], /Unknown option '--bogus'/, 'Usage: fcm-server create-client'],
+    [['migrate', '--bogus'], /Unknown option '--bogus'/, 'Usage: fcm-server migrate'],
+    [['create-client', '--name'], /argument missing/, 'Usage: fcm-server create-client'],
+    [['purge', 'extra'], /Unexpected argument 'extra'/, 'Usage: fcm-server purge'],
+    [['emulator', '--port', 'eighty'], /--port must be a non-negative integer/, 'Usage: fcm-server emulator'],
+    [['frobnicate'], /unknown command "frobnicate"/, 'Usage: fcm-server <command>'],
+    [['--bogus'], /unknown option "--bogus"/, 'Usage: fcm-server <command>'],
+  ])('%j prints the usage on stderr and exits 2, without a stack trace', async (args, message, usage) => {
+    const result = await cli(args);
+    expect(result).toMatchObject({ code: 2, stdout: '', dataDirCreated: false });
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toContain(usage);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
 });

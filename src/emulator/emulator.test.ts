@@ -2,7 +2,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signAssertion } from '../push/oauth.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
 import { createEmulator, type Emulator } from './emulator.ts';
-import { runEmulatorCli } from './main.ts';
 import { createTestServiceAccount } from './test-account.ts';
 
 const projectId = 'emu-project';
@@ -186,13 +185,5 @@ describe('control API', () => {
 
     expect((await fetch(`${emulator.url}/__emulator/messages`, { method: 'DELETE' })).status).toBe(204);
     expect(emulator.received()).toEqual([]);
-  });
-});
-
-describe('runEmulatorCli', () => {
-  it('refuses a malformed port', async () => {
-    await expect(runEmulatorCli(['--port', 'eighty'])).rejects.toThrow(
-      /--port must be a non-negative integer/,
-    );
   });
 });

@@ -26,7 +26,7 @@ export async function createErrorReporter(config: Readonly<Config>, logger: Logg
   const { dsn, environment } = config.sentry;
   if (!dsn) return disabledReporter;
   const { startSentry } = await import('./sentry.ts');
-  const reporter = startSentry({ dsn, environment });
+  const sentry = startSentry({ dsn, environment });
   logger.info({ environment }, 'reporting errors to Sentry');
-  return reporter;
+  return { enabled: true, capture: sentry.capture, flush: sentry.flush };
 }

@@ -1,10 +1,16 @@
 /**
  * Sentry for errors only (no tracing, no breadcrumbs, no request bodies): initialised once per process, and
- * every event scrubbed of credentials before it leaves. Imported only when SENTRY_DSN is set.
+ * every event scrubbed of credentials before it leaves. Imported only when SENTRY_DSN is set, by
+ * error-reporter.ts; it does not import that module back, so it declares the small client shape it returns.
  */
 import * as Sentry from '@sentry/node';
 import { isSensitiveKey, REDACTED, redact, redactText } from '../logger.ts';
-import type { ErrorReporter, ErrorTags } from './error-reporter.ts';
+
+/** What the error reporter needs from Sentry: report one error with its tags, and wait for delivery. */
+export interface SentryClient {
+  capture(error: unknown, tags: Record<string, string | undefined>): void;
+  flush(timeoutMs?: number): Promise<void>;
+}
 
 let initialisedDsn: string | undefined;
 
@@ -34,7 +40,7 @@ export function scrubEvent<E extends Sentry.Event>(event: E): E {
   return event;
 }
 
-export function startSentry(options: { dsn: string; environment: string }): ErrorReporter {
+export function startSentry(options: { dsn: string; environment: string }): SentryClient {
   // Once per process: the global handlers (uncaught exceptions) must not be installed twice. Several
   // runtimes in one process (tests) with different DSNs re-point the one client at the latest DSN.
   if (initialisedDsn !== options.dsn) {
@@ -62,8 +68,7 @@ export function startSentry(options: { dsn: string; environment: string }): Erro
     initialisedDsn = options.dsn;
   }
   return {
-    enabled: true,
-    capture(error: unknown, tags: ErrorTags) {
+    capture(error, tags) {
       Sentry.withScope((scope) => {
         for (const [key, value] of Object.entries(tags)) if (value !== undefined) scope.setTag(key, value);
         Sentry.captureException(error);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ENV_VARIABLES, loadConfig, parseEncryptionKey } from './config.ts';
+import { ConfigError, ENV_VARIABLES, loadConfig, parseEncryptionKey } from './index.ts';
 
 describe('secrets from files (<NAME>_FILE)', () => {
   it('reads a secret from the file named by <NAME>_FILE, and refuses both or an unreadable file', () => {
@@ -20,7 +20,7 @@ describe('secrets from files (<NAME>_FILE)', () => {
 
 describe('.env.example', () => {
   it('documents every variable the server reads (set or commented out)', () => {
-    const text = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const undocumented = ENV_VARIABLES.filter((name) => !new RegExp(`^#?\\s*${name}=`, 'm').test(text));
     expect(undocumented).toEqual([]);
     expect(ENV_VARIABLES.length).toBeGreaterThan(50);

@@ -1,0 +1,44 @@
+/** `fcm-server emulator`: the FCM emulator alone, for other servers or SDKs to send to (docs/emulator.md). */
+import { runEmulator } from '../emulator/main.ts';
+import { defineCommand, UsageError } from './command.ts';
+
+function nonNegativeInteger(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
+  return Number(value);
+}
+
+export const emulator = defineCommand({
+  name: 'emulator',
+  summary: 'run the FCM emulator alone until SIGINT/SIGTERM',
+  description:
+    'Runs the FCM emulator (messages:send, the OAuth token endpoint, IID topics) alone until SIGINT or\n' +
+    'SIGTERM, for other servers and SDKs to send to: see docs/emulator.md.',
+  options: {
+    host: { type: 'string', value: 'HOST', description: 'address to listen on', default: '127.0.0.1' },
+    port: {
+      type: 'string',
+      value: 'N',
+      description: 'port to listen on, 0 for any free one',
+      default: '8099',
+    },
+    'latency-ms': {
+      type: 'string',
+      value: 'N',
+      description: 'delay before answering each messages:send, in milliseconds',
+      default: '0',
+    },
+    'max-recorded': {
+      type: 'string',
+      value: 'N',
+      description: 'messages kept for inspection at /__emulator/messages',
+      default: '100000',
+    },
+  },
+  run: ({ values }) =>
+    runEmulator({
+      host: values.host,
+      port: nonNegativeInteger(values.port, '--port'),
+      latencyMs: nonNegativeInteger(values['latency-ms'], '--latency-ms'),
+      maxRecorded: nonNegativeInteger(values['max-recorded'], '--max-recorded'),
+    }),
+});
