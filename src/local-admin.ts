@@ -54,14 +54,17 @@ const cliAudit = (action: string, clientId: string, details: Record<string, unkn
 /** The commands themselves; changes to a client get an audit row (actor null: the command line). */
 export const adminCommands = {
   async createClient(db: Db, input: NewClientInput): Promise<IssuedToken> {
-    const created = await createClient(db, {
-      name: input.name,
-      scopes: input.scopes,
-      ipAllowlist: input.ipAllowlist,
-      expiresAt: input.expiresAt === undefined ? undefined : new Date(input.expiresAt),
-    });
+    const created = await createClient(
+      { db },
+      {
+        name: input.name,
+        scopes: input.scopes,
+        ipAllowlist: input.ipAllowlist,
+        expiresAt: input.expiresAt === undefined ? undefined : new Date(input.expiresAt),
+      },
+    );
     await recordAudit(
-      db,
+      { db },
       cliAudit('client.create', created.clientId, {
         fields: Object.keys(input).filter((k) => input[k as keyof NewClientInput] !== undefined),
       }),
@@ -70,8 +73,8 @@ export const adminCommands = {
   },
 
   async rotateClientToken(db: Db, id: string, graceSeconds: number | undefined): Promise<IssuedToken> {
-    const rotated = await rotateClientToken(db, id, graceSeconds);
-    await recordAudit(db, cliAudit('client.rotate', id, { grace_seconds: graceSeconds ?? null }));
+    const rotated = await rotateClientToken({ db }, id, graceSeconds);
+    await recordAudit({ db }, cliAudit('client.rotate', id, { grace_seconds: graceSeconds ?? null }));
     return {
       clientId: rotated.client.id,
       clientToken: rotated.clientToken,
@@ -80,7 +83,7 @@ export const adminCommands = {
   },
 
   purge(db: Db, retentionDays: number): Promise<PurgeResult> {
-    return purgeSoftDeleted(db, { retentionDays });
+    return purgeSoftDeleted({ db }, { retentionDays });
   },
 };
 

@@ -84,10 +84,13 @@ async function main(argv: string[]): Promise<void> {
     );
     const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
     try {
-      const reports = await rotateEncryptionKey(database.db, cipher, {
-        batchSize,
-        onProgress: (p) => console.log(`  ${p.table}.${p.column}: ${p.done}/${p.total}`),
-      });
+      const reports = await rotateEncryptionKey(
+        { db: database.db, cipher },
+        {
+          batchSize,
+          onProgress: (p) => console.log(`  ${p.table}.${p.column}: ${p.done}/${p.total}`),
+        },
+      );
       for (const r of reports) {
         console.log(
           `${r.table}.${r.column}: ${r.reencrypted} re-encrypted` +

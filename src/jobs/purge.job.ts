@@ -16,7 +16,7 @@ export async function startPurgeJob(deps: ServiceDeps): Promise<void> {
     if (!job) return;
     await runJob(deps, QUEUES.purge, job, async (jobDeps) => {
       const started = Date.now();
-      const purged = await purgeSoftDeleted(jobDeps.db, {
+      const purged = await purgeSoftDeleted(jobDeps, {
         retentionDays: jobDeps.config.softDeleteRetentionDays,
       });
       jobDeps.logger.info(

@@ -65,7 +65,7 @@ function decodeCursor(cursor: string): string {
 }
 
 export async function listDeadLetterPage(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   filter: DeadLetterFilter,
   limit: number,
@@ -82,7 +82,7 @@ export async function listDeadLetterPage(
 }
 
 export async function getDeadLetter(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
 ): Promise<DeadLetterView> {
@@ -111,7 +111,7 @@ const CHUNK = 1000;
 const REQUEUE_MAX_PER_CALL = 50_000;
 
 async function filterOf(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   selection: Exclude<DeadLetterSelection, { ids: string[] }>,
 ): Promise<DeadLetterFilter> {
@@ -194,7 +194,7 @@ export interface DiscardResult {
  * notification's counters do not change (a dead delivery already counts as failed).
  */
 export async function discard(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   selection: Exclude<DeadLetterSelection, { filter: DeadLetterFilter }>,
 ): Promise<DiscardResult> {

@@ -1,5 +1,5 @@
 /** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens never leave encrypted storage in clear. */
-import type { Db, Executor } from '../db/client.ts';
+import type { Executor } from '../db/client.ts';
 import {
   type DeviceFilter,
   type DeviceRow,
@@ -153,22 +153,21 @@ export async function registerDevice(
   });
 }
 
-export async function getDevice(db: Db, cipher: Cipher, tenantId: string, id: string): Promise<DeviceView> {
-  const row = await findDevice(db, tenantId, id);
+export async function getDevice(deps: ServiceDeps, tenantId: string, id: string): Promise<DeviceView> {
+  const row = await findDevice(deps.db, tenantId, id);
   if (!row) throw notFound('device');
-  return toView(row, cipher);
+  return toView(row, deps.cipher);
 }
 
 export async function listDevicePage(
-  db: Db,
-  cipher: Cipher,
+  deps: ServiceDeps,
   tenantId: string,
   filter: DeviceFilter,
   limit: number,
   cursor: string | undefined,
 ): Promise<Page<DeviceView>> {
-  const page = await listDevices(db, tenantId, filter, limit, cursor);
-  return { items: page.items.map((row) => toView(row, cipher)), nextCursor: page.nextCursor };
+  const page = await listDevices(deps.db, tenantId, filter, limit, cursor);
+  return { items: page.items.map((row) => toView(row, deps.cipher)), nextCursor: page.nextCursor };
 }
 
 export interface UpdateDeviceInput extends DeviceMetadata, DeviceOwner {
@@ -223,8 +222,8 @@ export async function changeDevice(
  * deactivated_by_client), can be restored for SOFT_DELETE_RETENTION_DAYS, and is purged after. Re-registering
  * its token brings it back as well.
  */
-export async function deleteDevice(db: Db, tenantId: string, id: string): Promise<void> {
-  await db.transaction(async (tx) => {
+export async function deleteDevice(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  await deps.db.transaction(async (tx) => {
     const before = await findDevice(tx, tenantId, id);
     if (!before || !(await softDeleteDevice(tx, tenantId, id))) throw notFound('device');
     if (before.isActive) {

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isDay } from '../../../lib/days.ts';
-import { getOverview, getSeries, MAX_RANGE_DAYS, type Period } from '../../../services/analytics.service.ts';
+import { MAX_RANGE_DAYS, type Period } from '../../../services/analytics.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -137,7 +137,7 @@ const series: { path: string; period: Period; summary: string }[] = [
 ];
 
 export const analyticsRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/analytics',
@@ -153,7 +153,7 @@ export const analyticsRoutes =
           response: { 200: overviewSchema, ...errors },
         },
       },
-      async (request) => getOverview(deps.db, principalOf(request).clientId, request.query),
+      async (request) => services.analytics.getOverview(principalOf(request).clientId, request.query),
     );
 
     for (const { path, period, summary } of series) {
@@ -171,7 +171,7 @@ export const analyticsRoutes =
             response: { 200: seriesSchema, ...errors },
           },
         },
-        async (request) => getSeries(deps.db, principalOf(request).clientId, period, request.query),
+        async (request) => services.analytics.getSeries(principalOf(request).clientId, period, request.query),
       );
     }
   };

@@ -2,12 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../../../db/dead-letters.repository.ts';
-import {
-  discard,
-  getDeadLetter,
-  listDeadLetterPage,
-  requeue,
-} from '../../../services/dead-letters.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -113,7 +108,7 @@ const discardResult = z
   .meta({ id: 'DiscardResult', example: { discarded: 3, skipped_ids: [] } });
 
 export const deadLetterRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/dead-letters',
@@ -128,8 +123,7 @@ export const deadLetterRoutes =
       },
       async (request) => {
         const { limit, cursor, ...filter } = request.query;
-        const result = await listDeadLetterPage(
-          deps,
+        const result = await services.deadLetters.listDeadLetterPage(
           principalOf(request).clientId,
           toFilter(filter),
           limit,
@@ -150,7 +144,7 @@ export const deadLetterRoutes =
           response: { 200: deadLetterSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getDeadLetter(deps, principalOf(request).clientId, request.params.id),
+      async (request) => services.deadLetters.getDeadLetter(principalOf(request).clientId, request.params.id),
     );
 
     app.post(
@@ -175,7 +169,7 @@ export const deadLetterRoutes =
           : notification_id
             ? { notificationId: notification_id }
             : { filter: toFilter(all ?? {}) };
-        return requeue(deps, principalOf(request).clientId, selection, request.id);
+        return services.deadLetters.requeue(principalOf(request).clientId, selection, request.id);
       },
     );
 
@@ -192,8 +186,7 @@ export const deadLetterRoutes =
       },
       async (request) => {
         const { ids: given, notification_id } = request.body;
-        return discard(
-          deps,
+        return services.deadLetters.discard(
           principalOf(request).clientId,
           given ? { ids: given } : { notificationId: notification_id! },
         );

@@ -1,11 +1,7 @@
 /** /api/v1/notifications: what was sent, its progress and per-delivery outcomes. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  getDeliveryStatus,
-  getNotification,
-  listNotificationPage,
-} from '../../../services/notifications.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -101,7 +97,7 @@ const deliverySchema = z
   });
 
 export const notificationRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/notifications',
@@ -125,8 +121,7 @@ export const notificationRoutes =
       async (request) => {
         const { limit, cursor, status, created_from, created_to, topic_id, template_id, schedule_id } =
           request.query;
-        const result = await listNotificationPage(
-          deps.db,
+        const result = await services.notifications.listNotificationPage(
           principalOf(request).clientId,
           {
             status,
@@ -154,7 +149,8 @@ export const notificationRoutes =
           response: { 200: notificationSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getNotification(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) =>
+        services.notifications.getNotification(principalOf(request).clientId, request.params.id),
     );
 
     app.get(
@@ -181,6 +177,10 @@ export const notificationRoutes =
         },
       },
       async (request) =>
-        getDeliveryStatus(deps.db, principalOf(request).clientId, request.params.id, request.query),
+        services.notifications.getDeliveryStatus(
+          principalOf(request).clientId,
+          request.params.id,
+          request.query,
+        ),
     );
   };

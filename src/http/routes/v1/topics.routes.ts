@@ -1,16 +1,7 @@
 /** /api/v1/topics: CRUD of the tenant's topics, subscribing and unsubscribing devices and profiles, subscribers. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  createTopic,
-  deleteTopic,
-  getTopic,
-  listSubscriberPage,
-  listTopicPage,
-  replaceTopic,
-  subscribe,
-  unsubscribe,
-} from '../../../services/topics.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -127,7 +118,7 @@ const subscriberSchema = z
   });
 
 export const topicRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/topics',
@@ -141,7 +132,7 @@ export const topicRoutes =
         },
       },
       async (request, reply) =>
-        reply.code(201).send(await createTopic(deps.db, principalOf(request).clientId, request.body)),
+        reply.code(201).send(await services.topics.createTopic(principalOf(request).clientId, request.body)),
     );
 
     app.get(
@@ -165,8 +156,7 @@ export const topicRoutes =
       },
       async (request) => {
         const { limit, cursor, name_prefix } = request.query;
-        const result = await listTopicPage(
-          deps.db,
+        const result = await services.topics.listTopicPage(
           principalOf(request).clientId,
           { namePrefix: name_prefix },
           limit,
@@ -187,7 +177,7 @@ export const topicRoutes =
           response: { 200: topicSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getTopic(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) => services.topics.getTopic(principalOf(request).clientId, request.params.id),
     );
 
     app.put(
@@ -209,7 +199,7 @@ export const topicRoutes =
         },
       },
       async (request) =>
-        replaceTopic(deps.db, principalOf(request).clientId, request.params.id, request.body),
+        services.topics.replaceTopic(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(
@@ -224,7 +214,7 @@ export const topicRoutes =
         },
       },
       async (request, reply) => {
-        await deleteTopic(deps.db, principalOf(request).clientId, request.params.id);
+        await services.topics.deleteTopic(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -244,7 +234,8 @@ export const topicRoutes =
           response: { 200: subscribeResultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
-      async (request) => subscribe(deps.db, principalOf(request).clientId, request.params.id, request.body),
+      async (request) =>
+        services.topics.subscribe(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.post(
@@ -261,7 +252,8 @@ export const topicRoutes =
           response: { 200: unsubscribeResultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
-      async (request) => unsubscribe(deps.db, principalOf(request).clientId, request.params.id, request.body),
+      async (request) =>
+        services.topics.unsubscribe(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.get(
@@ -278,8 +270,7 @@ export const topicRoutes =
       },
       async (request) => {
         const { limit, cursor } = request.query;
-        const result = await listSubscriberPage(
-          deps.db,
+        const result = await services.topics.listSubscriberPage(
           principalOf(request).clientId,
           request.params.id,
           limit,
