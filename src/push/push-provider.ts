@@ -1,7 +1,5 @@
 /** The contract between the send path and a push service (FCM): a batch of messages in, one outcome per message out. */
 
-export type Platform = 'ios' | 'android' | 'web';
-
 /** A Google service-account key file, as downloaded from the Firebase console (only the fields we use). */
 export interface ServiceAccount {
   type: 'service_account';

@@ -14,6 +14,7 @@ import {
   readSeries,
   rollUpDay,
 } from '../db/analytics.repository.ts';
+import type { Platform } from '../domain/platform.ts';
 import {
   addDays,
   dayOf,
@@ -25,7 +26,6 @@ import {
   weekStart,
 } from '../lib/days.ts';
 import { invalid } from '../lib/errors.ts';
-import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 
 /**

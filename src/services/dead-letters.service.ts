@@ -13,9 +13,9 @@ import {
 } from '../db/dead-letters.repository.ts';
 import { findNotification, reopenNotifications } from '../db/notifications.repository.ts';
 import type { Page } from '../db/pagination.ts';
+import type { Platform } from '../domain/platform.ts';
 import { QUEUES, type SendJob } from '../jobs/queue.ts';
 import { AppError, notFound } from '../lib/errors.ts';
-import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export interface DeadLetterView {

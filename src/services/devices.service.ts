@@ -12,11 +12,11 @@ import {
   upsertDevice,
 } from '../db/devices.repository.ts';
 import type { Page } from '../db/pagination.ts';
+import type { Platform } from '../domain/platform.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
-import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';

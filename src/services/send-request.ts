@@ -4,6 +4,7 @@
  * what it says (content fields, or a template with variables), and how FCM should treat it.
  */
 import { z } from 'zod';
+import { platformSchema } from '../domain/platform.ts';
 import { isTimeZone } from '../lib/time-zones.ts';
 import { parseVersionRange } from '../lib/versions.ts';
 import type { NotificationContent } from '../push/push-provider.ts';
@@ -98,11 +99,7 @@ const tag = z.string().min(1).max(64);
 /** Segment filters: every given filter must hold for a device to receive the send. */
 export const filtersSchema = z
   .strictObject({
-    platforms: z
-      .array(z.enum(['ios', 'android', 'web']))
-      .min(1)
-      .max(3)
-      .optional(),
+    platforms: z.array(platformSchema).min(1).max(3).optional(),
     app_version: z
       .string()
       .max(100)

@@ -16,9 +16,9 @@ import {
   type TopicRow,
   updateTopic,
 } from '../db/topics.repository.ts';
+import type { Platform } from '../domain/platform.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
-import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export interface TopicView {

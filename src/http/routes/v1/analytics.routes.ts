@@ -1,12 +1,13 @@
 /** /api/v1/analytics: sending and receipt numbers of the tenant over a date range (UTC days), totals and series. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { platformSchema } from '../../../domain/platform.ts';
 import { isDay } from '../../../lib/days.ts';
 import { MAX_RANGE_DAYS, type Period } from '../../../services/analytics.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, platformSchema } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID } from '../../schemas.ts';
 
 const day = (description: string) =>
   z

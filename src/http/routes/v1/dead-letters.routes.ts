@@ -3,10 +3,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DeadLetterFilter } from '../../../db/dead-letters.repository.ts';
 
+import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, isoDate, page, pageQuery, platformSchema } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const deliveryId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a delivery id');
 

@@ -1,12 +1,12 @@
 /** /api/v1/devices: register FCM tokens, list, read, update, delete (soft) and restore. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { platformSchema } from '../../../domain/platform.ts';
 import { isTimeZone } from '../../../lib/time-zones.ts';
-
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, platformSchema, queryBool } from '../../schemas.ts';
+import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 
 const deviceSchema = z
   .object({

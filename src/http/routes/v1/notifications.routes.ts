@@ -2,10 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
+import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, isoDate, page, pageQuery, platformSchema } from '../../schemas.ts';
+import { authErrors, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const notificationStatus = z.enum(['queued', 'sending', 'completed', 'partially_failed', 'failed']);
 const deliveryStatus = z.enum(['pending', 'retrying', 'sent', 'delivered', 'read', 'failed', 'dead']);

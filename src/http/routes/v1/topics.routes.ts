@@ -2,10 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
+import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, platformSchema } from '../../schemas.ts';
+import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
 
 /** FCM's topic-name alphabet. */
 const TOPIC_NAME = /^[A-Za-z0-9_.~%-]+$/;
