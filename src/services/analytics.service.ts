@@ -6,6 +6,7 @@
  */
 import {
   ALL,
+  type AnalyticsCounters,
   type Bucket,
   type CombinedCounts,
   listTenantIds,
@@ -44,13 +45,7 @@ export interface AnalyticsQuery {
   platform?: Platform | undefined;
 }
 
-export interface StatsView {
-  notifications: number;
-  deliveries: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
+export interface StatsView extends AnalyticsCounters {
   /** delivered / sent */
   delivery_rate: number | null;
   /** read / delivered */

@@ -13,36 +13,23 @@ import {
 } from '../db/dead-letters.repository.ts';
 import { findNotification, reopenNotifications } from '../db/notifications.repository.ts';
 import type { Page } from '../db/pagination.ts';
-import type { Platform } from '../domain/platform.ts';
 import { QUEUES, type SendJob } from '../jobs/queue.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import type { ServiceDeps } from './deps.ts';
 
-export interface DeadLetterView {
-  id: string;
-  notification_id: string;
-  device_id: string;
-  platform: Platform;
-  attempts: number;
-  error_code: string | null;
-  error_message: string | null;
+export type { DeadLetterFilter };
+
+/** A dead letter as the API shows it: the row with its times as ISO 8601 text. */
+export type DeadLetterView = Omit<DeadLetterRow, 'failed_at' | 'created_at'> & {
   failed_at: string | null;
   created_at: string;
-}
+};
 
-function toView(row: DeadLetterRow): DeadLetterView {
-  return {
-    id: row.id,
-    notification_id: row.notification_id,
-    device_id: row.device_id,
-    platform: row.platform,
-    attempts: row.attempts,
-    error_code: row.error_code,
-    error_message: row.error_message,
-    failed_at: row.failed_at ? new Date(row.failed_at).toISOString() : null,
-    created_at: new Date(row.created_at).toISOString(),
-  };
-}
+const toView = (row: DeadLetterRow): DeadLetterView => ({
+  ...row,
+  failed_at: row.failed_at ? new Date(row.failed_at).toISOString() : null,
+  created_at: new Date(row.created_at).toISOString(),
+});
 
 const DELIVERY_ID = /^[1-9]\d{0,18}$/;
 

@@ -3,6 +3,7 @@
  * rotated with a grace period), test sends and the attempt log.
  */
 import {
+  ATTEMPT_STATUSES,
   type AttemptRow,
   type AttemptStatus,
   deleteEndpoint,
@@ -22,6 +23,8 @@ import { type Resolver, systemResolver, targetProblem } from '../lib/ssrf.ts';
 import { generateWebhookSecret } from '../lib/standard-webhooks.ts';
 import type { ServiceDeps } from './deps.ts';
 import { type EventType, newEventId } from './events.ts';
+
+export { ATTEMPT_STATUSES };
 
 export interface WebhookView {
   id: string;
@@ -139,12 +142,9 @@ export async function listWebhooks(
   return { items: page.items.map(toView), next_cursor: page.nextCursor };
 }
 
-export interface WebhookChanges {
-  url?: string | undefined;
-  description?: string | null | undefined;
-  event_types?: EventType[] | undefined;
-  is_active?: boolean | undefined;
-}
+/** An update: the fields of the input (a description of null clears it) and is_active; absent ones are kept. */
+export type WebhookChanges = Partial<Omit<WebhookInput, 'description'>> &
+  Partial<Pick<WebhookView, 'description' | 'is_active'>>;
 
 /** Changes the fields given; switching an endpoint back on resets its failure count. */
 export async function updateWebhook(
@@ -218,18 +218,11 @@ export async function sendTestEvent(
   });
 }
 
-export interface AttemptView {
-  id: string;
-  event_id: string;
-  event_type: string;
-  attempt: number;
-  status: AttemptStatus;
-  response_status: number | null;
-  error: string | null;
-  duration_ms: number | null;
+/** An attempt as the API shows it: the row with its times as ISO 8601 text. */
+export type AttemptView = Omit<AttemptRow, 'next_attempt_at' | 'created_at'> & {
   next_attempt_at: string | null;
   created_at: string;
-}
+};
 
 const attemptView = (row: AttemptRow): AttemptView => ({
   ...row,

@@ -1,9 +1,8 @@
 /** /api/v1/dead-letters: deliveries that ended dead, to review, requeue or discard. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DeadLetterFilter } from '../../../db/dead-letters.repository.ts';
-
 import { platformSchema } from '../../../domain/platform.ts';
+import type { DeadLetterFilter } from '../../../services/dead-letters.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -46,15 +45,7 @@ const filterFields = {
   failed_to: isoDate.optional().meta({ description: 'failed_at before this time' }),
 };
 
-type FilterInput = {
-  notification_id?: string | undefined;
-  error_code?: string | undefined;
-  platform?: 'ios' | 'android' | 'web' | undefined;
-  failed_from?: string | undefined;
-  failed_to?: string | undefined;
-};
-
-const toFilter = (input: FilterInput): DeadLetterFilter => ({
+const toFilter = (input: z.infer<z.ZodObject<typeof filterFields>>): DeadLetterFilter => ({
   notificationId: input.notification_id,
   errorCode: input.error_code,
   platform: input.platform,

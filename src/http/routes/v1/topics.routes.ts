@@ -118,6 +118,23 @@ const subscriberSchema = z
     },
   });
 
+/** Subscribe and unsubscribe take the same request and differ in what they answer. */
+const membershipOptions = <Result extends z.ZodType>(
+  summary: string,
+  description: string,
+  result: Result,
+) => ({
+  config: { scope: 'manage' as const },
+  schema: {
+    tags: ['topics'],
+    summary,
+    description,
+    params: idParams,
+    body: membersInput,
+    response: { 200: result, 404: errorSchema, 422: errorSchema, ...authErrors },
+  },
+});
+
 export const topicRoutes =
   ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -222,37 +239,23 @@ export const topicRoutes =
 
     app.post(
       '/topics/:id/subscribe',
-      {
-        config: { scope: 'manage' },
-        schema: {
-          tags: ['topics'],
-          summary: 'Subscribe devices, and the active devices of profiles, to a topic',
-          description:
-            'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
-            'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
-          params: idParams,
-          body: membersInput,
-          response: { 200: subscribeResultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
-        },
-      },
+      membershipOptions(
+        'Subscribe devices, and the active devices of profiles, to a topic',
+        'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
+          'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
+        subscribeResultSchema,
+      ),
       async (request) =>
         services.topics.subscribe(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.post(
       '/topics/:id/unsubscribe',
-      {
-        config: { scope: 'manage' },
-        schema: {
-          tags: ['topics'],
-          summary: 'Unsubscribe devices, and all devices of profiles, from a topic',
-          description:
-            'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
-          params: idParams,
-          body: membersInput,
-          response: { 200: unsubscribeResultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
-        },
-      },
+      membershipOptions(
+        'Unsubscribe devices, and all devices of profiles, from a topic',
+        'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
+        unsubscribeResultSchema,
+      ),
       async (request) =>
         services.topics.unsubscribe(principalOf(request).clientId, request.params.id, request.body),
     );

@@ -2,7 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../../services/events.ts';
-import { DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS } from '../../../services/webhooks.service.ts';
+import {
+  ATTEMPT_STATUSES,
+  DEFAULT_GRACE_SECONDS,
+  MAX_GRACE_SECONDS,
+} from '../../../services/webhooks.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -58,7 +62,7 @@ const withSecret = webhookSchema
   })
   .meta({ id: 'WebhookWithSecret' });
 
-const attemptStatus = z.enum(['succeeded', 'failed', 'exhausted']);
+const attemptStatus = z.enum(ATTEMPT_STATUSES);
 
 const attemptSchema = z
   .object({
