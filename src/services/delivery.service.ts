@@ -20,8 +20,9 @@ import {
   type NotificationRow,
 } from '../db/notifications.repository.ts';
 import { findThrottle, raiseThrottle } from '../db/send-throttles.repository.ts';
+import type { NotificationContent } from '../domain/content.ts';
 import { type FanoutJob, QUEUES, type SendJob } from '../jobs/queue.ts';
-import type { NotificationContent, SendOutcome } from '../push/push-provider.ts';
+import type { SendOutcome } from '../push/push-provider.ts';
 import { renderMessage } from '../push/render.ts';
 import { pickVariant } from '../templates/engine.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from './audience.ts';
