@@ -77,7 +77,7 @@ import {
 type UseCase = (deps: ServiceDeps, ...args: never[]) => unknown;
 
 /** The use cases with their first argument supplied. */
-export type Bound<T extends Record<string, UseCase>> = {
+type Bound<T extends Record<string, UseCase>> = {
   [K in keyof T]: T[K] extends (deps: ServiceDeps, ...args: infer A) => infer R ? (...args: A) => R : never;
 };
 
