@@ -4,8 +4,8 @@
  * logged, never turned into a failed request.
  */
 import { type AuditFilter, type AuditRow, insertAuditRow, listAuditRows } from '../db/audit.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface AuditEntry {
   /** The tenant whose data changed (for the admin API: the client acted on). */
@@ -71,7 +71,7 @@ export async function listAuditPage(
   filter: AuditFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<AuditView>> {
+): Promise<PageView<AuditView>> {
   const page = await listAuditRows(deps.db, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+  return pageView(page, toView);
 }

@@ -13,13 +13,13 @@ import {
   rotateClientTokenHash,
   updateClient,
 } from '../db/clients.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import { generateClientToken, hashClientToken, sameDigest } from '../lib/crypto.ts';
 import { AppError, type ErrorDetail, invalid, notFound } from '../lib/errors.ts';
 import { UUID_PATTERN, uuidv7 } from '../lib/ids.ts';
 import { isAllowed, normalizeCidrList } from '../lib/ip.ts';
 import { RATE_LIMIT_GROUPS } from '../lib/rate-limits.ts';
 import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 /**
  * send: the notify endpoints. read: every GET (and read-only POSTs such as template preview), the tenant's
@@ -243,9 +243,9 @@ export async function listClientPage(
   filter: { active?: boolean | undefined },
   limit: number,
   cursor: string | undefined,
-): Promise<Page<ClientView>> {
+): Promise<PageView<ClientView>> {
   const page = await listClients(deps.db, filter, limit, cursor);
-  return { items: page.items.map((row) => toView(row)), nextCursor: page.nextCursor };
+  return pageView(page, (row) => toView(row));
 }
 
 export async function getClient(deps: ServiceDeps, id: string): Promise<ClientView> {

@@ -12,10 +12,10 @@ import {
   requeueDeadLetters,
 } from '../db/dead-letters.repository.ts';
 import { findNotification, reopenNotifications } from '../db/notifications.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import { QUEUES, type SendJob } from '../jobs/queue.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import type { ServiceDeps } from './deps.ts';
+import type { PageView } from './views.ts';
 
 export type { DeadLetterFilter };
 
@@ -57,14 +57,14 @@ export async function listDeadLetterPage(
   filter: DeadLetterFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<DeadLetterView>> {
+): Promise<PageView<DeadLetterView>> {
   const before = cursor === undefined ? undefined : decodeCursor(cursor);
   const rows = await listDeadLetters(deps.db, tenantId, filter, limit, before);
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return {
     items: items.map(toView),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+    next_cursor: rows.length > limit && last ? encodeCursor(last.id) : null,
   };
 }
 

@@ -11,7 +11,6 @@ import {
   updateDevice,
   upsertDevice,
 } from '../db/devices.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import type { Platform } from '../domain/platform.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import { AppError, notFound } from '../lib/errors.ts';
@@ -21,6 +20,7 @@ import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import { assertTokenAccepted } from './token-validation.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface DeviceView {
   id: string;
@@ -165,9 +165,9 @@ export async function listDevicePage(
   filter: DeviceFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<DeviceView>> {
+): Promise<PageView<DeviceView>> {
   const page = await listDevices(deps.db, tenantId, filter, limit, cursor);
-  return { items: page.items.map((row) => toView(row, deps.cipher)), nextCursor: page.nextCursor };
+  return pageView(page, (row) => toView(row, deps.cipher));
 }
 
 export interface UpdateDeviceInput extends DeviceMetadata, DeviceOwner {

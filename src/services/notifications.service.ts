@@ -12,11 +12,11 @@ import {
   type NotificationFilter,
   type NotificationRow,
 } from '../db/notifications.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import type { DeliveryStatus, NotificationStatus } from '../db/schema.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import type { ServiceDeps } from './deps.ts';
 import { emitEvents, type NewEvent } from './events.ts';
+import { isoOrNull, type PageView, pageView } from './views.ts';
 
 export interface NotificationView {
   id: string;
@@ -100,9 +100,9 @@ export async function listNotificationPage(
   filter: NotificationFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<NotificationView>> {
+): Promise<PageView<NotificationView>> {
   const page = await listNotifications(deps.db, tenantId, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+  return pageView(page, toView);
 }
 
 export interface StatusReport {
@@ -121,8 +121,6 @@ export interface StatusReport {
   })[];
   next_cursor: string | null;
 }
-
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export async function getDeliveryStatus(
   deps: ServiceDeps,
@@ -161,11 +159,11 @@ export async function getDeliveryStatus(
     by_platform: byPlatform,
     deliveries: page.items.map((d) => ({
       ...d,
-      sent_at: iso(d.sent_at),
-      delivered_at: iso(d.delivered_at),
-      read_at: iso(d.read_at),
-      failed_at: iso(d.failed_at),
-      next_attempt_at: iso(d.next_attempt_at),
+      sent_at: isoOrNull(d.sent_at),
+      delivered_at: isoOrNull(d.delivered_at),
+      read_at: isoOrNull(d.read_at),
+      failed_at: isoOrNull(d.failed_at),
+      next_attempt_at: isoOrNull(d.next_attempt_at),
     })),
     next_cursor: page.nextCursor,
   };

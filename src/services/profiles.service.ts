@@ -2,7 +2,6 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { Executor } from '../db/client.ts';
 import { deactivateDevicesOfProfile } from '../db/devices.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import {
   findProfile,
   insertProfile,
@@ -17,6 +16,7 @@ import { AppError, invalid, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface ProfileView {
   id: string;
@@ -139,10 +139,10 @@ export async function listProfilePage(
   filter: ProfileFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<ProfileView>> {
+): Promise<PageView<ProfileView>> {
   const phoneNumber = filter.phoneNumber ? normalizePhoneNumber(filter.phoneNumber) : undefined;
   const page = await listProfiles(deps.db, tenantId, { ...filter, phoneNumber }, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+  return pageView(page, toView);
 }
 
 export async function replaceProfile(

@@ -1,6 +1,5 @@
 /** Notification templates: the tenant's reusable content with {{placeholders}}, previewed and used by sends. */
 import type { Executor } from '../db/client.ts';
-import type { Page } from '../db/pagination.ts';
 import {
   deleteTemplate as deleteTemplateRow,
   findTemplate,
@@ -24,6 +23,7 @@ import {
   templateVariables,
 } from '../templates/engine.ts';
 import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface TemplateView {
   id: string;
@@ -135,9 +135,9 @@ export async function listTemplatePage(
   filter: TemplateFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<TemplateView>> {
+): Promise<PageView<TemplateView>> {
   const page = await listTemplates(deps.db, tenantId, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+  return pageView(page, toView);
 }
 
 /** Replaces the whole template: fields not sent are cleared (is_active returns to true). */

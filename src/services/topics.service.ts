@@ -1,5 +1,4 @@
 /** Topics: named groups of the tenant's devices (FCM topic-name alphabet) that devices and profiles subscribe to. */
-import type { Page } from '../db/pagination.ts';
 import {
   countSubscribers,
   deleteSubscriptions,
@@ -20,6 +19,7 @@ import type { Platform } from '../domain/platform.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface TopicView {
   id: string;
@@ -79,17 +79,14 @@ export async function listTopicPage(
   filter: TopicFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<TopicView>> {
+): Promise<PageView<TopicView>> {
   const page = await listTopics(deps.db, tenantId, filter, limit, cursor);
   const counts = await countSubscribers(
     deps.db,
     tenantId,
     page.items.map((t) => t.id),
   );
-  return {
-    items: page.items.map((row) => toView(row, counts.get(row.id) ?? 0)),
-    nextCursor: page.nextCursor,
-  };
+  return pageView(page, (row) => toView(row, counts.get(row.id) ?? 0));
 }
 
 /** Replaces name and description (a description not given is cleared). */
@@ -207,8 +204,8 @@ export async function listSubscriberPage(
   topicId: string,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<SubscriberView>> {
+): Promise<PageView<SubscriberView>> {
   if (!(await findTopic(deps.db, tenantId, topicId))) throw notFound('topic');
   const page = await listSubscribers(deps.db, tenantId, topicId, limit, cursor);
-  return { items: page.items.map(toSubscriberView), nextCursor: page.nextCursor };
+  return pageView(page, toSubscriberView);
 }

@@ -91,12 +91,7 @@ export const auditLogRoutes =
       },
       async (request) => {
         const { limit, cursor, client_id, ...rest } = request.query;
-        const result = await services.audit.listAuditPage(
-          { ...toFilter(rest), tenantId: client_id },
-          limit,
-          cursor,
-        );
-        return { items: result.items, next_cursor: result.nextCursor };
+        return services.audit.listAuditPage({ ...toFilter(rest), tenantId: client_id }, limit, cursor);
       },
     );
 
@@ -113,12 +108,11 @@ export const auditLogRoutes =
       },
       async (request) => {
         const { limit, cursor, ...rest } = request.query;
-        const result = await services.audit.listAuditPage(
+        return services.audit.listAuditPage(
           { ...toFilter(rest), tenantId: principalOf(request).clientId },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
   };

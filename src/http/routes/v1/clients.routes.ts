@@ -185,8 +185,7 @@ export const clientRoutes =
       },
       async (request) => {
         const { limit, cursor, active } = request.query;
-        const result = await services.clients.listClientPage({ active }, limit, cursor);
-        return { items: result.items, next_cursor: result.nextCursor };
+        return services.clients.listClientPage({ active }, limit, cursor);
       },
     );
 

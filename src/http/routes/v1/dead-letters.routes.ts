@@ -115,13 +115,12 @@ export const deadLetterRoutes =
       },
       async (request) => {
         const { limit, cursor, ...filter } = request.query;
-        const result = await services.deadLetters.listDeadLetterPage(
+        return services.deadLetters.listDeadLetterPage(
           principalOf(request).clientId,
           toFilter(filter),
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 

@@ -149,13 +149,12 @@ export const deviceRoutes =
       },
       async (request) => {
         const { limit, cursor, platform, active, profile_id, tag } = request.query;
-        const result = await services.devices.listDevicePage(
+        return services.devices.listDevicePage(
           principalOf(request).clientId,
           { platform, active, profileId: profile_id, tag },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 

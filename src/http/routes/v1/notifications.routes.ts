@@ -122,7 +122,7 @@ export const notificationRoutes =
       async (request) => {
         const { limit, cursor, status, created_from, created_to, topic_id, template_id, schedule_id } =
           request.query;
-        const result = await services.notifications.listNotificationPage(
+        return services.notifications.listNotificationPage(
           principalOf(request).clientId,
           {
             status,
@@ -135,7 +135,6 @@ export const notificationRoutes =
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 

@@ -80,13 +80,12 @@ export const profileRoutes =
       },
       async (request) => {
         const { limit, cursor, phone_number, external_id } = request.query;
-        const result = await services.profiles.listProfilePage(
+        return services.profiles.listProfilePage(
           principalOf(request).clientId,
           { phoneNumber: phone_number, externalId: external_id },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 

@@ -149,13 +149,12 @@ export const scheduleRoutes =
       },
       async (request) => {
         const { limit, cursor, status, recurrence } = request.query;
-        const result = await services.schedules.listSchedulePage(
+        return services.schedules.listSchedulePage(
           principalOf(request).clientId,
           { status, recurrence },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 

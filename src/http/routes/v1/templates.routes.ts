@@ -196,13 +196,12 @@ export const templateRoutes =
       },
       async (request) => {
         const { limit, cursor, active, name_prefix } = request.query;
-        const result = await services.templates.listTemplatePage(
+        return services.templates.listTemplatePage(
           principalOf(request).clientId,
           { active, namePrefix: name_prefix },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 

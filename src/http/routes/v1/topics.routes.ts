@@ -174,13 +174,12 @@ export const topicRoutes =
       },
       async (request) => {
         const { limit, cursor, name_prefix } = request.query;
-        const result = await services.topics.listTopicPage(
+        return services.topics.listTopicPage(
           principalOf(request).clientId,
           { namePrefix: name_prefix },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -274,13 +273,12 @@ export const topicRoutes =
       },
       async (request) => {
         const { limit, cursor } = request.query;
-        const result = await services.topics.listSubscriberPage(
+        return services.topics.listSubscriberPage(
           principalOf(request).clientId,
           request.params.id,
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
   };
