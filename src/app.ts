@@ -49,6 +49,7 @@ import { createServices } from './services/index.ts';
 /** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
 const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
 
+/** The process's dependencies: the app binds the services to them, and its routes see only those services. */
 export interface AppDeps extends ServiceDeps {
   /** Shared rate-limit counters (REDIS_URL); in-process when absent. */
   rateLimitRedis?: Redis | undefined;

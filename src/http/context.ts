@@ -1,4 +1,4 @@
-/** What route plugins are handed: the use cases bound to this process's dependencies and the settings they read, never a database handle. */
+/** What route plugins are handed: the bound use cases and the settings they read, never a database handle. */
 import type { Config } from '../config.ts';
 import type { Services } from '../services/index.ts';
 

@@ -87,6 +87,7 @@ function bind<T extends Record<string, UseCase>>(deps: ServiceDeps, useCases: T)
   ) as Bound<T>;
 }
 
+/** Binds every use case the HTTP API calls to `deps`; built once per app. */
 export function createServices(deps: ServiceDeps) {
   return {
     analytics: bind(deps, { getOverview, getSeries }),
