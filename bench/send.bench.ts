@@ -187,7 +187,7 @@ async function runServer(): Promise<void> {
         push,
       });
       const url = await runtime.app!.listen({ host: '127.0.0.1', port: 0 });
-      const client = await createClient(runtime.deps.db, { name: 'bench' });
+      const client = await createClient(runtime.deps, { name: 'bench' });
       clientId = client.clientId;
       send({
         type: 'ready',

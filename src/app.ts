@@ -17,7 +17,6 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import { registerAudit } from './http/audit.ts';
 import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
@@ -44,12 +43,14 @@ import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
 import { DOCS_CSP, registerHttpSecurity } from './http/security.ts';
+import type { ServiceDeps } from './services/deps.ts';
+import { createServices } from './services/index.ts';
 
 /** A caller's X-Request-ID is kept when it is 1–128 visible ASCII characters; otherwise one is generated. */
 const REQUEST_ID = /^[\x21-\x7E]{1,128}$/;
 
-export interface AppDeps extends RouteDeps {
-  logger: Logger;
+/** The process's dependencies: the app binds the services to them, and its routes see only those services. */
+export interface AppDeps extends ServiceDeps {
   /** Shared rate-limit counters (REDIS_URL); in-process when absent. */
   rateLimitRedis?: Redis | undefined;
   /** The secret of the CLI's internal admin routes; without one they are not registered. */
@@ -57,6 +58,8 @@ export interface AppDeps extends RouteDeps {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const services = createServices(deps);
+  const routeDeps: RouteDeps = { services, config: deps.config };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimitBytes,
@@ -100,15 +103,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
   registerObservability(app, deps);
   await registerHttpSecurity(app, deps.config);
-  registerAuth(app, deps.db);
+  registerAuth(app, services);
   // After authentication (keys on the tenant), before idempotency and handlers (rejects before any work).
   await registerRateLimits(app, {
     limits: deps.config.rateLimits,
     redis: deps.rateLimitRedis,
     keyPrefix: deps.config.redisKeyPrefix,
   });
-  registerAudit(app, deps.db);
-  registerIdempotency(app, deps.db, deps.config.idempotencyTtlHours);
+  registerAudit(app, services);
+  registerIdempotency(app, services);
 
   await app.register(swagger, {
     openapi: {
@@ -135,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (deps.internalSecret)
-    await app.register(internalRoutes(deps, deps.internalSecret), { prefix: '/internal' });
+    await app.register(internalRoutes(routeDeps, deps.internalSecret), { prefix: '/internal' });
   await app.register(websocket, {
     // Clients send nothing but control frames; a token-carrying subprotocol is never echoed back.
     options: { maxPayload: 4096, handleProtocols: selectProtocol },
@@ -161,7 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         clientRoutes,
         auditLogRoutes,
       ]) {
-        await v1.register(routes(deps));
+        await v1.register(routes(routeDeps));
       }
     },
     { prefix: '/api/v1' },

@@ -303,7 +303,7 @@ describe('past days, from the roll-up', () => {
 
     const recent = await rollUpRecentDays(server.runtime.deps);
     expect(recent.deleted).toBe(12);
-    const past = await rollUpDays(db(), Object.values(days));
+    const past = await rollUpDays(server.runtime.deps, Object.values(days));
     expect(past.tenants).toBeGreaterThanOrEqual(1);
     const rows = await storedRows(tenant.clientId);
     expect(new Set(rows.map((r) => r.day))).toEqual(new Set(Object.values(days)));
@@ -312,7 +312,7 @@ describe('past days, from the roll-up', () => {
       ['', '*'],
       ['*', '*'],
     ]);
-    const again = await rollUpDays(db(), Object.values(days), tenant.clientId);
+    const again = await rollUpDays(server.runtime.deps, Object.values(days), tenant.clientId);
     expect(again).toEqual({ tenants: 1, written: past.written, deleted: 0 });
     expect(await storedRows(tenant.clientId)).toEqual(rows);
   });
@@ -392,12 +392,17 @@ describe('past days, from the roll-up', () => {
     // On 2026-04-07, the 6th is "yesterday": computed live, the tampered row is not read.
     const asOf = new Date('2026-04-07T12:00:00Z');
     const range = { from: '2026-03-29', to: '2026-04-07' };
-    const live = await getOverview(db(), tenant.clientId, range, asOf);
+    const live = await getOverview(server.runtime.deps, tenant.clientId, range, asOf);
     expect(live.totals.notifications).toBe(3);
     // On 2026-03-31 the two sends' days are both live, and give what the stored rows give.
-    const liveDays = await getOverview(db(), tenant.clientId, range, new Date('2026-03-31T20:00:00Z'));
-    await rollUpDays(db(), [days.empty], tenant.clientId);
-    const allStored = await getOverview(db(), tenant.clientId, range);
+    const liveDays = await getOverview(
+      server.runtime.deps,
+      tenant.clientId,
+      range,
+      new Date('2026-03-31T20:00:00Z'),
+    );
+    await rollUpDays(server.runtime.deps, [days.empty], tenant.clientId);
+    const allStored = await getOverview(server.runtime.deps, tenant.clientId, range);
     expect(liveDays).toEqual(allStored);
     expect(allStored.totals.notifications).toBe(3);
   });
@@ -412,7 +417,7 @@ describe('past days, from the roll-up', () => {
     );
     expect(filtered.json().totals).toEqual(ZERO);
 
-    const sender = await createClient(db(), { name: 'send-only', scopes: ['send'] });
+    const sender = await createClient(server.runtime.deps, { name: 'send-only', scopes: ['send'] });
     const refused = await get('/api/v1/analytics/daily/', {
       'client-id': sender.clientId,
       'client-token': sender.clientToken,

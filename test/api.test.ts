@@ -441,7 +441,7 @@ describe('bad input gets the error format, the right status, and writes nothing'
 describe('scopes', () => {
   it('a read-only client cannot send or change anything', async () => {
     const { createClient } = await import('../src/services/clients.service.ts');
-    const reader = await createClient(server.runtime.deps.db, { name: 'reader', scopes: ['read'] });
+    const reader = await createClient(server.runtime.deps, { name: 'reader', scopes: ['read'] });
     const headers = { 'client-id': reader.clientId, 'client-token': reader.clientToken };
     expect((await call('GET', '/api/v1/devices/', undefined, headers)).statusCode).toBe(200);
     const send = await call('POST', '/api/v1/notify/', { external_id: 'x', title: 'x' }, headers);

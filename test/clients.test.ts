@@ -19,7 +19,7 @@ let adminId: string;
 beforeAll(async () => {
   server = await startTestServer();
   tenant = await server.tenant('clients-tenant');
-  const admin = await createClient(server.runtime.deps.db, { name: 'ops', scopes: ['admin'] });
+  const admin = await createClient(server.runtime.deps, { name: 'ops', scopes: ['admin'] });
   adminId = admin.clientId;
   adminHeaders = { authorization: `Bearer ${admin.clientToken}` };
 });

@@ -26,7 +26,7 @@ describe('GOOGLE_APPLICATION_CREDENTIALS', () => {
     writeFileSync(file, JSON.stringify(account));
     server = await startTestServer({ GOOGLE_APPLICATION_CREDENTIALS: file }, { emulator });
 
-    const client = await createClient(server.runtime.deps.db, { name: 'no-project' });
+    const client = await createClient(server.runtime.deps, { name: 'no-project' });
     const headers = { 'client-id': client.clientId, 'client-token': client.clientToken };
     const post = (url: string, payload: object) =>
       server!.app.inject({ method: 'POST', url, headers, payload });

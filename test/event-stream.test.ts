@@ -121,7 +121,7 @@ describe('the event stream in one process', () => {
     );
     expect((wrongToken as Refused).status).toBe(401);
 
-    const sender = await createClient(server.runtime.deps.db, { name: 'send-only', scopes: ['send'] });
+    const sender = await createClient(server.runtime.deps, { name: 'send-only', scopes: ['send'] });
     const forbidden = await connect(streamUrl, {
       headers: { 'client-id': sender.clientId, 'client-token': sender.clientToken },
     }).catch((error: unknown) => error);
@@ -463,7 +463,7 @@ describe.skipIf(storageMode() === 'pglite')(
       const [first, second] = await Promise.all([startApi(), startApi()]);
 
       const database = await openDatabase({ url: databaseUrl, poolSize: 2, migrate: false });
-      const created = await createClient(database.db, { name: 'multi-process' }).finally(() =>
+      const created = await createClient({ db: database.db }, { name: 'multi-process' }).finally(() =>
         database.close(),
       );
       const headers = { authorization: `Bearer ${created.clientToken}`, 'content-type': 'application/json' };

@@ -116,7 +116,7 @@ export async function startTestServer(
     runtime,
     databaseUrl,
     async tenant(name = 'tenant') {
-      const created = await createClient(runtime.deps.db, { name });
+      const created = await createClient(runtime.deps, { name });
       const headers = { 'client-id': created.clientId, 'client-token': created.clientToken };
       projectCounter += 1;
       const projectId = `test-${process.pid}-${projectCounter}-${randomBytes(3).toString('hex')}`;

@@ -103,7 +103,7 @@ afterAll(async () => {
 describe('encryption key rotation', () => {
   it('writes devices, credentials and webhook secrets under key A', async () => {
     await restart({ ENCRYPTION_KEY: b64(keyA) });
-    const client = await createClient(runtime!.deps.db, { name: 'rotating' });
+    const client = await createClient(runtime!.deps, { name: 'rotating' });
     tenantId = client.clientId;
     headers = { 'client-id': client.clientId, 'client-token': client.clientToken };
     projectId = `rotation-${Date.now()}`;
@@ -176,7 +176,7 @@ describe('encryption key rotation', () => {
       sql`insert into devices (id, api_client_id, platform, token_ciphertext, token_hash)
         values (${orphan}, ${tenantId}, 'web', ${stranger.encrypt('lost')}, ${stranger.blindIndex('lost')})`,
     );
-    await expect(rotateEncryptionKey(database.db, cipher, { batchSize: 1 })).rejects.toThrow(
+    await expect(rotateEncryptionKey({ db: database.db, cipher }, { batchSize: 1 })).rejects.toThrow(
       new RegExp(`devices.token_ciphertext of row ${orphan}: value was encrypted with key ${stranger.keyId}`),
     );
     // The device before it was re-encrypted in its own batch and stays so.
@@ -191,10 +191,13 @@ describe('encryption key rotation', () => {
   it('re-encrypts every remaining value under B in small batches, re-indexing tokens, and is idempotent', async () => {
     const cipher = runtime!.deps.cipher;
     const progress: RotationProgress[] = [];
-    const reports = await rotateEncryptionKey(database.db, cipher, {
-      batchSize: 1,
-      onProgress: (p) => progress.push(p),
-    });
+    const reports = await rotateEncryptionKey(
+      { db: database.db, cipher },
+      {
+        batchSize: 1,
+        onProgress: (p) => progress.push(p),
+      },
+    );
     expect(reports).toEqual([
       { table: 'devices', column: 'token_ciphertext', reencrypted: 0, duplicates: 0 },
       { table: 'firebase_projects', column: 'credentials_ciphertext', reencrypted: 1, duplicates: 0 },
@@ -217,7 +220,7 @@ describe('encryption key rotation', () => {
       [deviceIds.one!]: onlyB.blindIndex(tokens.one),
       [deviceIds.two!]: onlyB.blindIndex(tokens.two),
     });
-    const second = await rotateEncryptionKey(database.db, cipher);
+    const second = await rotateEncryptionKey({ db: database.db, cipher });
     expect(second.every((r) => r.reencrypted === 0)).toBe(true);
   });
 

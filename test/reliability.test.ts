@@ -307,7 +307,7 @@ describe('dead letters API', () => {
   });
 
   it('needs the send scope to requeue and the manage scope to discard', async () => {
-    const reader = await createClient(server.runtime.deps.db, { name: 'reader', scopes: ['read', 'send'] });
+    const reader = await createClient(server.runtime.deps, { name: 'reader', scopes: ['read', 'send'] });
     const headers = { 'client-id': reader.clientId, 'client-token': reader.clientToken };
     const discard = await server.app.inject({
       method: 'POST',

@@ -210,7 +210,7 @@ describe('purge', () => {
   it('hard-deletes what was deleted before the retention period, in batches, and keeps the rest', async () => {
     const db = server.runtime.deps.db;
     // Earlier tests left rows past the restore window: start from none.
-    await purgeSoftDeleted(db, { retentionDays: 30 });
+    await purgeSoftDeleted(server.runtime.deps, { retentionDays: 30 });
     const oldProfiles = [await newProfile(), await newProfile(), await newProfile()];
     const oldProfileDevices = [await newDevice(oldProfiles[0]), await newDevice(oldProfiles[0])];
     const oldDevices = [await newDevice(), await newDevice(), await newDevice()];
@@ -230,7 +230,7 @@ describe('purge', () => {
     for (const id of oldProfiles) await deletedDaysAgo('profiles', id, 40);
     for (const { id } of oldDevices) await deletedDaysAgo('devices', id, 40);
 
-    const result = await purgeSoftDeleted(db, { retentionDays: 30, batchSize: 2 });
+    const result = await purgeSoftDeleted(server.runtime.deps, { retentionDays: 30, batchSize: 2 });
     expect(result).toEqual({ profiles: 3, devices: 5 });
 
     const profilesLeft = async (ids: string[]) =>
@@ -248,7 +248,10 @@ describe('purge', () => {
       .from(deliveries)
       .where(inArray(deliveries.deviceId, [oldDevices[0]!.id, liveDevice.id]));
     expect(deliveryDevices).toEqual([{ deviceId: liveDevice.id }]);
-    expect(await purgeSoftDeleted(db, { retentionDays: 30 })).toEqual({ profiles: 0, devices: 0 });
+    expect(await purgeSoftDeleted(server.runtime.deps, { retentionDays: 30 })).toEqual({
+      profiles: 0,
+      devices: 0,
+    });
   });
 
   it('is scheduled daily on the job queue', async () => {

@@ -336,7 +336,7 @@ describe('preview', () => {
   });
 
   it('is allowed with the read scope alone', async () => {
-    const reader = await createClient(server.runtime.deps.db, { name: 'reader', scopes: ['read'] });
+    const reader = await createClient(server.runtime.deps, { name: 'reader', scopes: ['read'] });
     const headers = { 'client-id': reader.clientId, 'client-token': reader.clientToken };
     const preview = await server.app.inject({
       method: 'POST',

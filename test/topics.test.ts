@@ -331,7 +331,7 @@ describe('subscriptions', () => {
 
   it('a read-only client can list topics but not change them', async () => {
     const { createClient } = await import('../src/services/clients.service.ts');
-    const reader = await createClient(server.runtime.deps.db, { name: 'reader', scopes: ['read'] });
+    const reader = await createClient(server.runtime.deps, { name: 'reader', scopes: ['read'] });
     const headers = { 'client-id': reader.clientId, 'client-token': reader.clientToken };
     const read = await server.app.inject({ method: 'GET', url: '/api/v1/topics/', headers });
     expect(read.statusCode).toBe(200);

@@ -528,7 +528,7 @@ describe('webhooks', () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     for (const m of receiver.received) expect(m.body).not.toContain(registered.json().id);
 
-    const reader = await createClient(server.runtime.deps.db, { name: 'reader', scopes: ['read'] });
+    const reader = await createClient(server.runtime.deps, { name: 'reader', scopes: ['read'] });
     const headers = { 'client-id': reader.clientId, 'client-token': reader.clientToken };
     const denied = await server.app.inject({
       method: 'POST',

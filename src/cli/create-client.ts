@@ -55,7 +55,7 @@ export const createClient = defineCommand({
     const created = await runAdmin(
       loadConfig(),
       (server) => callLocalServer<IssuedToken>(server, '/clients', input),
-      (db) => adminCommands.createClient(db, input),
+      (db) => adminCommands.createClient({ db }, input),
     );
     if (values.json) {
       console.log(JSON.stringify({ client_id: created.clientId, client_token: created.clientToken }));

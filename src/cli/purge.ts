@@ -20,7 +20,7 @@ export const purge = defineCommand({
     const purged = await runAdmin(
       config,
       (server) => callLocalServer<PurgeResult>(server, '/purge', {}),
-      (db) => adminCommands.purge(db, days),
+      (db) => adminCommands.purge({ db }, days),
     );
     console.log(
       values.json

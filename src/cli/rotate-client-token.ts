@@ -39,7 +39,7 @@ export const rotateClientToken = defineCommand({
     const rotated = await runAdmin(
       loadConfig(),
       (server) => callLocalServer<IssuedToken>(server, `/clients/${id}/rotate`, { graceSeconds }),
-      (db) => adminCommands.rotateClientToken(db, id, graceSeconds),
+      (db) => adminCommands.rotateClientToken({ db }, id, graceSeconds),
     );
     if (values.json) {
       console.log(

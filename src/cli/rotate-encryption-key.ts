@@ -31,10 +31,13 @@ export const rotateEncryptionKey = defineCommand({
     );
     const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
     try {
-      const reports = await reencrypt(database.db, cipher, {
-        batchSize,
-        onProgress: (p) => console.log(`  ${p.table}.${p.column}: ${p.done}/${p.total}`),
-      });
+      const reports = await reencrypt(
+        { db: database.db, cipher },
+        {
+          batchSize,
+          onProgress: (p) => console.log(`  ${p.table}.${p.column}: ${p.done}/${p.total}`),
+        },
+      );
       for (const r of reports) {
         console.log(
           `${r.table}.${r.column}: ${r.reencrypted} re-encrypted` +

@@ -11,21 +11,21 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { addDays, earlierDay, laterDay } from '../lib/days.ts';
 import { type Executor, query } from './client.ts';
+import type { analyticsDaily } from './schema.ts';
 
 /** The topic_key / platform of a roll-up row over all topics / all platforms. */
 export const ALL = '*';
 
+type AnalyticsDailyRow = typeof analyticsDaily.$inferSelect;
+
+/** The counters of one group (what a row of analytics_daily counts; the API shows them under the same names). */
+export type AnalyticsCounters = Pick<
+  AnalyticsDailyRow,
+  'notifications' | 'deliveries' | 'sent' | 'delivered' | 'read' | 'failed'
+>;
+
 /** Counters and latencies of one group, as stored in a row of analytics_daily. */
-export interface AnalyticsCounts {
-  notifications: number;
-  deliveries: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  avgDeliveryMs: number | null;
-  p95DeliveryMs: number | null;
-}
+export type AnalyticsCounts = AnalyticsCounters & Pick<AnalyticsDailyRow, 'avgDeliveryMs' | 'p95DeliveryMs'>;
 
 /** Counters summed over several stored rows (days), with the latency combination described at readSeries. */
 export interface CombinedCounts extends AnalyticsCounts {
@@ -168,13 +168,7 @@ const combined = sql`sum(notifications)::float8 as notifications, sum(deliveries
     as p95_delivery_ms,
   (count(*) filter (where p95_delivery_ms is not null))::int as p95_parts`;
 
-interface CombinedRow {
-  notifications: number;
-  deliveries: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
+interface CombinedRow extends AnalyticsCounters {
   avg_delivery_ms: number | null;
   p95_delivery_ms: number | null;
   p95_parts: number;

@@ -3,7 +3,7 @@
  * Listed by keyset on the bigint delivery id; requeued and discarded in bounded multi-row statements.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import type { Platform } from '../push/push-provider.ts';
+import type { Platform } from '../domain/platform.ts';
 import { type Executor, query } from './client.ts';
 
 export interface DeadLetterFilter {

@@ -1,7 +1,7 @@
 /** SQL for deliveries (one per notification × device): the fan-out insert, the send batch, outcomes and receipts. */
 import { type SQL, sql } from 'drizzle-orm';
+import type { Platform } from '../domain/platform.ts';
 import type { VersionConstraint } from '../lib/versions.ts';
-import type { Platform } from '../push/push-provider.ts';
 import { type Executor, query } from './client.ts';
 import type { DeliveryStatus } from './schema.ts';
 

@@ -1,5 +1,7 @@
 /** SQL for devices. Tokens are stored encrypted; `token_hash` (a blind index) is what lookups and uniqueness use. */
+
 import { and, arrayContains, asc, eq, inArray, isNotNull, isNull, not, or, type SQL, sql } from 'drizzle-orm';
+import type { Platform } from '../domain/platform.ts';
 import { type Executor, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices } from './schema.ts';
@@ -69,7 +71,7 @@ export async function findDeviceHoldingToken(
 }
 
 export interface DeviceFilter {
-  platform?: 'ios' | 'android' | 'web' | undefined;
+  platform?: Platform | undefined;
   active?: boolean | undefined;
   profileId?: string | undefined;
   tag?: string | undefined;

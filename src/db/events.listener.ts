@@ -6,8 +6,8 @@
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { BusSignal, EventBus } from '../services/event-bus.ts';
 import type { DatabaseHandle } from './client.ts';
+import type { BusSignal, EventBus } from './event-bus.ts';
 import { EVENTS_CHANNEL, parseEventNotice } from './events.repository.ts';
 
 const RECONNECT_DELAYS_MS = [250, 1_000, 2_000, 5_000, 10_000];

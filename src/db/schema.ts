@@ -15,6 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { Platform } from '../domain/platform.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -107,7 +108,7 @@ export const devices = pgTable(
       .notNull()
       .references(() => apiClients.id, { onDelete: 'cascade' }),
     profileId: uuid('profile_id').references(() => profiles.id, { onDelete: 'set null' }),
-    platform: text('platform').$type<'ios' | 'android' | 'web'>().notNull(),
+    platform: text('platform').$type<Platform>().notNull(),
     /** The FCM registration token, encrypted. */
     tokenCiphertext: text('token_ciphertext').notNull(),
     /** Keyed hash (HMAC-SHA256) of the token: the blind index used for lookups and uniqueness. */
@@ -328,7 +329,7 @@ export const deliveries = pgTable(
     deviceId: uuid('device_id')
       .notNull()
       .references(() => devices.id, { onDelete: 'cascade' }),
-    platform: text('platform').$type<'ios' | 'android' | 'web'>().notNull(),
+    platform: text('platform').$type<Platform>().notNull(),
     status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
     /** The bulk recipient this delivery came from (its own contents), null for other sends. */
     recipientSeq: integer('recipient_seq'),

@@ -1,5 +1,7 @@
 /** SQL for topics (named groups of devices) and their subscriptions. Every statement is scoped to the tenant. */
+
 import { and, asc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
+import type { Platform } from '../domain/platform.ts';
 import { type Executor, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices, topicSubscriptions, topics } from './schema.ts';
@@ -224,7 +226,7 @@ export interface SubscriberRow {
   /** The device's id (also the page cursor). */
   id: string;
   profileId: string | null;
-  platform: 'ios' | 'android' | 'web';
+  platform: Platform;
   subscribedAt: Date;
 }
 

@@ -13,14 +13,7 @@ const ofTenant = (tenantId: string) => eq(webhookEndpoints.apiClientId, tenantId
 
 export async function insertEndpoint(
   ex: Executor,
-  row: {
-    id: string;
-    apiClientId: string;
-    url: string;
-    description: string | null;
-    eventTypes: string[];
-    secretCiphertext: string;
-  },
+  row: Pick<EndpointRow, 'id' | 'apiClientId' | 'url' | 'description' | 'eventTypes' | 'secretCiphertext'>,
 ): Promise<EndpointRow> {
   const [created] = await ex.insert(webhookEndpoints).values(row).returning();
   return created!;
@@ -59,12 +52,8 @@ export async function listEndpoints(
   return toPage(rows, limit);
 }
 
-export interface EndpointChanges {
-  url?: string | undefined;
-  description?: string | null | undefined;
-  eventTypes?: string[] | undefined;
-  isActive?: boolean | undefined;
-}
+/** The columns a client may change; undefined ones are kept. */
+export type EndpointChanges = Partial<Pick<EndpointRow, 'url' | 'description' | 'eventTypes' | 'isActive'>>;
 
 /**
  * Changes the given columns. Switching an endpoint on clears why it was off and, when it was off, its failure
@@ -206,7 +195,9 @@ export async function findEventForDelivery(
   return { ...row, payload: payload as Record<string, unknown>, created_at: new Date(row.created_at) };
 }
 
-export type AttemptStatus = 'succeeded' | 'failed' | 'exhausted';
+/** failed: another attempt follows; exhausted: none follows. */
+export const ATTEMPT_STATUSES = ['succeeded', 'failed', 'exhausted'] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
 export interface AttemptInsert {
   endpointId: string;

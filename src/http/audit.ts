@@ -9,8 +9,8 @@
  * and are not recorded. Details hold field names and the status code, never values: bodies carry secrets.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Db } from '../db/client.ts';
-import { type AuditEntry, recordAudit } from '../services/audit.service.ts';
+import type { AuditEntry } from '../services/audit.service.ts';
+import type { Services } from '../services/index.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -101,7 +101,7 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
   };
 }
 
-export function registerAudit(app: FastifyInstance, db: Db): void {
+export function registerAudit(app: FastifyInstance, services: Services): void {
   app.decorateRequest('auditTargetId', undefined);
   app.addHook('preSerialization', async (request, _reply, payload) => {
     if (audited(request)) request.auditTargetId = idIn(payload);
@@ -110,7 +110,7 @@ export function registerAudit(app: FastifyInstance, db: Db): void {
   app.addHook('onSend', async (request, reply, payload) => {
     try {
       const entry = auditEntryOf(request, reply);
-      if (entry) await recordAudit(db, entry);
+      if (entry) await services.audit.recordAudit(entry);
     } catch (error) {
       request.log.error({ err: error }, 'audit log write failed');
     }

@@ -4,9 +4,9 @@
  * imply each other: `admin` opens the /admin API only. `scope: 'any'` admits every authenticated client.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Db } from '../db/client.ts';
 import { AppError } from '../lib/errors.ts';
-import { authenticate, type Principal, type Scope } from '../services/clients.service.ts';
+import type { Principal, Scope } from '../services/clients.service.ts';
+import type { Services } from '../services/index.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,13 +72,13 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-export function registerAuth(app: FastifyInstance, db: Db): void {
+export function registerAuth(app: FastifyInstance, services: Services): void {
   app.decorateRequest('principal', undefined);
   app.addHook('preValidation', async (request) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     const { clientId, token } = credentials(request);
-    const principal = await authenticate(db, { clientId, token, ip: request.ip });
+    const principal = await services.clients.authenticate({ clientId, token, ip: request.ip });
     if (scope !== 'any' && !principal.scopes.includes(scope)) {
       throw new AppError('insufficient_scope', 403, `this client lacks the "${scope}" scope`, [
         { message: `required scope: ${scope}` },

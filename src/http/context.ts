@@ -1,2 +1,8 @@
-/** What route plugins are handed: the same dependencies as the services they call. */
-export type { ServiceDeps as RouteDeps } from '../services/deps.ts';
+/** What route plugins are handed: the bound use cases and the settings they read, never a database handle. */
+import type { Config } from '../config.ts';
+import type { Services } from '../services/index.ts';
+
+export interface RouteDeps {
+  services: Services;
+  config: Readonly<Config>;
+}

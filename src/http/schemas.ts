@@ -14,8 +14,6 @@ export const pageQuery = {
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), next_cursor: z.string().nullable() });
 
-export const platformSchema = z.enum(['ios', 'android', 'web']);
-
 /** Error responses every authenticated route can give. */
 export const authErrors = { 401: errorSchema, 403: errorSchema, 429: errorSchema, 503: errorSchema } as const;
 

@@ -15,7 +15,7 @@ export async function startPurgeJob(deps: ServiceDeps): Promise<void> {
   await deps.queue.work(QUEUES.purge, { concurrency: 1, pollingIntervalSeconds: 10 }, (job) =>
     runJob(deps, QUEUES.purge, job, async (jobDeps) => {
       const started = Date.now();
-      const purged = await purgeSoftDeleted(jobDeps.db, {
+      const purged = await purgeSoftDeleted(jobDeps, {
         retentionDays: jobDeps.config.softDeleteRetentionDays,
       });
       jobDeps.logger.info(

@@ -18,7 +18,8 @@ import {
   type NotificationRow,
 } from '../db/notifications.repository.ts';
 import { findThrottle, raiseThrottle } from '../db/send-throttles.repository.ts';
-import type { FcmMessage, NotificationContent, SendOutcome, ServiceAccount } from '../push/push-provider.ts';
+import type { NotificationContent } from '../domain/content.ts';
+import type { FcmMessage, SendOutcome, ServiceAccount } from '../push/push-provider.ts';
 import { renderMessage } from '../push/render.ts';
 import { QUEUES, type SendJob, sendPayload } from '../queue/contract.ts';
 import { completedEvent, receiptData, settledEvents } from '../services/delivery.service.ts';

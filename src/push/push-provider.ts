@@ -1,7 +1,5 @@
 /** The contract between the send path and a push service (FCM): a batch of messages in, one outcome per message out. */
 
-export type Platform = 'ios' | 'android' | 'web';
-
 /** A Google service-account key file, as downloaded from the Firebase console (only the fields we use). */
 export interface ServiceAccount {
   type: 'service_account';
@@ -10,39 +8,6 @@ export interface ServiceAccount {
   private_key: string;
   private_key_id?: string;
   token_uri: string;
-}
-
-/**
- * What the tenant asked to show, independent of platform. The renderer turns it into the FCM v1 `Message`
- * (android / apns / webpush blocks) for one device.
- */
-export interface NotificationContent {
-  title?: string;
-  body?: string;
-  /** FCM data values must be strings; validation happens before anything is queued. */
-  data?: Record<string, string>;
-  imageUrl?: string;
-  priority: 'high' | 'normal';
-  /** Seconds FCM keeps the message while the device is offline (android ttl, apns-expiration, webpush TTL). */
-  ttlSeconds?: number;
-  collapseKey?: string;
-  /** Data-only push: no notification block, apns content-available, background priority. */
-  silent?: boolean;
-  sound?: string;
-  badge?: number;
-  androidChannelId?: string;
-  clickAction?: string;
-  /** Deep link / URL opened on tap (android notification.click_action is separate; webpush fcm_options.link). */
-  link?: string;
-  /** Action buttons (web push renders them; apps get them as data `fcms_actions`). */
-  actions?: { id: string; title: string; link?: string | undefined; icon?: string | undefined }[];
-  analyticsLabel?: string;
-  /** Raw FCM v1 blocks merged over what the renderer produces for the device's platform. */
-  overrides?: {
-    android?: Record<string, unknown>;
-    apns?: Record<string, unknown>;
-    webpush?: Record<string, unknown>;
-  };
 }
 
 /** One FCM HTTP v1 `Message` (https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NotificationContent } from './push-provider.ts';
+import type { NotificationContent } from '../domain/content.ts';
 import { messageSize, renderMessage, validateContentForFcm, webpushTopic } from './render.ts';
 
 const now = new Date('2026-11-25T12:00:00Z');

@@ -1,7 +1,9 @@
 /** Turns platform-independent notification content into the FCM HTTP v1 message for one device. */
 import { createHash } from 'node:crypto';
+import type { NotificationContent } from '../domain/content.ts';
+import type { Platform } from '../domain/platform.ts';
 import { validateSendRequest } from './fcm-validation.ts';
-import type { FcmMessage, NotificationContent, Platform } from './push-provider.ts';
+import type { FcmMessage } from './push-provider.ts';
 
 /** FCM rejects messages whose payload exceeds this many bytes. */
 export const FCM_MAX_PAYLOAD_BYTES = 4096;

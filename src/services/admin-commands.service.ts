@@ -3,10 +3,13 @@
  * handle owns the data: the CLI's own, or, in embedded mode while a server holds the data directory, the
  * server's (through its internal routes). Changes to a client get an audit row with actor null: the command line.
  */
-import type { Db } from '../db/client.ts';
 import { recordAudit } from './audit.service.ts';
 import { createClient, rotateClientToken, type Scope } from './clients.service.ts';
+import type { ServiceDeps } from './deps.ts';
 import { type PurgeResult, purgeSoftDeleted } from './retention.service.ts';
+
+/** The CLI runs these on a bare database, without a server's other dependencies. */
+type AdminDeps = Pick<ServiceDeps, 'db'>;
 
 export interface NewClientInput {
   name: string;
@@ -35,15 +38,15 @@ const cliAudit = (action: string, clientId: string, details: Record<string, unkn
 });
 
 export const adminCommands = {
-  async createClient(db: Db, input: NewClientInput): Promise<IssuedToken> {
-    const created = await createClient(db, {
+  async createClient(deps: AdminDeps, input: NewClientInput): Promise<IssuedToken> {
+    const created = await createClient(deps, {
       name: input.name,
       scopes: input.scopes,
       ipAllowlist: input.ipAllowlist,
       expiresAt: input.expiresAt === undefined ? undefined : new Date(input.expiresAt),
     });
     await recordAudit(
-      db,
+      deps,
       cliAudit('client.create', created.clientId, {
         fields: Object.keys(input).filter((k) => input[k as keyof NewClientInput] !== undefined),
       }),
@@ -51,9 +54,13 @@ export const adminCommands = {
     return { clientId: created.clientId, clientToken: created.clientToken };
   },
 
-  async rotateClientToken(db: Db, id: string, graceSeconds: number | undefined): Promise<IssuedToken> {
-    const rotated = await rotateClientToken(db, id, graceSeconds);
-    await recordAudit(db, cliAudit('client.rotate', id, { grace_seconds: graceSeconds ?? null }));
+  async rotateClientToken(
+    deps: AdminDeps,
+    id: string,
+    graceSeconds: number | undefined,
+  ): Promise<IssuedToken> {
+    const rotated = await rotateClientToken(deps, id, graceSeconds);
+    await recordAudit(deps, cliAudit('client.rotate', id, { grace_seconds: graceSeconds ?? null }));
     return {
       clientId: rotated.client.id,
       clientToken: rotated.clientToken,
@@ -61,7 +68,7 @@ export const adminCommands = {
     };
   },
 
-  purge(db: Db, retentionDays: number): Promise<PurgeResult> {
-    return purgeSoftDeleted(db, { retentionDays });
+  purge(deps: AdminDeps, retentionDays: number): Promise<PurgeResult> {
+    return purgeSoftDeleted(deps, { retentionDays });
   },
 };

@@ -6,6 +6,7 @@
  */
 import {
   ALL,
+  type AnalyticsCounters,
   type Bucket,
   type CombinedCounts,
   listTenantIds,
@@ -14,7 +15,7 @@ import {
   readSeries,
   rollUpDay,
 } from '../db/analytics.repository.ts';
-import type { Db } from '../db/client.ts';
+import type { Platform } from '../domain/platform.ts';
 import {
   addDays,
   dayOf,
@@ -26,7 +27,6 @@ import {
   weekStart,
 } from '../lib/days.ts';
 import { invalid } from '../lib/errors.ts';
-import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 
 /**
@@ -45,13 +45,7 @@ export interface AnalyticsQuery {
   platform?: Platform | undefined;
 }
 
-export interface StatsView {
-  notifications: number;
-  deliveries: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
+export interface StatsView extends AnalyticsCounters {
   /** delivered / sent */
   delivery_rate: number | null;
   /** read / delivered */
@@ -140,13 +134,13 @@ function resolveRange(q: AnalyticsQuery, now: Date): RangeQuery {
 
 /** Totals of the range, and the same numbers per platform and per topic (sends not to a topic: topic_id null). */
 export async function getOverview(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   query: AnalyticsQuery,
   now: Date = new Date(),
 ): Promise<OverviewView> {
   const range = resolveRange(query, now);
-  const rows = await readBreakdown(db, tenantId, range);
+  const rows = await readBreakdown(deps.db, tenantId, range);
   const totals = rows.find((r) => r.topicKey === range.topicKey && r.platform === range.platform) ?? EMPTY;
   const byPlatform = rows
     .filter((r) => r.topicKey === range.topicKey && r.platform !== ALL)
@@ -200,14 +194,14 @@ function periodsOf(period: Period, from: string, to: string): PeriodSlot[] {
 
 /** One row per day, ISO week (Monday start) or month of the range, zero-filled, oldest first. */
 export async function getSeries(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   period: Period,
   query: AnalyticsQuery,
   now: Date = new Date(),
 ): Promise<SeriesView> {
   const range = resolveRange(query, now);
-  const rows = await readSeries(db, tenantId, range, bucketOf[period]);
+  const rows = await readSeries(deps.db, tenantId, range, bucketOf[period]);
   const byKey = new Map(rows.map((r) => [r.periodStart, r]));
   return {
     from: range.from,
@@ -232,12 +226,16 @@ export interface RollUpResult {
  * Rewrites the stored rows of the given days, for one tenant or for every tenant (a page of tenants at a time,
  * one statement per tenant and day, so the work of one step stays bounded).
  */
-export async function rollUpDays(db: Db, days: string[], tenantId?: string): Promise<RollUpResult> {
+export async function rollUpDays(
+  deps: ServiceDeps,
+  days: string[],
+  tenantId?: string,
+): Promise<RollUpResult> {
   const result: RollUpResult = { tenants: 0, written: 0, deleted: 0 };
   const rollUpTenant = async (id: string) => {
     result.tenants += 1;
     for (const day of days) {
-      const { written, deleted } = await rollUpDay(db, id, day);
+      const { written, deleted } = await rollUpDay(deps.db, id, day);
       result.written += written;
       result.deleted += deleted;
     }
@@ -247,7 +245,7 @@ export async function rollUpDays(db: Db, days: string[], tenantId?: string): Pro
     return result;
   }
   for (let after: string | null = null; ; ) {
-    const ids = await listTenantIds(db, after, TENANT_PAGE);
+    const ids = await listTenantIds(deps.db, after, TENANT_PAGE);
     for (const id of ids) await rollUpTenant(id);
     if (ids.length < TENANT_PAGE) return result;
     after = ids[ids.length - 1]!;
@@ -256,10 +254,10 @@ export async function rollUpDays(db: Db, days: string[], tenantId?: string): Pro
 
 /** The periodic job: re-aggregates the last ANALYTICS_LOOKBACK_DAYS days (today included) for every tenant. */
 export async function rollUpRecentDays(
-  deps: Pick<ServiceDeps, 'db' | 'config'>,
+  deps: ServiceDeps,
   now: Date = new Date(),
 ): Promise<RollUpResult & { days: string[] }> {
   const today = dayOf(now);
   const days = Array.from({ length: deps.config.analytics.lookbackDays }, (_, i) => addDays(today, -i));
-  return { days, ...(await rollUpDays(deps.db, days)) };
+  return { days, ...(await rollUpDays(deps, days)) };
 }

@@ -4,8 +4,8 @@
  * logged, never turned into a failed request.
  */
 import { type AuditFilter, type AuditRow, insertAuditRow, listAuditRows } from '../db/audit.repository.ts';
-import type { Db } from '../db/client.ts';
-import type { Page } from '../db/pagination.ts';
+import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface AuditEntry {
   /** The tenant whose data changed (for the admin API: the client acted on). */
@@ -33,8 +33,8 @@ const toInsert = (entry: AuditEntry) => ({
 });
 
 /** Writes one audit row, in its own statement (never inside the transaction of the change it records). */
-export async function recordAudit(db: Db, entry: AuditEntry): Promise<void> {
-  await insertAuditRow(db, toInsert(entry));
+export async function recordAudit(deps: Pick<ServiceDeps, 'db'>, entry: AuditEntry): Promise<void> {
+  await insertAuditRow(deps.db, toInsert(entry));
 }
 
 export interface AuditView {
@@ -67,11 +67,11 @@ function toView(row: AuditRow): AuditView {
 
 /** A page of the audit log, newest first. A tenant's own log passes its id as `tenantId`. */
 export async function listAuditPage(
-  db: Db,
+  deps: ServiceDeps,
   filter: AuditFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<AuditView>> {
-  const page = await listAuditRows(db, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+): Promise<PageView<AuditView>> {
+  const page = await listAuditRows(deps.db, filter, limit, cursor);
+  return pageView(page, toView);
 }

@@ -3,7 +3,6 @@
  * (token state, expiry, IP allowlist), the admin's changes, token rotation with a grace period, revocation.
  */
 
-import type { Db } from '../db/client.ts';
 import {
   type ApiClientRow,
   findClientById,
@@ -14,12 +13,13 @@ import {
   rotateClientTokenHash,
   updateClient,
 } from '../db/clients.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import { generateClientToken, hashClientToken, sameDigest } from '../lib/crypto.ts';
 import { AppError, type ErrorDetail, invalid, notFound } from '../lib/errors.ts';
 import { UUID_PATTERN, uuidv7 } from '../lib/ids.ts';
 import { isAllowed, normalizeCidrList } from '../lib/ip.ts';
 import { RATE_LIMIT_GROUPS } from '../lib/rate-limits.ts';
+import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 /**
  * send: the notify endpoints. read: every GET (and read-only POSTs such as template preview), the tenant's
@@ -163,14 +163,17 @@ export interface CreatedClient {
   client: ClientView;
 }
 
-export async function createClient(db: Db, input: ClientInput & { name: string }): Promise<CreatedClient> {
+export async function createClient(
+  deps: Pick<ServiceDeps, 'db'>,
+  input: ClientInput & { name: string },
+): Promise<CreatedClient> {
   const checked = checkInput(input);
   if (checked.expiresAt && checked.expiresAt.getTime() <= Date.now()) {
     throw invalid('expires_at must be in the future', [{ field: 'expires_at', message: 'in the past' }]);
   }
   const token = generateClientToken();
   const scopes = checked.scopes ?? DEFAULT_SCOPES;
-  const row = await insertClient(db, {
+  const row = await insertClient(deps.db, {
     id: uuidv7(),
     name: checked.name ?? input.name,
     tokenHash: hashClientToken(token),
@@ -194,15 +197,15 @@ const unauthorized = (code: string, message: string) =>
  * grace period), and 403 ip_not_allowed.
  */
 export async function authenticate(
-  db: Db,
+  deps: ServiceDeps,
   request: { clientId: string | undefined; token: string; ip: string | undefined },
 ): Promise<Principal> {
   const hash = hashClientToken(request.token);
   const client =
     request.clientId === undefined
-      ? await findClientByTokenHash(db, hash)
+      ? await findClientByTokenHash(deps.db, hash)
       : UUID_PATTERN.test(request.clientId)
-        ? await findClientById(db, request.clientId)
+        ? await findClientById(deps.db, request.clientId)
         : undefined;
   const current = client !== undefined && sameDigest(client.tokenHash, hash);
   const previous = client?.previousTokenHash ? sameDigest(client.previousTokenHash, hash) : false;
@@ -236,25 +239,25 @@ export async function authenticate(
 }
 
 export async function listClientPage(
-  db: Db,
+  deps: ServiceDeps,
   filter: { active?: boolean | undefined },
   limit: number,
   cursor: string | undefined,
-): Promise<Page<ClientView>> {
-  const page = await listClients(db, filter, limit, cursor);
-  return { items: page.items.map((row) => toView(row)), nextCursor: page.nextCursor };
+): Promise<PageView<ClientView>> {
+  const page = await listClients(deps.db, filter, limit, cursor);
+  return pageView(page, (row) => toView(row));
 }
 
-export async function getClient(db: Db, id: string): Promise<ClientView> {
-  const row = await findClientById(db, id);
+export async function getClient(deps: ServiceDeps, id: string): Promise<ClientView> {
+  const row = await findClientById(deps.db, id);
   if (!row) throw notFound('client');
   return toView(row);
 }
 
 /** The admin's changes: fields not given are kept; expires_at null removes the expiry. */
-export async function changeClient(db: Db, id: string, input: ClientInput): Promise<ClientView> {
+export async function changeClient(deps: ServiceDeps, id: string, input: ClientInput): Promise<ClientView> {
   const checked = checkInput(input);
-  const row = await updateClient(db, id, {
+  const row = await updateClient(deps.db, id, {
     ...(checked.name !== undefined ? { name: checked.name } : {}),
     ...(checked.scopes !== undefined ? { scopes: checked.scopes } : {}),
     ...(checked.ipAllowlist !== undefined ? { ipAllowlist: checked.ipAllowlist } : {}),
@@ -277,7 +280,7 @@ export interface RotatedToken {
  * switch over; a revoked client's old token never comes back.
  */
 export async function rotateClientToken(
-  db: Db,
+  deps: Pick<ServiceDeps, 'db'>,
   id: string,
   graceSeconds: number = DEFAULT_GRACE_SECONDS,
 ): Promise<RotatedToken> {
@@ -288,7 +291,7 @@ export async function rotateClientToken(
   }
   const token = generateClientToken();
   const previousExpiresAt = graceSeconds === 0 ? null : new Date(Date.now() + graceSeconds * 1000);
-  const row = await rotateClientTokenHash(db, id, hashClientToken(token), previousExpiresAt);
+  const row = await rotateClientTokenHash(deps.db, id, hashClientToken(token), previousExpiresAt);
   if (!row) throw notFound('client');
   return { client: toView(row), clientToken: token };
 }
@@ -298,7 +301,7 @@ export async function rotateClientToken(
  * token still in its grace period must not be able to take the new one over.
  */
 export async function rotateOwnToken(
-  db: Db,
+  deps: ServiceDeps,
   principal: Principal,
   graceSeconds: number | undefined,
 ): Promise<RotatedToken> {
@@ -309,12 +312,12 @@ export async function rotateOwnToken(
       'a rotated-out token cannot rotate again: use the current token',
     );
   }
-  return rotateClientToken(db, principal.clientId, graceSeconds);
+  return rotateClientToken(deps, principal.clientId, graceSeconds);
 }
 
 /** Both tokens stop at once (401 token_revoked). Rotating issues the client a new credential. */
-export async function revokeClient(db: Db, id: string): Promise<ClientView> {
-  const row = await revokeClientRow(db, id);
+export async function revokeClient(deps: ServiceDeps, id: string): Promise<ClientView> {
+  const row = await revokeClientRow(deps.db, id);
   if (!row) throw notFound('client');
   return toView(row);
 }

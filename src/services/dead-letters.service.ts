@@ -12,37 +12,24 @@ import {
   requeueDeadLetters,
 } from '../db/dead-letters.repository.ts';
 import { findNotification, reopenNotifications } from '../db/notifications.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import { AppError, notFound } from '../lib/errors.ts';
-import type { Platform } from '../push/push-provider.ts';
 import { QUEUES, type SendJob } from '../queue/contract.ts';
 import type { ServiceDeps } from './deps.ts';
+import type { PageView } from './views.ts';
 
-export interface DeadLetterView {
-  id: string;
-  notification_id: string;
-  device_id: string;
-  platform: Platform;
-  attempts: number;
-  error_code: string | null;
-  error_message: string | null;
+export type { DeadLetterFilter };
+
+/** A dead letter as the API shows it: the row with its times as ISO 8601 text. */
+export type DeadLetterView = Omit<DeadLetterRow, 'failed_at' | 'created_at'> & {
   failed_at: string | null;
   created_at: string;
-}
+};
 
-function toView(row: DeadLetterRow): DeadLetterView {
-  return {
-    id: row.id,
-    notification_id: row.notification_id,
-    device_id: row.device_id,
-    platform: row.platform,
-    attempts: row.attempts,
-    error_code: row.error_code,
-    error_message: row.error_message,
-    failed_at: row.failed_at ? new Date(row.failed_at).toISOString() : null,
-    created_at: new Date(row.created_at).toISOString(),
-  };
-}
+const toView = (row: DeadLetterRow): DeadLetterView => ({
+  ...row,
+  failed_at: row.failed_at ? new Date(row.failed_at).toISOString() : null,
+  created_at: new Date(row.created_at).toISOString(),
+});
 
 const DELIVERY_ID = /^[1-9]\d{0,18}$/;
 
@@ -65,24 +52,24 @@ function decodeCursor(cursor: string): string {
 }
 
 export async function listDeadLetterPage(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   filter: DeadLetterFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<DeadLetterView>> {
+): Promise<PageView<DeadLetterView>> {
   const before = cursor === undefined ? undefined : decodeCursor(cursor);
   const rows = await listDeadLetters(deps.db, tenantId, filter, limit, before);
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return {
     items: items.map(toView),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+    next_cursor: rows.length > limit && last ? encodeCursor(last.id) : null,
   };
 }
 
 export async function getDeadLetter(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
 ): Promise<DeadLetterView> {
@@ -111,7 +98,7 @@ const CHUNK = 1000;
 const REQUEUE_MAX_PER_CALL = 50_000;
 
 async function filterOf(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   selection: Exclude<DeadLetterSelection, { ids: string[] }>,
 ): Promise<DeadLetterFilter> {
@@ -194,7 +181,7 @@ export interface DiscardResult {
  * notification's counters do not change (a dead delivery already counts as failed).
  */
 export async function discard(
-  deps: Pick<ServiceDeps, 'db'>,
+  deps: ServiceDeps,
   tenantId: string,
   selection: Exclude<DeadLetterSelection, { filter: DeadLetterFilter }>,
 ): Promise<DiscardResult> {

@@ -1,4 +1,10 @@
-/** What services are handed: the database, queue, crypto, push provider, clock and logger, all as interfaces. */
+/**
+ * What services are handed: the database, queue, crypto, push provider, clock and logger, all as interfaces.
+ * Every use case takes them first, as `deps: ServiceDeps`; the few the command line also runs on a bare
+ * database, with no server around them (create-client, token rotation, purge, key rotation, their audit rows),
+ * take `Pick<ServiceDeps, …>` of what they use. Functions that work inside a caller's transaction take the
+ * `Executor` instead. The HTTP API gets them bound once: services/index.ts.
+ */
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';

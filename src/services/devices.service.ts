@@ -1,5 +1,5 @@
 /** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens never leave encrypted storage in clear. */
-import type { Db, Executor } from '../db/client.ts';
+import type { Executor } from '../db/client.ts';
 import {
   type DeviceFilter,
   type DeviceRow,
@@ -11,16 +11,16 @@ import {
   updateDevice,
   upsertDevice,
 } from '../db/devices.repository.ts';
-import type { Page } from '../db/pagination.ts';
+import type { Platform } from '../domain/platform.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
-import type { Platform } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import { assertTokenAccepted } from './token-validation.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface DeviceView {
   id: string;
@@ -153,22 +153,21 @@ export async function registerDevice(
   });
 }
 
-export async function getDevice(db: Db, cipher: Cipher, tenantId: string, id: string): Promise<DeviceView> {
-  const row = await findDevice(db, tenantId, id);
+export async function getDevice(deps: ServiceDeps, tenantId: string, id: string): Promise<DeviceView> {
+  const row = await findDevice(deps.db, tenantId, id);
   if (!row) throw notFound('device');
-  return toView(row, cipher);
+  return toView(row, deps.cipher);
 }
 
 export async function listDevicePage(
-  db: Db,
-  cipher: Cipher,
+  deps: ServiceDeps,
   tenantId: string,
   filter: DeviceFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<DeviceView>> {
-  const page = await listDevices(db, tenantId, filter, limit, cursor);
-  return { items: page.items.map((row) => toView(row, cipher)), nextCursor: page.nextCursor };
+): Promise<PageView<DeviceView>> {
+  const page = await listDevices(deps.db, tenantId, filter, limit, cursor);
+  return pageView(page, (row) => toView(row, deps.cipher));
 }
 
 export interface UpdateDeviceInput extends DeviceMetadata, DeviceOwner {
@@ -223,8 +222,8 @@ export async function changeDevice(
  * deactivated_by_client), can be restored for SOFT_DELETE_RETENTION_DAYS, and is purged after. Re-registering
  * its token brings it back as well.
  */
-export async function deleteDevice(db: Db, tenantId: string, id: string): Promise<void> {
-  await db.transaction(async (tx) => {
+export async function deleteDevice(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  await deps.db.transaction(async (tx) => {
     const before = await findDevice(tx, tenantId, id);
     if (!before || !(await softDeleteDevice(tx, tenantId, id))) throw notFound('device');
     if (before.isActive) {

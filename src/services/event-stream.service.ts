@@ -10,15 +10,16 @@
  */
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
+import type { BusSignal, EventBus } from '../db/event-bus.ts';
 import {
   type EventFilter,
+  type EventNotice,
   type EventRow,
   findEventSequence,
   listEventsByIds,
   listFilteredEventsAfter,
 } from '../db/events.repository.ts';
 import { AppError } from '../lib/errors.ts';
-import type { BusSignal, EventBus, EventNotice } from './event-bus.ts';
 import { EVENT_TYPES, type EventType } from './events.ts';
 
 /** One message on the stream: the Standard Webhooks-like event (never a push token). */

@@ -1,6 +1,6 @@
 /** Firebase projects per tenant: service-account JSON validated, stored encrypted, never returned. */
 import { createPrivateKey } from 'node:crypto';
-import type { Db, Executor } from '../db/client.ts';
+import type { Executor } from '../db/client.ts';
 import {
   deleteFirebaseProject,
   type FirebaseProjectRow,
@@ -16,6 +16,7 @@ import type { Cipher } from '../lib/crypto.ts';
 import { AppError, invalid, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
+import type { ServiceDeps } from './deps.ts';
 
 /** The public view: never the key. */
 export interface FirebaseProjectView {
@@ -105,8 +106,7 @@ export function parseServiceAccount(value: unknown): ServiceAccount {
  * project of a tenant becomes its default.
  */
 export async function registerFirebaseProject(
-  db: Db,
-  cipher: Cipher,
+  deps: ServiceDeps,
   tenantId: string,
   input: { serviceAccount: unknown; isDefault?: boolean | undefined },
 ): Promise<{ project: FirebaseProjectView; created: boolean }> {
@@ -114,9 +114,9 @@ export async function registerFirebaseProject(
   const values = {
     clientEmail: account.client_email,
     privateKeyId: account.private_key_id ?? null,
-    credentialsCiphertext: cipher.encrypt(JSON.stringify(account)),
+    credentialsCiphertext: deps.cipher.encrypt(JSON.stringify(account)),
   };
-  return db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     const existing = await findFirebaseProjectByProjectId(tx, tenantId, account.project_id);
     let row: FirebaseProjectRow;
     let created = false;
@@ -142,26 +142,34 @@ export async function registerFirebaseProject(
   });
 }
 
-export async function listProjects(db: Db, tenantId: string): Promise<FirebaseProjectView[]> {
-  return (await listFirebaseProjects(db, tenantId)).map(toView);
+export async function listProjects(deps: ServiceDeps, tenantId: string): Promise<FirebaseProjectView[]> {
+  return (await listFirebaseProjects(deps.db, tenantId)).map(toView);
 }
 
-export async function getProject(db: Db, tenantId: string, id: string): Promise<FirebaseProjectView> {
-  const row = await findFirebaseProject(db, tenantId, id);
+export async function getProject(
+  deps: ServiceDeps,
+  tenantId: string,
+  id: string,
+): Promise<FirebaseProjectView> {
+  const row = await findFirebaseProject(deps.db, tenantId, id);
   if (!row) throw notFound('firebase project');
   return toView(row);
 }
 
-export async function makeDefault(db: Db, tenantId: string, id: string): Promise<FirebaseProjectView> {
-  return db.transaction(async (tx) => {
+export async function makeDefault(
+  deps: ServiceDeps,
+  tenantId: string,
+  id: string,
+): Promise<FirebaseProjectView> {
+  return deps.db.transaction(async (tx) => {
     if (!(await findFirebaseProject(tx, tenantId, id))) throw notFound('firebase project');
     await setDefaultFirebaseProject(tx, tenantId, id);
     return toView((await findFirebaseProject(tx, tenantId, id))!);
   });
 }
 
-export async function removeProject(db: Db, tenantId: string, id: string): Promise<void> {
-  if (!(await deleteFirebaseProject(db, tenantId, id))) throw notFound('firebase project');
+export async function removeProject(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  if (!(await deleteFirebaseProject(deps.db, tenantId, id))) throw notFound('firebase project');
 }
 
 /**

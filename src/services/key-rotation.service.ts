@@ -14,6 +14,7 @@ import {
   type StaleValue,
 } from '../db/key-rotation.repository.ts';
 import { type Cipher, ciphertextPrefix } from '../lib/crypto.ts';
+import type { ServiceDeps } from './deps.ts';
 
 const BEFORE_EVERY_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -98,14 +99,19 @@ async function rotateColumn(
 
 /** Re-encrypts every column of ENCRYPTED_COLUMNS; returns what was done per column. */
 export async function rotateEncryptionKey(
-  db: Db,
-  cipher: Cipher,
+  deps: Pick<ServiceDeps, 'db' | 'cipher'>,
   options: RotationOptions = {},
 ): Promise<ColumnReport[]> {
   const reports: ColumnReport[] = [];
   for (const column of ENCRYPTED_COLUMNS) {
     reports.push(
-      await rotateColumn(db, cipher, column, options.batchSize ?? 500, options.onProgress ?? (() => {})),
+      await rotateColumn(
+        deps.db,
+        deps.cipher,
+        column,
+        options.batchSize ?? 500,
+        options.onProgress ?? (() => {}),
+      ),
     );
   }
   return reports;

@@ -49,7 +49,7 @@ async function drain(run: () => Promise<number>, batchSize: number, maxBatches: 
  * event per tenant per batch) in the same transaction. Returns how many were deactivated.
  */
 export async function deactivateStaleDevices(
-  deps: Pick<ServiceDeps, 'db' | 'config'>,
+  deps: ServiceDeps,
   options: MaintenanceOptions = {},
 ): Promise<number> {
   const days = deps.config.devices.staleDays;
@@ -90,7 +90,7 @@ export interface RetentionReport {
  * attempts and dispatched events past their own retention. A setting of 0 keeps that data forever.
  */
 export async function runRetention(
-  deps: Pick<ServiceDeps, 'db' | 'config'>,
+  deps: ServiceDeps,
   options: MaintenanceOptions = {},
 ): Promise<RetentionReport> {
   const { now, batchSize, maxBatches } = defaults(options);

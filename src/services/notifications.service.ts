@@ -1,5 +1,4 @@
 /** Reading notifications back: details, lists, delivery status; and the device receipts that move deliveries forward. */
-import type { Db } from '../db/client.ts';
 import {
   applyReceipt,
   countDeliveries,
@@ -13,11 +12,11 @@ import {
   type NotificationFilter,
   type NotificationRow,
 } from '../db/notifications.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import type { DeliveryStatus, NotificationStatus } from '../db/schema.ts';
-import type { Cipher } from '../lib/crypto.ts';
 import { AppError, notFound } from '../lib/errors.ts';
+import type { ServiceDeps } from './deps.ts';
 import { emitEvents, type NewEvent } from './events.ts';
+import { isoOrNull, type PageView, pageView } from './views.ts';
 
 export interface NotificationView {
   id: string;
@@ -85,21 +84,25 @@ export function toView(row: NotificationRow): NotificationView {
   };
 }
 
-export async function getNotification(db: Db, tenantId: string, id: string): Promise<NotificationView> {
-  const row = await findNotification(db, tenantId, id);
+export async function getNotification(
+  deps: ServiceDeps,
+  tenantId: string,
+  id: string,
+): Promise<NotificationView> {
+  const row = await findNotification(deps.db, tenantId, id);
   if (!row) throw notFound('notification');
   return toView(row);
 }
 
 export async function listNotificationPage(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   filter: NotificationFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<NotificationView>> {
-  const page = await listNotifications(db, tenantId, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+): Promise<PageView<NotificationView>> {
+  const page = await listNotifications(deps.db, tenantId, filter, limit, cursor);
+  return pageView(page, toView);
 }
 
 export interface StatusReport {
@@ -119,15 +122,13 @@ export interface StatusReport {
   next_cursor: string | null;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
-
 export async function getDeliveryStatus(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
   options: { limit: number; cursor?: string | undefined; status?: DeliveryStatus | undefined },
 ): Promise<StatusReport> {
-  const notification = await getNotification(db, tenantId, id);
+  const notification = await getNotification(deps, tenantId, id);
   if (options.cursor !== undefined && !/^[1-9]\d{0,18}$/.test(options.cursor)) {
     throw new AppError(
       'invalid_cursor',
@@ -135,7 +136,7 @@ export async function getDeliveryStatus(
       'cursor is not valid: pass back the next_cursor of a previous page',
     );
   }
-  const counts = await countDeliveries(db, tenantId, id);
+  const counts = await countDeliveries(deps.db, tenantId, id);
   const byStatus: Record<string, number> = {};
   const byPlatform: Record<string, Record<string, number>> = {};
   for (const c of counts) {
@@ -145,7 +146,7 @@ export async function getDeliveryStatus(
     byPlatform[c.platform] = platform;
   }
   const page = await listDeliveries(
-    db,
+    deps.db,
     tenantId,
     id,
     { status: options.status },
@@ -158,11 +159,11 @@ export async function getDeliveryStatus(
     by_platform: byPlatform,
     deliveries: page.items.map((d) => ({
       ...d,
-      sent_at: iso(d.sent_at),
-      delivered_at: iso(d.delivered_at),
-      read_at: iso(d.read_at),
-      failed_at: iso(d.failed_at),
-      next_attempt_at: iso(d.next_attempt_at),
+      sent_at: isoOrNull(d.sent_at),
+      delivered_at: isoOrNull(d.delivered_at),
+      read_at: isoOrNull(d.read_at),
+      failed_at: isoOrNull(d.failed_at),
+      next_attempt_at: isoOrNull(d.next_attempt_at),
     })),
     next_cursor: page.nextCursor,
   };
@@ -173,18 +174,17 @@ export async function getDeliveryStatus(
  * token is an HMAC of the delivery id, so no API credentials live in the app and nobody can forge receipts.
  */
 export async function recordReceipt(
-  db: Db,
-  cipher: Cipher,
+  deps: ServiceDeps,
   input: { delivery_id: string; receipt_token: string; status: 'delivered' | 'read' },
 ): Promise<{ delivery_id: string; status: DeliveryStatus }> {
   const unknown = new AppError('not_found', 404, 'delivery not found, or the receipt token does not match');
   if (
     !/^[1-9]\d{0,18}$/.test(input.delivery_id) ||
-    !cipher.verifyReceiptToken(input.delivery_id, input.receipt_token)
+    !deps.cipher.verifyReceiptToken(input.delivery_id, input.receipt_token)
   ) {
     throw unknown;
   }
-  return db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     const result = await applyReceipt(tx, input.delivery_id, input.status);
     if (!result) throw unknown;
     if (result.status === 'failed' || result.status === 'dead') {

@@ -11,9 +11,9 @@ import {
 import type { Executor } from '../db/client.ts';
 import { insertNotification, type NotificationRow } from '../db/notifications.repository.ts';
 import type { TemplateRow } from '../db/templates.repository.ts';
+import type { NotificationContent } from '../domain/content.ts';
 import { AppError, type ErrorDetail, invalid, notFound } from '../lib/errors.ts';
 import { UUID_PATTERN, uuidv7 } from '../lib/ids.ts';
-import type { NotificationContent } from '../push/push-provider.ts';
 import { validateContentForFcm } from '../push/render.ts';
 import { QUEUES } from '../queue/contract.ts';
 import { renderTemplate, type TemplateContent } from '../templates/engine.ts';

@@ -1,8 +1,7 @@
 /** Profiles: the tenant's users, addressed by id, E.164 phone number or the tenant's own external id. */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import type { Db, Executor } from '../db/client.ts';
+import type { Executor } from '../db/client.ts';
 import { deactivateDevicesOfProfile } from '../db/devices.repository.ts';
-import type { Page } from '../db/pagination.ts';
 import {
   findProfile,
   insertProfile,
@@ -15,7 +14,9 @@ import {
 } from '../db/profiles.repository.ts';
 import { AppError, invalid, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
+import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface ProfileView {
   id: string;
@@ -79,14 +80,18 @@ export async function assertUnique(
   }
 }
 
-export async function createProfile(db: Db, tenantId: string, input: ProfileInput): Promise<ProfileView> {
+export async function createProfile(
+  deps: ServiceDeps,
+  tenantId: string,
+  input: ProfileInput,
+): Promise<ProfileView> {
   const phone = input.phone_number ? normalizePhoneNumber(input.phone_number) : null;
   if (!phone && !input.external_id) {
     throw invalid('a profile needs a phone_number or an external_id', [
       { field: 'phone_number', message: 'phone_number or external_id is required' },
     ]);
   }
-  return db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     await assertUnique(tx, tenantId, { ...input, phone_number: phone });
     const row = await insertProfile(tx, {
       id: uuidv7(),
@@ -116,8 +121,8 @@ export async function findOrCreateProfile(
   });
 }
 
-export async function getProfile(db: Db, tenantId: string, id: string): Promise<ProfileView> {
-  const row = await findProfile(db, tenantId, { id });
+export async function getProfile(deps: ServiceDeps, tenantId: string, id: string): Promise<ProfileView> {
+  const row = await findProfile(deps.db, tenantId, { id });
   if (!row) throw notFound('profile');
   return toView(row);
 }
@@ -129,19 +134,19 @@ export async function resolveProfile(ex: Executor, tenantId: string, key: Profil
 }
 
 export async function listProfilePage(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   filter: ProfileFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<ProfileView>> {
+): Promise<PageView<ProfileView>> {
   const phoneNumber = filter.phoneNumber ? normalizePhoneNumber(filter.phoneNumber) : undefined;
-  const page = await listProfiles(db, tenantId, { ...filter, phoneNumber }, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+  const page = await listProfiles(deps.db, tenantId, { ...filter, phoneNumber }, limit, cursor);
+  return pageView(page, toView);
 }
 
 export async function replaceProfile(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
   input: ProfileInput,
@@ -149,7 +154,7 @@ export async function replaceProfile(
   const phone = input.phone_number
     ? normalizePhoneNumber(input.phone_number)
     : (input.phone_number ?? undefined);
-  return db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     const current = await findProfile(tx, tenantId, { id });
     if (!current) throw notFound('profile');
     const next = {
@@ -173,8 +178,8 @@ export async function replaceProfile(
  * Soft-deletes the profile (restorable for SOFT_DELETE_RETENTION_DAYS, purged after) and deactivates its
  * devices (reason profile_deleted), so nothing more is sent to that person.
  */
-export async function deleteProfile(db: Db, tenantId: string, id: string): Promise<void> {
-  await db.transaction(async (tx) => {
+export async function deleteProfile(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  await deps.db.transaction(async (tx) => {
     if (!(await softDeleteProfile(tx, tenantId, id))) throw notFound('profile');
     const deviceIds = await deactivateDevicesOfProfile(tx, tenantId, id, 'profile_deleted');
     if (deviceIds.length > 0)

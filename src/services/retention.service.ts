@@ -1,8 +1,3 @@
-/**
- * Soft delete's other half: deleted profiles and devices can be restored for SOFT_DELETE_RETENTION_DAYS, and
- * the purge hard-deletes what was deleted longer ago, in bounded batches (a daily job and `fcm-server purge`).
- */
-import type { Db } from '../db/client.ts';
 import {
   deleteDevicesOfProfiles,
   findDeletedDevice,
@@ -107,14 +102,14 @@ export interface PurgeResult {
  * so a large backlog never holds locks for long; it stops when a batch comes back short.
  */
 export async function purgeSoftDeleted(
-  db: Db,
+  deps: Pick<ServiceDeps, 'db'>,
   options: { retentionDays: number; batchSize?: number; now?: Date },
 ): Promise<PurgeResult> {
   const batchSize = options.batchSize ?? PURGE_BATCH_SIZE;
   const cutoff = new Date((options.now ?? new Date()).getTime() - options.retentionDays * DAY_MS);
   const result: PurgeResult = { profiles: 0, devices: 0 };
   for (;;) {
-    const purged = await db.transaction(async (tx) => {
+    const purged = await deps.db.transaction(async (tx) => {
       const ids = await lockPurgeableProfiles(tx, cutoff, batchSize);
       result.devices += await deleteDevicesOfProfiles(tx, ids);
       return deleteProfiles(tx, ids);
@@ -123,7 +118,7 @@ export async function purgeSoftDeleted(
     if (purged < batchSize) break;
   }
   for (;;) {
-    const purged = await purgeDeletedDevices(db, cutoff, batchSize);
+    const purged = await purgeDeletedDevices(deps.db, cutoff, batchSize);
     result.devices += purged;
     if (purged < batchSize) break;
   }

@@ -3,7 +3,6 @@
  * reading, pausing, resuming and cancelling them, and firing the due ones (one scheduler tick).
  */
 import type { Executor } from '../db/client.ts';
-import type { Page } from '../db/pagination.ts';
 import {
   claimDueSchedules,
   findSchedule,
@@ -28,6 +27,7 @@ import {
 import type { ServiceDeps } from './deps.ts';
 import { acceptSend, countAccepted, type SendMeta } from './notify.service.ts';
 import { type SendBody, sendBodySchema } from './send-request.ts';
+import { type PageView, pageView } from './views.ts';
 
 /** A scheduled_at this far in the past is still "now" (the client's clock runs a little behind ours). */
 const CLOCK_SKEW_MS = 5_000;
@@ -204,9 +204,9 @@ export async function listSchedulePage(
   filter: ScheduleFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<ScheduleView>> {
+): Promise<PageView<ScheduleView>> {
   const page = await listSchedules(deps.db, tenantId, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+  return pageView(page, toView);
 }
 
 export type ScheduleAction = 'pause' | 'resume' | 'cancel';

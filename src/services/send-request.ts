@@ -4,9 +4,10 @@
  * what it says (content fields, or a template with variables), and how FCM should treat it.
  */
 import { z } from 'zod';
+import { type NotificationContent, PRIORITIES } from '../domain/content.ts';
+import { platformSchema } from '../domain/platform.ts';
 import { isTimeZone } from '../lib/time-zones.ts';
 import { parseVersionRange } from '../lib/versions.ts';
-import type { NotificationContent } from '../push/push-provider.ts';
 
 const httpsUrl = z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(2048);
 const stringMap = (maxValue: number) => z.record(z.string().min(1).max(256), z.string().max(maxValue));
@@ -24,7 +25,7 @@ export const contentFields = {
       description: 'Custom key/value pairs delivered to the app (values are strings, as FCM requires)',
       example: { order_id: '1234', screen: 'order_details' },
     }),
-  priority: z.enum(['high', 'normal']).optional().meta({
+  priority: z.enum(PRIORITIES).optional().meta({
     description: 'high (default): delivered immediately, may wake the device; normal: may be batched',
   }),
   ttl_seconds: z
@@ -98,11 +99,7 @@ const tag = z.string().min(1).max(64);
 /** Segment filters: every given filter must hold for a device to receive the send. */
 export const filtersSchema = z
   .strictObject({
-    platforms: z
-      .array(z.enum(['ios', 'android', 'web']))
-      .min(1)
-      .max(3)
-      .optional(),
+    platforms: z.array(platformSchema).min(1).max(3).optional(),
     app_version: z
       .string()
       .max(100)

@@ -1,6 +1,5 @@
 /** Notification templates: the tenant's reusable content with {{placeholders}}, previewed and used by sends. */
-import type { Db, Executor } from '../db/client.ts';
-import type { Page } from '../db/pagination.ts';
+import type { Executor } from '../db/client.ts';
 import {
   deleteTemplate as deleteTemplateRow,
   findTemplate,
@@ -23,6 +22,8 @@ import {
   templateProblems,
   templateVariables,
 } from '../templates/engine.ts';
+import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface TemplateView {
   id: string;
@@ -111,46 +112,50 @@ function toValues(input: TemplateInput): TemplateValues {
   return values;
 }
 
-export async function createTemplate(db: Db, tenantId: string, input: TemplateInput): Promise<TemplateView> {
+export async function createTemplate(
+  deps: ServiceDeps,
+  tenantId: string,
+  input: TemplateInput,
+): Promise<TemplateView> {
   const values = toValues(input);
-  const row = await insertTemplate(db, { id: uuidv7(), apiClientId: tenantId, ...values });
+  const row = await insertTemplate(deps.db, { id: uuidv7(), apiClientId: tenantId, ...values });
   if (!row) throw nameTaken(values.name);
   return toView(row);
 }
 
-export async function getTemplate(db: Db, tenantId: string, id: string): Promise<TemplateView> {
-  const row = await findTemplate(db, tenantId, { id });
+export async function getTemplate(deps: ServiceDeps, tenantId: string, id: string): Promise<TemplateView> {
+  const row = await findTemplate(deps.db, tenantId, { id });
   if (!row) throw notFound('template');
   return toView(row);
 }
 
 export async function listTemplatePage(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   filter: TemplateFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<TemplateView>> {
-  const page = await listTemplates(db, tenantId, filter, limit, cursor);
-  return { items: page.items.map(toView), nextCursor: page.nextCursor };
+): Promise<PageView<TemplateView>> {
+  const page = await listTemplates(deps.db, tenantId, filter, limit, cursor);
+  return pageView(page, toView);
 }
 
 /** Replaces the whole template: fields not sent are cleared (is_active returns to true). */
 export async function replaceTemplate(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
   input: TemplateInput,
 ): Promise<TemplateView> {
   const values = toValues(input);
-  const row = await updateTemplate(db, tenantId, id, values);
+  const row = await updateTemplate(deps.db, tenantId, id, values);
   if (row === 'not_found') throw notFound('template');
   if (row === 'name_taken') throw nameTaken(values.name);
   return toView(row);
 }
 
-export async function deleteTemplate(db: Db, tenantId: string, id: string): Promise<void> {
-  if (!(await deleteTemplateRow(db, tenantId, id))) throw notFound('template');
+export async function deleteTemplate(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  if (!(await deleteTemplateRow(deps.db, tenantId, id))) throw notFound('template');
 }
 
 export interface PreviewInput {
@@ -160,12 +165,12 @@ export interface PreviewInput {
 
 /** The content a device with this locale would get (inactive templates can be previewed too). */
 export async function previewTemplate(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
   input: PreviewInput,
 ): Promise<{ rendered: TemplateContent }> {
-  const row = await findTemplate(db, tenantId, { id });
+  const row = await findTemplate(deps.db, tenantId, { id });
   if (!row) throw notFound('template');
   return { rendered: pickVariant(renderTemplate(row, input.variables), input.locale) };
 }

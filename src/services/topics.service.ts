@@ -1,6 +1,4 @@
 /** Topics: named groups of the tenant's devices (FCM topic-name alphabet) that devices and profiles subscribe to. */
-import type { Db } from '../db/client.ts';
-import type { Page } from '../db/pagination.ts';
 import {
   countSubscribers,
   deleteSubscriptions,
@@ -17,9 +15,11 @@ import {
   type TopicRow,
   updateTopic,
 } from '../db/topics.repository.ts';
+import type { Platform } from '../domain/platform.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
-import type { Platform } from '../push/push-provider.ts';
+import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 export interface TopicView {
   id: string;
@@ -51,8 +51,12 @@ const topicExists = () =>
     { field: 'name', message: 'already in use' },
   ]);
 
-export async function createTopic(db: Db, tenantId: string, input: TopicInput): Promise<TopicView> {
-  const row = await insertTopic(db, {
+export async function createTopic(
+  deps: ServiceDeps,
+  tenantId: string,
+  input: TopicInput,
+): Promise<TopicView> {
+  const row = await insertTopic(deps.db, {
     id: uuidv7(),
     apiClientId: tenantId,
     name: input.name,
@@ -62,51 +66,48 @@ export async function createTopic(db: Db, tenantId: string, input: TopicInput): 
   return toView(row, 0);
 }
 
-export async function getTopic(db: Db, tenantId: string, id: string): Promise<TopicView> {
-  const row = await findTopic(db, tenantId, id);
+export async function getTopic(deps: ServiceDeps, tenantId: string, id: string): Promise<TopicView> {
+  const row = await findTopic(deps.db, tenantId, id);
   if (!row) throw notFound('topic');
-  const counts = await countSubscribers(db, tenantId, [id]);
+  const counts = await countSubscribers(deps.db, tenantId, [id]);
   return toView(row, counts.get(id) ?? 0);
 }
 
 export async function listTopicPage(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   filter: TopicFilter,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<TopicView>> {
-  const page = await listTopics(db, tenantId, filter, limit, cursor);
+): Promise<PageView<TopicView>> {
+  const page = await listTopics(deps.db, tenantId, filter, limit, cursor);
   const counts = await countSubscribers(
-    db,
+    deps.db,
     tenantId,
     page.items.map((t) => t.id),
   );
-  return {
-    items: page.items.map((row) => toView(row, counts.get(row.id) ?? 0)),
-    nextCursor: page.nextCursor,
-  };
+  return pageView(page, (row) => toView(row, counts.get(row.id) ?? 0));
 }
 
 /** Replaces name and description (a description not given is cleared). */
 export async function replaceTopic(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   id: string,
   input: TopicInput,
 ): Promise<TopicView> {
-  const result = await updateTopic(db, tenantId, id, {
+  const result = await updateTopic(deps.db, tenantId, id, {
     name: input.name,
     description: input.description ?? null,
   });
   if (result === 'not_found') throw notFound('topic');
   if (result === 'name_taken') throw topicExists();
-  const counts = await countSubscribers(db, tenantId, [id]);
+  const counts = await countSubscribers(deps.db, tenantId, [id]);
   return toView(result, counts.get(id) ?? 0);
 }
 
-export async function deleteTopic(db: Db, tenantId: string, id: string): Promise<void> {
-  if (!(await deleteTopicRow(db, tenantId, id))) throw notFound('topic');
+export async function deleteTopic(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  if (!(await deleteTopicRow(deps.db, tenantId, id))) throw notFound('topic');
 }
 
 export interface MemberInput {
@@ -142,12 +143,12 @@ const given = (input: MemberInput) => ({
  * tenant's) are reported, not an error; deactivated devices are reported and not subscribed.
  */
 export async function subscribe(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   topicId: string,
   input: MemberInput,
 ): Promise<SubscribeResult> {
-  return db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     if (!(await lockTopic(tx, tenantId, topicId))) throw notFound('topic');
     const resolved = await resolveDevices(tx, tenantId, given(input), true);
     const subscribed = await insertSubscriptions(tx, tenantId, topicId, resolved.deviceIds);
@@ -165,12 +166,12 @@ export async function subscribe(
  * included, so a device that comes back does not receive the topic again.
  */
 export async function unsubscribe(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   topicId: string,
   input: MemberInput,
 ): Promise<UnsubscribeResult> {
-  return db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     if (!(await findTopic(tx, tenantId, topicId))) throw notFound('topic');
     const resolved = await resolveDevices(tx, tenantId, given(input), false);
     const unsubscribed = await deleteSubscriptions(tx, tenantId, topicId, resolved.deviceIds);
@@ -198,13 +199,13 @@ const toSubscriberView = (row: SubscriberRow): SubscriberView => ({
 
 /** The devices a send to the topic reaches: subscribed, active and not deleted. */
 export async function listSubscriberPage(
-  db: Db,
+  deps: ServiceDeps,
   tenantId: string,
   topicId: string,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<SubscriberView>> {
-  if (!(await findTopic(db, tenantId, topicId))) throw notFound('topic');
-  const page = await listSubscribers(db, tenantId, topicId, limit, cursor);
-  return { items: page.items.map(toSubscriberView), nextCursor: page.nextCursor };
+): Promise<PageView<SubscriberView>> {
+  if (!(await findTopic(deps.db, tenantId, topicId))) throw notFound('topic');
+  const page = await listSubscribers(deps.db, tenantId, topicId, limit, cursor);
+  return pageView(page, toSubscriberView);
 }

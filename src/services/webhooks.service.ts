@@ -3,6 +3,7 @@
  * rotated with a grace period), test sends and the attempt log.
  */
 import {
+  ATTEMPT_STATUSES,
   type AttemptRow,
   type AttemptStatus,
   deleteEndpoint,
@@ -22,6 +23,9 @@ import { generateWebhookSecret } from '../lib/standard-webhooks.ts';
 import { QUEUES, type WebhookJob } from '../queue/contract.ts';
 import type { ServiceDeps } from './deps.ts';
 import { type EventType, newEventId } from './events.ts';
+import { isoOrNull, type PageView, pageView } from './views.ts';
+
+export { ATTEMPT_STATUSES };
 
 export interface WebhookView {
   id: string;
@@ -41,8 +45,6 @@ export interface WebhookView {
   updated_at: string;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
-
 function toView(row: EndpointRow): WebhookView {
   const graceEnds = row.previousSecretExpiresAt;
   return {
@@ -52,10 +54,10 @@ function toView(row: EndpointRow): WebhookView {
     event_types: row.eventTypes,
     is_active: row.isActive,
     disabled_reason: row.disabledReason,
-    disabled_at: iso(row.disabledAt),
+    disabled_at: isoOrNull(row.disabledAt),
     consecutive_failures: row.consecutiveFailures,
-    last_success_at: iso(row.lastSuccessAt),
-    last_failure_at: iso(row.lastFailureAt),
+    last_success_at: isoOrNull(row.lastSuccessAt),
+    last_failure_at: isoOrNull(row.lastFailureAt),
     previous_secret_expires_at: graceEnds && graceEnds > new Date() ? graceEnds.toISOString() : null,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
@@ -134,17 +136,14 @@ export async function listWebhooks(
   filter: { active?: boolean | undefined },
   limit: number,
   cursor: string | undefined,
-): Promise<{ items: WebhookView[]; next_cursor: string | null }> {
+): Promise<PageView<WebhookView>> {
   const page = await listEndpoints(deps.db, tenantId, filter, limit, cursor);
-  return { items: page.items.map(toView), next_cursor: page.nextCursor };
+  return pageView(page, toView);
 }
 
-export interface WebhookChanges {
-  url?: string | undefined;
-  description?: string | null | undefined;
-  event_types?: EventType[] | undefined;
-  is_active?: boolean | undefined;
-}
+/** An update: the fields of the input (a description of null clears it) and is_active; absent ones are kept. */
+export type WebhookChanges = Partial<Omit<WebhookInput, 'description'>> &
+  Partial<Pick<WebhookView, 'description' | 'is_active'>>;
 
 /** Changes the fields given; switching an endpoint back on resets its failure count. */
 export async function updateWebhook(
@@ -218,22 +217,15 @@ export async function sendTestEvent(
   });
 }
 
-export interface AttemptView {
-  id: string;
-  event_id: string;
-  event_type: string;
-  attempt: number;
-  status: AttemptStatus;
-  response_status: number | null;
-  error: string | null;
-  duration_ms: number | null;
+/** An attempt as the API shows it: the row with its times as ISO 8601 text. */
+export type AttemptView = Omit<AttemptRow, 'next_attempt_at' | 'created_at'> & {
   next_attempt_at: string | null;
   created_at: string;
-}
+};
 
 const attemptView = (row: AttemptRow): AttemptView => ({
   ...row,
-  next_attempt_at: iso(row.next_attempt_at),
+  next_attempt_at: isoOrNull(row.next_attempt_at),
   created_at: new Date(row.created_at).toISOString(),
 });
 
@@ -243,7 +235,7 @@ export async function listWebhookAttempts(
   tenantId: string,
   id: string,
   options: { limit: number; cursor?: string | undefined; status?: AttemptStatus | undefined },
-): Promise<{ items: AttemptView[]; next_cursor: string | null }> {
+): Promise<PageView<AttemptView>> {
   if (options.cursor !== undefined && !/^[1-9]\d{0,18}$/.test(options.cursor)) {
     throw new AppError(
       'invalid_cursor',
@@ -260,5 +252,5 @@ export async function listWebhookAttempts(
     options.limit,
     options.cursor,
   );
-  return { items: page.items.map(attemptView), next_cursor: page.nextCursor };
+  return pageView(page, attemptView);
 }

@@ -7,6 +7,7 @@
  * error when the template is saved; text that must contain a literal `{{` is passed in a variable instead,
  * because variable values are inserted as they are and never expanded again.
  */
+import type { Priority } from '../domain/content.ts';
 import { AppError, type ErrorDetail } from '../lib/errors.ts';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_.-]{0,63}';
@@ -19,7 +20,7 @@ export type TemplateOptions = {
   image_url?: string;
   sound?: string;
   badge?: number;
-  priority?: 'high' | 'normal';
+  priority?: Priority;
   ttl_seconds?: number;
   collapse_key?: string;
   android_channel_id?: string;

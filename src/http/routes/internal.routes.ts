@@ -7,7 +7,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { adminCommands } from '../../services/admin-commands.service.ts';
 import { SCOPES } from '../../services/clients.service.ts';
 import type { RouteDeps } from '../context.ts';
 import { errorBody } from '../errors.ts';
@@ -34,7 +33,7 @@ export const internalRoutes =
       }
     });
     app.post('/clients', { schema: { hide: true, body: clientBody } }, async (request, reply) =>
-      reply.code(201).send(await adminCommands.createClient(deps.db, request.body)),
+      reply.code(201).send(await deps.services.admin.createClient(request.body)),
     );
     app.post(
       '/clients/:id/rotate',
@@ -45,10 +44,9 @@ export const internalRoutes =
           body: z.strictObject({ graceSeconds: z.int().optional() }),
         },
       },
-      async (request) =>
-        adminCommands.rotateClientToken(deps.db, request.params.id, request.body.graceSeconds),
+      async (request) => deps.services.admin.rotateClientToken(request.params.id, request.body.graceSeconds),
     );
     app.post('/purge', { schema: { hide: true } }, async () =>
-      adminCommands.purge(deps.db, deps.config.softDeleteRetentionDays),
+      deps.services.admin.purge(deps.config.softDeleteRetentionDays),
     );
   };

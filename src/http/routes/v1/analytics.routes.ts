@@ -1,12 +1,13 @@
 /** /api/v1/analytics: sending and receipt numbers of the tenant over a date range (UTC days), totals and series. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { platformSchema } from '../../../domain/platform.ts';
 import { isDay } from '../../../lib/days.ts';
-import { getOverview, getSeries, MAX_RANGE_DAYS, type Period } from '../../../services/analytics.service.ts';
+import { MAX_RANGE_DAYS, type Period } from '../../../services/analytics.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, platformSchema } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID } from '../../schemas.ts';
 
 const day = (description: string) =>
   z
@@ -137,7 +138,7 @@ const series: { path: string; period: Period; summary: string }[] = [
 ];
 
 export const analyticsRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/analytics',
@@ -153,7 +154,7 @@ export const analyticsRoutes =
           response: { 200: overviewSchema, ...errors },
         },
       },
-      async (request) => getOverview(deps.db, principalOf(request).clientId, request.query),
+      async (request) => services.analytics.getOverview(principalOf(request).clientId, request.query),
     );
 
     for (const { path, period, summary } of series) {
@@ -171,7 +172,7 @@ export const analyticsRoutes =
             response: { 200: seriesSchema, ...errors },
           },
         },
-        async (request) => getSeries(deps.db, principalOf(request).clientId, period, request.query),
+        async (request) => services.analytics.getSeries(principalOf(request).clientId, period, request.query),
       );
     }
   };

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listAuditPage } from '../../../services/audit.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -73,7 +73,7 @@ const toFilter = (query: Filters) => ({
 });
 
 export const auditLogRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/admin/audit-logs',
@@ -91,13 +91,7 @@ export const auditLogRoutes =
       },
       async (request) => {
         const { limit, cursor, client_id, ...rest } = request.query;
-        const result = await listAuditPage(
-          deps.db,
-          { ...toFilter(rest), tenantId: client_id },
-          limit,
-          cursor,
-        );
-        return { items: result.items, next_cursor: result.nextCursor };
+        return services.audit.listAuditPage({ ...toFilter(rest), tenantId: client_id }, limit, cursor);
       },
     );
 
@@ -114,13 +108,11 @@ export const auditLogRoutes =
       },
       async (request) => {
         const { limit, cursor, ...rest } = request.query;
-        const result = await listAuditPage(
-          deps.db,
+        return services.audit.listAuditPage(
           { ...toFilter(rest), tenantId: principalOf(request).clientId },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
   };

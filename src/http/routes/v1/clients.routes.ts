@@ -8,18 +8,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RateLimitGroup } from '../../../lib/rate-limits.ts';
 import {
-  changeClient,
-  createClient,
   DEFAULT_GRACE_SECONDS,
-  getClient,
-  listClientPage,
   MAX_ALLOWLIST_ENTRIES,
   MAX_GRACE_SECONDS,
   MAX_RATE_LIMIT,
   RATE_LIMIT_GROUPS,
-  revokeClient,
-  rotateClientToken,
-  rotateOwnToken,
   SCOPES,
 } from '../../../services/clients.service.ts';
 import { principalOf } from '../../auth.ts';
@@ -154,7 +147,7 @@ const NO_STORE = { 'cache-control': 'no-store' };
 const adminAudit = (action: string) => ({ action, targetType: 'client', tenant: 'target' as const });
 
 export const clientRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/admin/clients',
@@ -168,7 +161,10 @@ export const clientRoutes =
         },
       },
       async (request, reply) => {
-        const created = await createClient(deps.db, { ...toInput(request.body), name: request.body.name });
+        const created = await services.clients.createClient({
+          ...toInput(request.body),
+          name: request.body.name,
+        });
         return reply
           .code(201)
           .headers(NO_STORE)
@@ -189,8 +185,7 @@ export const clientRoutes =
       },
       async (request) => {
         const { limit, cursor, active } = request.query;
-        const result = await listClientPage(deps.db, { active }, limit, cursor);
-        return { items: result.items, next_cursor: result.nextCursor };
+        return services.clients.listClientPage({ active }, limit, cursor);
       },
     );
 
@@ -205,7 +200,7 @@ export const clientRoutes =
           response: { 200: clientSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getClient(deps.db, request.params.id),
+      async (request) => services.clients.getClient(request.params.id),
     );
 
     app.put(
@@ -220,7 +215,7 @@ export const clientRoutes =
           response: { 200: clientSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
-      async (request) => changeClient(deps.db, request.params.id, toInput(request.body)),
+      async (request) => services.clients.changeClient(request.params.id, toInput(request.body)),
     );
 
     app.post(
@@ -239,7 +234,10 @@ export const clientRoutes =
         },
       },
       async (request, reply) => {
-        const rotated = await rotateClientToken(deps.db, request.params.id, request.body?.grace_seconds);
+        const rotated = await services.clients.rotateClientToken(
+          request.params.id,
+          request.body?.grace_seconds,
+        );
         return reply.headers(NO_STORE).send({ ...rotated.client, client_token: rotated.clientToken });
       },
     );
@@ -255,7 +253,7 @@ export const clientRoutes =
           response: { 200: clientSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => revokeClient(deps.db, request.params.id),
+      async (request) => services.clients.revokeClient(request.params.id),
     );
 
     app.get(
@@ -268,7 +266,7 @@ export const clientRoutes =
           response: { 200: clientSchema, ...authErrors },
         },
       },
-      async (request) => getClient(deps.db, principalOf(request).clientId),
+      async (request) => services.clients.getClient(principalOf(request).clientId),
     );
 
     app.post(
@@ -286,7 +284,10 @@ export const clientRoutes =
         },
       },
       async (request, reply) => {
-        const rotated = await rotateOwnToken(deps.db, principalOf(request), request.body?.grace_seconds);
+        const rotated = await services.clients.rotateOwnToken(
+          principalOf(request),
+          request.body?.grace_seconds,
+        );
         return reply.headers(NO_STORE).send({ ...rotated.client, client_token: rotated.clientToken });
       },
     );

@@ -1,17 +1,12 @@
 /** /api/v1/dead-letters: deliveries that ended dead, to review, requeue or discard. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DeadLetterFilter } from '../../../db/dead-letters.repository.ts';
-import {
-  discard,
-  getDeadLetter,
-  listDeadLetterPage,
-  requeue,
-} from '../../../services/dead-letters.service.ts';
+import { platformSchema } from '../../../domain/platform.ts';
+import type { DeadLetterFilter } from '../../../services/dead-letters.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, isoDate, page, pageQuery, platformSchema } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const deliveryId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a delivery id');
 
@@ -50,15 +45,7 @@ const filterFields = {
   failed_to: isoDate.optional().meta({ description: 'failed_at before this time' }),
 };
 
-type FilterInput = {
-  notification_id?: string | undefined;
-  error_code?: string | undefined;
-  platform?: 'ios' | 'android' | 'web' | undefined;
-  failed_from?: string | undefined;
-  failed_to?: string | undefined;
-};
-
-const toFilter = (input: FilterInput): DeadLetterFilter => ({
+const toFilter = (input: z.infer<z.ZodObject<typeof filterFields>>): DeadLetterFilter => ({
   notificationId: input.notification_id,
   errorCode: input.error_code,
   platform: input.platform,
@@ -113,7 +100,7 @@ const discardResult = z
   .meta({ id: 'DiscardResult', example: { discarded: 3, skipped_ids: [] } });
 
 export const deadLetterRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/dead-letters',
@@ -128,14 +115,12 @@ export const deadLetterRoutes =
       },
       async (request) => {
         const { limit, cursor, ...filter } = request.query;
-        const result = await listDeadLetterPage(
-          deps,
+        return services.deadLetters.listDeadLetterPage(
           principalOf(request).clientId,
           toFilter(filter),
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -150,7 +135,7 @@ export const deadLetterRoutes =
           response: { 200: deadLetterSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getDeadLetter(deps, principalOf(request).clientId, request.params.id),
+      async (request) => services.deadLetters.getDeadLetter(principalOf(request).clientId, request.params.id),
     );
 
     app.post(
@@ -175,7 +160,7 @@ export const deadLetterRoutes =
           : notification_id
             ? { notificationId: notification_id }
             : { filter: toFilter(all ?? {}) };
-        return requeue(deps, principalOf(request).clientId, selection, request.id);
+        return services.deadLetters.requeue(principalOf(request).clientId, selection, request.id);
       },
     );
 
@@ -192,8 +177,7 @@ export const deadLetterRoutes =
       },
       async (request) => {
         const { ids: given, notification_id } = request.body;
-        return discard(
-          deps,
+        return services.deadLetters.discard(
           principalOf(request).clientId,
           given ? { ids: given } : { notificationId: notification_id! },
         );

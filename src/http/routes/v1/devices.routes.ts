@@ -1,19 +1,12 @@
 /** /api/v1/devices: register FCM tokens, list, read, update, delete (soft) and restore. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { platformSchema } from '../../../domain/platform.ts';
 import { isTimeZone } from '../../../lib/time-zones.ts';
-import {
-  changeDevice,
-  deleteDevice,
-  getDevice,
-  listDevicePage,
-  registerDevice,
-} from '../../../services/devices.service.ts';
-import { restoreDevice } from '../../../services/retention.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, platformSchema, queryBool } from '../../schemas.ts';
+import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 
 const deviceSchema = z
   .object({
@@ -105,7 +98,7 @@ const updateBody = z
   });
 
 export const deviceRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/devices',
@@ -129,7 +122,10 @@ export const deviceRoutes =
         },
       },
       async (request, reply) => {
-        const { device, created } = await registerDevice(deps, principalOf(request).clientId, request.body);
+        const { device, created } = await services.devices.registerDevice(
+          principalOf(request).clientId,
+          request.body,
+        );
         return reply.code(created ? 201 : 200).send(device);
       },
     );
@@ -153,15 +149,12 @@ export const deviceRoutes =
       },
       async (request) => {
         const { limit, cursor, platform, active, profile_id, tag } = request.query;
-        const result = await listDevicePage(
-          deps.db,
-          deps.cipher,
+        return services.devices.listDevicePage(
           principalOf(request).clientId,
           { platform, active, profileId: profile_id, tag },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -176,7 +169,7 @@ export const deviceRoutes =
           response: { 200: deviceSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getDevice(deps.db, deps.cipher, principalOf(request).clientId, request.params.id),
+      async (request) => services.devices.getDevice(principalOf(request).clientId, request.params.id),
     );
 
     app.put(
@@ -197,7 +190,8 @@ export const deviceRoutes =
           },
         },
       },
-      async (request) => changeDevice(deps, principalOf(request).clientId, request.params.id, request.body),
+      async (request) =>
+        services.devices.changeDevice(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(
@@ -217,7 +211,7 @@ export const deviceRoutes =
         },
       },
       async (request, reply) => {
-        await deleteDevice(deps.db, principalOf(request).clientId, request.params.id);
+        await services.devices.deleteDevice(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -243,6 +237,6 @@ export const deviceRoutes =
           },
         },
       },
-      async (request) => restoreDevice(deps, principalOf(request).clientId, request.params.id),
+      async (request) => services.devices.restoreDevice(principalOf(request).clientId, request.params.id),
     );
   };

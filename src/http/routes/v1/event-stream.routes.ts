@@ -33,9 +33,9 @@ const streamQuery = z.object({
 });
 
 export const eventStreamRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services, config }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
-    const stream = deps.eventStream;
+    const stream = services.eventStream;
     if (!stream) return;
     const prepared = new WeakMap<FastifyRequest, StreamRequest>();
     app.route({
@@ -56,7 +56,7 @@ export const eventStreamRoutes =
         );
       },
       wsHandler: (socket, request) => {
-        serveEventSocket(socket, stream, prepared.get(request)!, deps.config.eventStream);
+        serveEventSocket(socket, stream, prepared.get(request)!, config.eventStream);
       },
     });
   };

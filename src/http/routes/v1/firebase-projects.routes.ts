@@ -1,13 +1,7 @@
 /** /api/v1/firebase-projects: the tenant's Firebase service accounts (stored encrypted, never returned). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  getProject,
-  listProjects,
-  makeDefault,
-  registerFirebaseProject,
-  removeProject,
-} from '../../../services/firebase-projects.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -37,7 +31,7 @@ const projectSchema = z
   });
 
 export const firebaseProjectRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/firebase-projects',
@@ -56,9 +50,7 @@ export const firebaseProjectRoutes =
         },
       },
       async (request, reply) => {
-        const { project, created } = await registerFirebaseProject(
-          deps.db,
-          deps.cipher,
+        const { project, created } = await services.firebaseProjects.registerFirebaseProject(
           principalOf(request).clientId,
           {
             serviceAccount: request.body.service_account,
@@ -79,7 +71,9 @@ export const firebaseProjectRoutes =
           response: { 200: z.object({ items: z.array(projectSchema) }), ...authErrors },
         },
       },
-      async (request) => ({ items: await listProjects(deps.db, principalOf(request).clientId) }),
+      async (request) => ({
+        items: await services.firebaseProjects.listProjects(principalOf(request).clientId),
+      }),
     );
 
     app.get(
@@ -93,7 +87,8 @@ export const firebaseProjectRoutes =
           response: { 200: projectSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getProject(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) =>
+        services.firebaseProjects.getProject(principalOf(request).clientId, request.params.id),
     );
 
     app.post(
@@ -107,7 +102,8 @@ export const firebaseProjectRoutes =
           response: { 200: projectSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => makeDefault(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) =>
+        services.firebaseProjects.makeDefault(principalOf(request).clientId, request.params.id),
     );
 
     app.delete(
@@ -122,7 +118,7 @@ export const firebaseProjectRoutes =
         },
       },
       async (request, reply) => {
-        await removeProject(deps.db, principalOf(request).clientId, request.params.id);
+        await services.firebaseProjects.removeProject(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );

@@ -4,7 +4,6 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createReadinessProbe } from '../../../services/health.service.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 
@@ -79,9 +78,9 @@ const readinessSchema = z
   });
 
 export const healthRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
-    const probe = createReadinessProbe(deps);
+    const probe = services.health;
     app.addHook('onClose', () => probe.close());
 
     app.get(

@@ -1,15 +1,12 @@
 /** /api/v1/notifications: what was sent, its progress and per-delivery outcomes. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  getDeliveryStatus,
-  getNotification,
-  listNotificationPage,
-} from '../../../services/notifications.service.ts';
+
+import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, isoDate, page, pageQuery, platformSchema } from '../../schemas.ts';
+import { authErrors, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const notificationStatus = z.enum(['queued', 'sending', 'completed', 'partially_failed', 'failed']);
 const deliveryStatus = z.enum(['pending', 'retrying', 'sent', 'delivered', 'read', 'failed', 'dead']);
@@ -101,7 +98,7 @@ const deliverySchema = z
   });
 
 export const notificationRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/notifications',
@@ -125,8 +122,7 @@ export const notificationRoutes =
       async (request) => {
         const { limit, cursor, status, created_from, created_to, topic_id, template_id, schedule_id } =
           request.query;
-        const result = await listNotificationPage(
-          deps.db,
+        return services.notifications.listNotificationPage(
           principalOf(request).clientId,
           {
             status,
@@ -139,7 +135,6 @@ export const notificationRoutes =
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -154,7 +149,8 @@ export const notificationRoutes =
           response: { 200: notificationSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getNotification(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) =>
+        services.notifications.getNotification(principalOf(request).clientId, request.params.id),
     );
 
     app.get(
@@ -181,6 +177,10 @@ export const notificationRoutes =
         },
       },
       async (request) =>
-        getDeliveryStatus(deps.db, principalOf(request).clientId, request.params.id, request.query),
+        services.notifications.getDeliveryStatus(
+          principalOf(request).clientId,
+          request.params.id,
+          request.query,
+        ),
     );
   };

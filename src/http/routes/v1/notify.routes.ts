@@ -1,7 +1,7 @@
 /** POST /api/v1/notify: accept a notification (202) and send it in the background. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { acceptBulk, acceptSend } from '../../../services/notify.service.ts';
+
 import {
   contentFields,
   filtersSchema,
@@ -113,7 +113,7 @@ const bulkAccepted = acceptedSchema
   .meta({ id: 'BulkAccepted' });
 
 export const notifyRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services, config }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/notify',
@@ -133,7 +133,7 @@ export const notifyRoutes =
         },
       },
       async (request, reply) => {
-        const notification = await acceptSend(deps, principalOf(request).clientId, request.body, {
+        const notification = await services.notify.acceptSend(principalOf(request).clientId, request.body, {
           idempotencyKey: request.idempotencyKey,
           requestId: request.id,
         });
@@ -158,8 +158,7 @@ export const notifyRoutes =
         },
       },
       async (request, reply) => {
-        const notification = await acceptSend(
-          deps,
+        const notification = await services.notify.acceptSend(
           principalOf(request).clientId,
           { ...request.body, topic: request.params.topic_name },
           { idempotencyKey: request.idempotencyKey, requestId: request.id },
@@ -174,7 +173,7 @@ export const notifyRoutes =
       {
         config: { scope: 'send', idempotent: true },
         // 10,000 targets with their own variables need more room than a single send.
-        bodyLimit: Math.max(deps.config.bodyLimitBytes, 16_000_000),
+        bodyLimit: Math.max(config.bodyLimitBytes, 16_000_000),
         schema: {
           tags: ['notify'],
           summary: `Send one notification to up to ${MAX_BULK_TARGETS.toLocaleString('en')} targets`,
@@ -189,8 +188,7 @@ export const notifyRoutes =
         },
       },
       async (request, reply) => {
-        const { notification, results } = await acceptBulk(
-          deps,
+        const { notification, results } = await services.notify.acceptBulk(
           principalOf(request).clientId,
           request.body,
           {

@@ -1,14 +1,7 @@
 /** /api/v1/profiles: CRUD of the tenant's users, with soft delete and restore. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  createProfile,
-  deleteProfile,
-  getProfile,
-  listProfilePage,
-  replaceProfile,
-} from '../../../services/profiles.service.ts';
-import { restoreProfile } from '../../../services/retention.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -51,7 +44,7 @@ const profileInput = z.strictObject({
 });
 
 export const profileRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/profiles',
@@ -65,7 +58,9 @@ export const profileRoutes =
         },
       },
       async (request, reply) =>
-        reply.code(201).send(await createProfile(deps.db, principalOf(request).clientId, request.body)),
+        reply
+          .code(201)
+          .send(await services.profiles.createProfile(principalOf(request).clientId, request.body)),
     );
 
     app.get(
@@ -85,14 +80,12 @@ export const profileRoutes =
       },
       async (request) => {
         const { limit, cursor, phone_number, external_id } = request.query;
-        const result = await listProfilePage(
-          deps.db,
+        return services.profiles.listProfilePage(
           principalOf(request).clientId,
           { phoneNumber: phone_number, externalId: external_id },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -107,7 +100,7 @@ export const profileRoutes =
           response: { 200: profileSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getProfile(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) => services.profiles.getProfile(principalOf(request).clientId, request.params.id),
     );
 
     app.put(
@@ -129,7 +122,7 @@ export const profileRoutes =
         },
       },
       async (request) =>
-        replaceProfile(deps.db, principalOf(request).clientId, request.params.id, request.body),
+        services.profiles.replaceProfile(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(
@@ -148,7 +141,7 @@ export const profileRoutes =
         },
       },
       async (request, reply) => {
-        await deleteProfile(deps.db, principalOf(request).clientId, request.params.id);
+        await services.profiles.deleteProfile(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -174,6 +167,6 @@ export const profileRoutes =
           },
         },
       },
-      async (request) => restoreProfile(deps, principalOf(request).clientId, request.params.id),
+      async (request) => services.profiles.restoreProfile(principalOf(request).clientId, request.params.id),
     );
   };

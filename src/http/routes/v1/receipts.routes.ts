@@ -1,12 +1,12 @@
 /** POST /api/v1/receipts: the mobile app reports that a push was delivered or read (no API credentials needed). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { recordReceipt } from '../../../services/notifications.service.ts';
+
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 
 export const receiptRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/receipts',
@@ -37,6 +37,6 @@ export const receiptRoutes =
           },
         },
       },
-      async (request) => recordReceipt(deps.db, deps.cipher, request.body),
+      async (request) => services.notifications.recordReceipt(request.body),
     );
   };

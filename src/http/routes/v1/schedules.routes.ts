@@ -1,14 +1,7 @@
 /** POST /api/v1/notify/schedule and /api/v1/schedules: scheduled and recurring sends. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  changeSchedule,
-  createSchedule,
-  getSchedule,
-  listSchedulePage,
-  type ScheduleAction,
-  splitScheduleInput,
-} from '../../../services/schedules.service.ts';
+import { type ScheduleAction, splitScheduleInput } from '../../../services/schedules.service.ts';
 import { sendBodySchema } from '../../../services/send-request.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
@@ -106,7 +99,7 @@ const ACTION_SUMMARIES: Record<ScheduleAction, string> = {
 };
 
 export const scheduleRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/notify/schedule',
@@ -132,7 +125,7 @@ export const scheduleRoutes =
         },
       },
       async (request, reply) => {
-        const created = await createSchedule(deps, principalOf(request).clientId, request.body, {
+        const created = await services.schedules.createSchedule(principalOf(request).clientId, request.body, {
           requestId: request.id,
         });
         return reply.code(201).header('location', `/api/v1/schedules/${created.id}/`).send(created);
@@ -156,14 +149,12 @@ export const scheduleRoutes =
       },
       async (request) => {
         const { limit, cursor, status, recurrence } = request.query;
-        const result = await listSchedulePage(
-          deps,
+        return services.schedules.listSchedulePage(
           principalOf(request).clientId,
           { status, recurrence },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -178,7 +169,7 @@ export const scheduleRoutes =
           response: { 200: scheduleSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getSchedule(deps, principalOf(request).clientId, request.params.id),
+      async (request) => services.schedules.getSchedule(principalOf(request).clientId, request.params.id),
     );
 
     for (const action of ['pause', 'resume', 'cancel'] as const) {
@@ -193,7 +184,8 @@ export const scheduleRoutes =
             response: { 200: scheduleSchema, ...changeErrors },
           },
         },
-        async (request) => changeSchedule(deps, principalOf(request).clientId, request.params.id, action),
+        async (request) =>
+          services.schedules.changeSchedule(principalOf(request).clientId, request.params.id, action),
       );
     }
   };

@@ -1,14 +1,7 @@
 /** /api/v1/templates: CRUD of the tenant's notification templates, and previewing one with variables. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  createTemplate,
-  deleteTemplate,
-  getTemplate,
-  listTemplatePage,
-  previewTemplate,
-  replaceTemplate,
-} from '../../../services/templates.service.ts';
+
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -167,7 +160,7 @@ const previewInput = z.strictObject({
 });
 
 export const templateRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/templates',
@@ -181,7 +174,9 @@ export const templateRoutes =
         },
       },
       async (request, reply) =>
-        reply.code(201).send(await createTemplate(deps.db, principalOf(request).clientId, request.body)),
+        reply
+          .code(201)
+          .send(await services.templates.createTemplate(principalOf(request).clientId, request.body)),
     );
 
     app.get(
@@ -201,14 +196,12 @@ export const templateRoutes =
       },
       async (request) => {
         const { limit, cursor, active, name_prefix } = request.query;
-        const result = await listTemplatePage(
-          deps.db,
+        return services.templates.listTemplatePage(
           principalOf(request).clientId,
           { active, namePrefix: name_prefix },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -223,7 +216,7 @@ export const templateRoutes =
           response: { 200: templateSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getTemplate(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) => services.templates.getTemplate(principalOf(request).clientId, request.params.id),
     );
 
     app.put(
@@ -245,7 +238,7 @@ export const templateRoutes =
         },
       },
       async (request) =>
-        replaceTemplate(deps.db, principalOf(request).clientId, request.params.id, request.body),
+        services.templates.replaceTemplate(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(
@@ -260,7 +253,7 @@ export const templateRoutes =
         },
       },
       async (request, reply) => {
-        await deleteTemplate(deps.db, principalOf(request).clientId, request.params.id);
+        await services.templates.deleteTemplate(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -283,6 +276,6 @@ export const templateRoutes =
         },
       },
       async (request) =>
-        previewTemplate(deps.db, principalOf(request).clientId, request.params.id, request.body),
+        services.templates.previewTemplate(principalOf(request).clientId, request.params.id, request.body),
     );
   };

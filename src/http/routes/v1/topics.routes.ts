@@ -1,20 +1,12 @@
 /** /api/v1/topics: CRUD of the tenant's topics, subscribing and unsubscribing devices and profiles, subscribers. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  createTopic,
-  deleteTopic,
-  getTopic,
-  listSubscriberPage,
-  listTopicPage,
-  replaceTopic,
-  subscribe,
-  unsubscribe,
-} from '../../../services/topics.service.ts';
+
+import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, platformSchema } from '../../schemas.ts';
+import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
 
 /** FCM's topic-name alphabet. */
 const TOPIC_NAME = /^[A-Za-z0-9_.~%-]+$/;
@@ -126,8 +118,25 @@ const subscriberSchema = z
     },
   });
 
+/** Subscribe and unsubscribe take the same request and differ in what they answer. */
+const membershipOptions = <Result extends z.ZodType>(
+  summary: string,
+  description: string,
+  result: Result,
+) => ({
+  config: { scope: 'manage' as const },
+  schema: {
+    tags: ['topics'],
+    summary,
+    description,
+    params: idParams,
+    body: membersInput,
+    response: { 200: result, 404: errorSchema, 422: errorSchema, ...authErrors },
+  },
+});
+
 export const topicRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/topics',
@@ -141,7 +150,7 @@ export const topicRoutes =
         },
       },
       async (request, reply) =>
-        reply.code(201).send(await createTopic(deps.db, principalOf(request).clientId, request.body)),
+        reply.code(201).send(await services.topics.createTopic(principalOf(request).clientId, request.body)),
     );
 
     app.get(
@@ -165,14 +174,12 @@ export const topicRoutes =
       },
       async (request) => {
         const { limit, cursor, name_prefix } = request.query;
-        const result = await listTopicPage(
-          deps.db,
+        return services.topics.listTopicPage(
           principalOf(request).clientId,
           { namePrefix: name_prefix },
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
 
@@ -187,7 +194,7 @@ export const topicRoutes =
           response: { 200: topicSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getTopic(deps.db, principalOf(request).clientId, request.params.id),
+      async (request) => services.topics.getTopic(principalOf(request).clientId, request.params.id),
     );
 
     app.put(
@@ -209,7 +216,7 @@ export const topicRoutes =
         },
       },
       async (request) =>
-        replaceTopic(deps.db, principalOf(request).clientId, request.params.id, request.body),
+        services.topics.replaceTopic(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(
@@ -224,44 +231,32 @@ export const topicRoutes =
         },
       },
       async (request, reply) => {
-        await deleteTopic(deps.db, principalOf(request).clientId, request.params.id);
+        await services.topics.deleteTopic(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );
 
     app.post(
       '/topics/:id/subscribe',
-      {
-        config: { scope: 'manage' },
-        schema: {
-          tags: ['topics'],
-          summary: 'Subscribe devices, and the active devices of profiles, to a topic',
-          description:
-            'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
-            'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
-          params: idParams,
-          body: membersInput,
-          response: { 200: subscribeResultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
-        },
-      },
-      async (request) => subscribe(deps.db, principalOf(request).clientId, request.params.id, request.body),
+      membershipOptions(
+        'Subscribe devices, and the active devices of profiles, to a topic',
+        'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
+          'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
+        subscribeResultSchema,
+      ),
+      async (request) =>
+        services.topics.subscribe(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.post(
       '/topics/:id/unsubscribe',
-      {
-        config: { scope: 'manage' },
-        schema: {
-          tags: ['topics'],
-          summary: 'Unsubscribe devices, and all devices of profiles, from a topic',
-          description:
-            'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
-          params: idParams,
-          body: membersInput,
-          response: { 200: unsubscribeResultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
-        },
-      },
-      async (request) => unsubscribe(deps.db, principalOf(request).clientId, request.params.id, request.body),
+      membershipOptions(
+        'Unsubscribe devices, and all devices of profiles, from a topic',
+        'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
+        unsubscribeResultSchema,
+      ),
+      async (request) =>
+        services.topics.unsubscribe(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.get(
@@ -278,14 +273,12 @@ export const topicRoutes =
       },
       async (request) => {
         const { limit, cursor } = request.query;
-        const result = await listSubscriberPage(
-          deps.db,
+        return services.topics.listSubscriberPage(
           principalOf(request).clientId,
           request.params.id,
           limit,
           cursor,
         );
-        return { items: result.items, next_cursor: result.nextCursor };
       },
     );
   };

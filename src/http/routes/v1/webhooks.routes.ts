@@ -3,16 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../../services/events.ts';
 import {
-  createWebhook,
+  ATTEMPT_STATUSES,
   DEFAULT_GRACE_SECONDS,
-  deleteWebhook,
-  getWebhook,
-  listWebhookAttempts,
-  listWebhooks,
   MAX_GRACE_SECONDS,
-  rotateWebhookSecret,
-  sendTestEvent,
-  updateWebhook,
 } from '../../../services/webhooks.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
@@ -69,7 +62,7 @@ const withSecret = webhookSchema
   })
   .meta({ id: 'WebhookWithSecret' });
 
-const attemptStatus = z.enum(['succeeded', 'failed', 'exhausted']);
+const attemptStatus = z.enum(ATTEMPT_STATUSES);
 
 const attemptSchema = z
   .object({
@@ -89,7 +82,7 @@ const attemptSchema = z
   .meta({ id: 'WebhookAttempt' });
 
 export const webhookRoutes =
-  (deps: RouteDeps): FastifyPluginAsyncZod =>
+  ({ services }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/webhooks',
@@ -116,7 +109,9 @@ export const webhookRoutes =
         },
       },
       async (request, reply) =>
-        reply.code(201).send(await createWebhook(deps, principalOf(request).clientId, request.body)),
+        reply
+          .code(201)
+          .send(await services.webhooks.createWebhook(principalOf(request).clientId, request.body)),
     );
 
     app.get(
@@ -135,7 +130,7 @@ export const webhookRoutes =
       },
       async (request) => {
         const { limit, cursor, active } = request.query;
-        return listWebhooks(deps, principalOf(request).clientId, { active }, limit, cursor);
+        return services.webhooks.listWebhooks(principalOf(request).clientId, { active }, limit, cursor);
       },
     );
 
@@ -150,7 +145,7 @@ export const webhookRoutes =
           response: { 200: webhookSchema, 404: errorSchema, ...authErrors },
         },
       },
-      async (request) => getWebhook(deps, principalOf(request).clientId, request.params.id),
+      async (request) => services.webhooks.getWebhook(principalOf(request).clientId, request.params.id),
     );
 
     app.put(
@@ -173,7 +168,8 @@ export const webhookRoutes =
           response: { 200: webhookSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
-      async (request) => updateWebhook(deps, principalOf(request).clientId, request.params.id, request.body),
+      async (request) =>
+        services.webhooks.updateWebhook(principalOf(request).clientId, request.params.id, request.body),
     );
 
     app.delete(
@@ -188,7 +184,7 @@ export const webhookRoutes =
         },
       },
       async (request, reply) => {
-        await deleteWebhook(deps, principalOf(request).clientId, request.params.id);
+        await services.webhooks.deleteWebhook(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -220,8 +216,7 @@ export const webhookRoutes =
         },
       },
       async (request) =>
-        rotateWebhookSecret(
-          deps,
+        services.webhooks.rotateWebhookSecret(
           principalOf(request).clientId,
           request.params.id,
           request.body?.grace_seconds,
@@ -247,7 +242,9 @@ export const webhookRoutes =
         },
       },
       async (request, reply) =>
-        reply.code(202).send(await sendTestEvent(deps, principalOf(request).clientId, request.params.id)),
+        reply
+          .code(202)
+          .send(await services.webhooks.sendTestEvent(principalOf(request).clientId, request.params.id)),
     );
 
     app.get(
@@ -263,6 +260,10 @@ export const webhookRoutes =
         },
       },
       async (request) =>
-        listWebhookAttempts(deps, principalOf(request).clientId, request.params.id, request.query),
+        services.webhooks.listWebhookAttempts(
+          principalOf(request).clientId,
+          request.params.id,
+          request.query,
+        ),
     );
   };

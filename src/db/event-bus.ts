@@ -3,12 +3,11 @@
  *
  * Publishing is part of writing: `emitEvents` → `insertEvents` announces the new rows in the writer's own
  * transaction (PostgreSQL NOTIFY), so an announcement is heard exactly when, and only if, its events committed,
- * in commit order. Implementations only listen: src/db/events.listener.ts (a dedicated PostgreSQL connection in
- * server mode, the PGlite instance in embedded mode).
+ * in commit order. Implementations only listen: events.listener.ts beside this file (a dedicated PostgreSQL
+ * connection in server mode, the PGlite instance in embedded mode). The interface lives here, with the database
+ * that does the announcing, so that the services that subscribe (event-stream.service.ts) depend on it downwards.
  */
-import type { EventNotice } from '../db/events.repository.ts';
-
-export type { EventNotice };
+import type { EventNotice } from './events.repository.ts';
 
 export type BusSignal =
   /** These outbox rows committed. */

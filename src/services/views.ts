@@ -1,0 +1,17 @@
+/** How use cases shape what the API shows: a page of views with its next_cursor, and times as ISO 8601 text. */
+import type { Page } from '../db/pagination.ts';
+
+/** A page of a list endpoint, as the API sends it. */
+export interface PageView<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export const pageView = <Row, View>(page: Page<Row>, toView: (row: Row) => View): PageView<View> => ({
+  items: page.items.map(toView),
+  next_cursor: page.nextCursor,
+});
+
+/** A time the driver may hand over as a Date or as text (raw SQL), or null. */
+export const isoOrNull = (time: Date | string | null): string | null =>
+  time === null ? null : new Date(time).toISOString();
