@@ -30,7 +30,7 @@ beforeAll(async () => {
   emulator = await createEmulator({ maxRecorded: 3 });
   account = createTestServiceAccount({ projectId, tokenUri: emulator.tokenUri }).account;
   emulator.addServiceAccount(account);
-  const response = await mintToken(signAssertion(account, Math.floor(Date.now() / 1000)));
+  const response = await mintToken(await signAssertion(account, Math.floor(Date.now() / 1000)));
   accessToken = ((await response.json()) as { access_token: string }).access_token;
 });
 
@@ -40,7 +40,7 @@ afterAll(() => emulator.close());
 
 describe('token endpoint', () => {
   it('issues a Google-shaped access token over HTTP/1.1', async () => {
-    const response = await mintToken(signAssertion(account, Math.floor(Date.now() / 1000)));
+    const response = await mintToken(await signAssertion(account, Math.floor(Date.now() / 1000)));
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       access_token: expect.stringMatching(/^ya29\./),
@@ -51,16 +51,16 @@ describe('token endpoint', () => {
 
   it('refuses a wrong audience, an old assertion and an unknown issuer like Google', async () => {
     const wrongAudience = await mintToken(
-      signAssertion({ ...account, token_uri: 'https://elsewhere/token' }, 0),
+      await signAssertion({ ...account, token_uri: 'https://elsewhere/token' }, 0),
     );
     expect(wrongAudience.status).toBe(400);
     expect(await wrongAudience.json()).toMatchObject({ error: 'invalid_grant' });
 
-    const old = await mintToken(signAssertion(account, Math.floor(Date.now() / 1000) - 7200));
+    const old = await mintToken(await signAssertion(account, Math.floor(Date.now() / 1000) - 7200));
     expect(await old.json()).toMatchObject({ error_description: expect.stringMatching(/iat and exp/) });
 
     const stranger = createTestServiceAccount({ projectId, tokenUri: emulator.tokenUri }).account;
-    const unknown = await mintToken(signAssertion(stranger, Math.floor(Date.now() / 1000)));
+    const unknown = await mintToken(await signAssertion(stranger, Math.floor(Date.now() / 1000)));
     expect(await unknown.json()).toEqual({
       error: 'invalid_grant',
       error_description: 'Invalid grant: account not found',
@@ -160,7 +160,7 @@ describe('control API', () => {
       }),
     });
     expect(registered.status).toBe(201);
-    const minted = await mintToken(signAssertion(created.account, Math.floor(Date.now() / 1000)));
+    const minted = await mintToken(await signAssertion(created.account, Math.floor(Date.now() / 1000)));
     const ctlToken = ((await minted.json()) as { access_token: string }).access_token;
 
     const faults = await fetch(`${emulator.url}/__emulator/faults`, {

@@ -2,10 +2,11 @@
  * The FCM emulator: a local stand-in for Google's OAuth token endpoint and FCM HTTP v1 messages:send, speaking
  * HTTP/2 (cleartext, prior knowledge) and HTTP/1.1 on one port, with fault injection and a record of messages.
  */
-import { createPublicKey, type KeyObject, randomBytes, randomUUID, verify } from 'node:crypto';
+import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { validateSendRequest } from '../push/fcm-validation.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
 
@@ -114,6 +115,9 @@ const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_ISSUED_TOKENS = 100_000;
 const CLOCK_SKEW_SECONDS = 300;
+const ASSERTION_MAX_LIFETIME_SECONDS = 3600;
+const SHORT_LIVED_ERROR =
+  'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.';
 const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
 
 /** HTTP status, Google status and message of each injectable FCM error (as FCM words them). */
@@ -295,7 +299,7 @@ class EmulatorState {
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
       return exchange.reply(oauthError(400, 'unsupported_grant_type', 'Invalid grant_type.'));
     }
-    const checked = this.#checkAssertion(form.get('assertion') ?? '');
+    const checked = await this.#checkAssertion(form.get('assertion') ?? '');
     if ('error' in checked) return exchange.reply(oauthError(400, 'invalid_grant', checked.error));
 
     const accessToken = `ya29.emulator-${randomBytes(24).toString('base64url')}`;
@@ -313,48 +317,54 @@ class EmulatorState {
   }
 
   /** Verifies a JWT bearer assertion the way Google's token endpoint does, with Google's error wording. */
-  #checkAssertion(assertion: string): { clientEmail: string; projectId: string } | { error: string } {
-    const parts = assertion.split('.');
-    if (parts.length !== 3)
+  async #checkAssertion(
+    assertion: string,
+  ): Promise<{ clientEmail: string; projectId: string } | { error: string }> {
+    if (assertion.split('.').length !== 3) {
       return { error: 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.' };
-    const [encodedHeader, encodedClaims, signature] = parts as [string, string, string];
-    const header = decodeJson(encodedHeader) as { alg?: unknown } | undefined;
-    const claims = decodeJson(encodedClaims) as
-      | { iss?: unknown; aud?: unknown; scope?: unknown; iat?: unknown; exp?: unknown }
-      | undefined;
-    if (!header || !claims) return { error: 'Invalid JWT: the header or claims are not base64url JSON.' };
-    if (header.alg !== 'RS256') return { error: 'Invalid JWT: only RS256 is supported.' };
-    const account = typeof claims.iss === 'string' ? this.#accounts.get(claims.iss) : undefined;
-    if (!account || typeof claims.iss !== 'string') return { error: 'Invalid grant: account not found' };
-    const signed = verify(
-      'RSA-SHA256',
-      Buffer.from(`${encodedHeader}.${encodedClaims}`),
-      account.publicKey,
-      Buffer.from(signature, 'base64url'),
-    );
-    if (!signed) return { error: 'Invalid JWT Signature.' };
-    if (claims.aud !== this.tokenUri) {
-      return { error: `Invalid JWT: Failed audience check. The right audience is ${this.tokenUri}` };
     }
-    const now = Math.floor(Date.now() / 1000);
-    const { iat, exp } = claims;
-    if (
-      typeof iat !== 'number' ||
-      typeof exp !== 'number' ||
-      iat > now + CLOCK_SKEW_SECONDS ||
-      exp <= now - CLOCK_SKEW_SECONDS ||
-      exp - iat > 3600
-    ) {
-      return {
-        error:
-          'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.',
-      };
+    let alg: unknown;
+    let issuer: unknown;
+    try {
+      alg = decodeProtectedHeader(assertion).alg;
+      issuer = decodeJwt(assertion).iss;
+    } catch {
+      return { error: 'Invalid JWT: the header or claims are not base64url JSON.' };
     }
+    if (alg !== 'RS256') return { error: 'Invalid JWT: only RS256 is supported.' };
+    const account = typeof issuer === 'string' ? this.#accounts.get(issuer) : undefined;
+    if (!account || typeof issuer !== 'string') return { error: 'Invalid grant: account not found' };
+
+    const audienceError = `Invalid JWT: Failed audience check. The right audience is ${this.tokenUri}`;
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(assertion, account.publicKey, {
+        algorithms: ['RS256'],
+        audience: this.tokenUri,
+        requiredClaims: ['iat', 'exp'],
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        maxTokenAge: ASSERTION_MAX_LIFETIME_SECONDS,
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWSSignatureVerificationFailed)
+        return { error: 'Invalid JWT Signature.' };
+      if (error instanceof joseErrors.JWTExpired) return { error: SHORT_LIVED_ERROR };
+      if (error instanceof joseErrors.JWTClaimValidationFailed) {
+        return { error: error.claim === 'aud' ? audienceError : SHORT_LIVED_ERROR };
+      }
+      if (error instanceof joseErrors.JOSEError) return { error: `Invalid JWT: ${error.message}` };
+      throw error;
+    }
+    // jose accepts an audience array that contains ours; the emulator, like before, takes only the exact string.
+    if (claims.aud !== this.tokenUri) return { error: audienceError };
+    // Google also bounds the lifetime the assertion claims for itself, not only its age.
+    if ((claims.exp ?? 0) - (claims.iat ?? 0) > ASSERTION_MAX_LIFETIME_SECONDS)
+      return { error: SHORT_LIVED_ERROR };
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     if (!scopes.some((scope) => FCM_SCOPES.includes(scope))) {
       return { error: `Invalid scope: the assertion must ask for ${FCM_SCOPES[0]}` };
     }
-    return { clientEmail: claims.iss, projectId: account.projectId };
+    return { clientEmail: issuer, projectId: account.projectId };
   }
 
   async #send(exchange: Exchange, projectId: string): Promise<void> {
@@ -576,10 +586,6 @@ function oauthError(status: number, error: string, description: string): Reply {
 
 function controlError(status: number, message: string): Reply {
   return { status, body: { error: { code: status, message } } };
-}
-
-function decodeJson(part: string): unknown {
-  return decodeJsonText(Buffer.from(part, 'base64url').toString('utf8'));
 }
 
 function decodeJsonText(text: string): unknown {

@@ -1,5 +1,6 @@
 /** OAuth2 access tokens for a Firebase service account: JWT bearer grant (RFC 7523) with a shared cache. */
-import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import type { ServiceAccount } from './push-provider.ts';
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
@@ -96,7 +97,7 @@ export class AccessTokenCache {
 
   async #mint(account: ServiceAccount): Promise<CachedToken> {
     const issuedAt = Math.floor(this.#now() / 1000);
-    const assertion = signAssertion(account, issuedAt);
+    const assertion = await signAssertion(account, issuedAt);
     let response: Response;
     try {
       response = await this.#fetch(account.token_uri, {
@@ -138,7 +139,8 @@ export class AccessTokenCache {
 }
 
 /** The signed JWT (RS256) that the token endpoint exchanges for an access token. */
-export function signAssertion(account: ServiceAccount, issuedAtSeconds: number): string {
+export async function signAssertion(account: ServiceAccount, issuedAtSeconds: number): Promise<string> {
+  // createPrivateKey rather than jose's importPKCS8: registration accepts any PEM RSA key, PKCS#1 included.
   let key: KeyObject;
   try {
     key = createPrivateKey(account.private_key);
@@ -150,31 +152,33 @@ export function signAssertion(account: ServiceAccount, issuedAtSeconds: number):
       { cause: error },
     );
   }
-  const header = {
-    alg: 'RS256',
-    typ: 'JWT',
-    ...(account.private_key_id ? { kid: account.private_key_id } : {}),
-  };
-  const claims = {
-    iss: account.client_email,
-    scope: FCM_SCOPE,
-    aud: account.token_uri,
-    iat: issuedAtSeconds,
-    exp: issuedAtSeconds + ASSERTION_LIFETIME_SECONDS,
-  };
-  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
-  const signature = sign('RSA-SHA256', Buffer.from(signingInput), key).toString('base64url');
-  return `${signingInput}.${signature}`;
+  try {
+    return await new SignJWT({ scope: FCM_SCOPE })
+      .setProtectedHeader({
+        alg: 'RS256',
+        typ: 'JWT',
+        ...(account.private_key_id ? { kid: account.private_key_id } : {}),
+      })
+      .setIssuer(account.client_email)
+      .setAudience(account.token_uri)
+      .setIssuedAt(issuedAtSeconds)
+      .setExpirationTime(issuedAtSeconds + ASSERTION_LIFETIME_SECONDS)
+      .sign(key);
+  } catch (error) {
+    // jose refuses keys RS256 must not use (not RSA, or under 2048 bits): no retry can fix that.
+    throw new AccessTokenError(
+      `the private_key of service account ${account.client_email} cannot sign RS256: ${describe(error)}`,
+      false,
+      undefined,
+      { cause: error },
+    );
+  }
 }
 
 /** One cache slot per identity and key: a rotated private key must not reuse the old key's token. */
 function cacheKey(account: ServiceAccount): string {
   const keyHash = createHash('sha256').update(account.private_key).digest('base64url').slice(0, 16);
   return `${account.client_email}\n${account.token_uri}\n${keyHash}`;
-}
-
-function base64url(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url');
 }
 
 function parseJson(text: string): unknown {
