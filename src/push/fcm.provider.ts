@@ -1,5 +1,6 @@
-/** FCM HTTP v1 over HTTP/2: a small pool of sessions, many concurrent streams each, outcomes per message. */
-import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+/** FCM HTTP v1: builds each messages:send request, sends it over the HTTP/2 pool, maps the answer to an outcome. */
+import type { IncomingHttpHeaders } from 'node:http2';
+import { Http2Pool, type Http2Response, Http2TransportError } from './http2-pool.ts';
 import { AccessTokenCache, AccessTokenError } from './oauth.ts';
 import type {
   FcmErrorCode,
@@ -37,39 +38,13 @@ export interface FcmObserver {
   failedWithoutRequest(errorCode: FcmErrorCode, count: number): void;
 }
 
-interface RawResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-  /** From stream opened to answer read. */
-  seconds: number;
-}
-
-/** A request that got no HTTP answer. */
-class TransportError extends Error {
-  readonly code: 'TIMEOUT' | 'CONNECTION_ERROR';
-  /** The server never saw the stream (refused, or the connection failed before sending), so it is safe to resend. */
-  readonly unprocessed: boolean;
-  /** From stream opened to failure. */
-  seconds = 0;
-
-  constructor(code: 'TIMEOUT' | 'CONNECTION_ERROR', message: string, unprocessed = false) {
-    super(message);
-    this.code = code;
-    this.unprocessed = unprocessed;
-  }
-}
-
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** The PushProvider for Firebase Cloud Messaging (HTTP v1 API). */
 export class FcmProvider implements PushProvider {
-  readonly #origin: string;
-  readonly #timeoutMs: number;
   readonly #tokens: AccessTokenCache;
-  readonly #slots: SessionSlot[];
+  readonly #pool: Http2Pool;
   readonly #observer: FcmObserver | undefined;
-  #next = 0;
   #closed = false;
 
   constructor(options: FcmProviderOptions) {
@@ -77,15 +52,17 @@ export class FcmProvider implements PushProvider {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`FCM base URL must be http:// or https://, got ${options.baseUrl}`);
     }
-    this.#origin = url.origin;
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    const timeoutMs = options.timeoutMs ?? 10_000;
     this.#observer = options.observer;
-    this.#tokens =
-      options.tokenCache ??
-      new AccessTokenCache({ fetchImpl: options.fetchImpl, timeoutMs: this.#timeoutMs });
-    const sessions = Math.max(1, options.sessions ?? 4);
-    const maxStreams = Math.max(1, options.maxConcurrentStreams ?? 100);
-    this.#slots = Array.from({ length: sessions }, () => new SessionSlot(this.#origin, maxStreams));
+    this.#tokens = options.tokenCache ?? new AccessTokenCache({ fetchImpl: options.fetchImpl, timeoutMs });
+    this.#pool = new Http2Pool({
+      origin: url.origin,
+      peer: 'FCM',
+      sessions: options.sessions ?? 4,
+      maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
+      timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+    });
   }
 
   async send(
@@ -122,7 +99,7 @@ export class FcmProvider implements PushProvider {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#slots.map((slot) => slot.close()));
+    await this.#pool.close();
   }
 
   async #sendOne(
@@ -140,11 +117,11 @@ export class FcmProvider implements PushProvider {
     let resent = false;
     let refreshed = false;
     for (;;) {
-      let response: RawResponse;
+      let response: Http2Response;
       try {
         response = await this.#post(path, accessToken, body);
       } catch (error) {
-        if (!(error instanceof TransportError)) {
+        if (!(error instanceof Http2TransportError)) {
           const reason = error instanceof Error ? error.message : String(error);
           this.#observer?.failedWithoutRequest('CONNECTION_ERROR', 1);
           return { kind: 'retryable', errorCode: 'CONNECTION_ERROR', message: reason };
@@ -172,10 +149,8 @@ export class FcmProvider implements PushProvider {
     }
   }
 
-  #post(path: string, accessToken: string, body: Buffer): Promise<RawResponse> {
-    const slot = this.#slots[this.#next]!;
-    this.#next = (this.#next + 1) % this.#slots.length;
-    return slot.request(
+  #post(path: string, accessToken: string, body: Buffer): Promise<Http2Response> {
+    return this.#pool.request(
       {
         ':method': 'POST',
         ':path': path,
@@ -184,191 +159,7 @@ export class FcmProvider implements PushProvider {
         'content-length': String(body.length),
       },
       body,
-      this.#timeoutMs,
     );
-  }
-}
-
-/**
- * One pooled connection: (re)connects lazily, and a semaphore keeps concurrent streams under both our limit and
- * the server's SETTINGS_MAX_CONCURRENT_STREAMS.
- */
-class SessionSlot {
-  readonly #origin: string;
-  readonly #limit: Semaphore;
-  readonly #configuredMax: number;
-  #session: ClientHttp2Session | undefined;
-
-  constructor(origin: string, maxStreams: number) {
-    this.#origin = origin;
-    this.#configuredMax = maxStreams;
-    this.#limit = new Semaphore(maxStreams);
-  }
-
-  async request(headers: http2.OutgoingHttpHeaders, body: Buffer, timeoutMs: number): Promise<RawResponse> {
-    await this.#limit.acquire();
-    const started = performance.now();
-    try {
-      const response = await this.#exchange(headers, body, timeoutMs);
-      response.seconds = (performance.now() - started) / 1000;
-      return response;
-    } catch (error) {
-      if (error instanceof TransportError) error.seconds = (performance.now() - started) / 1000;
-      throw error;
-    } finally {
-      this.#limit.release();
-    }
-  }
-
-  close(): Promise<void> {
-    const session = this.#session;
-    this.#session = undefined;
-    if (!session || session.closed || session.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const force = setTimeout(() => session.destroy(), 2000);
-      session.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
-  }
-
-  #connect(): ClientHttp2Session {
-    const current = this.#session;
-    if (current && !current.closed && !current.destroyed) return current;
-    const session = http2.connect(this.#origin);
-    const forget = () => {
-      if (this.#session === session) this.#session = undefined;
-    };
-    // Errors also reach every open stream, which reports them per message; here we only stop reusing the session.
-    session.on('error', forget);
-    session.on('close', forget);
-    session.on('goaway', forget);
-    session.on('remoteSettings', (settings) => {
-      const serverMax = settings.maxConcurrentStreams;
-      if (serverMax !== undefined)
-        this.#limit.setLimit(Math.max(1, Math.min(this.#configuredMax, serverMax)));
-    });
-    this.#session = session;
-    return session;
-  }
-
-  #exchange(headers: http2.OutgoingHttpHeaders, body: Buffer, timeoutMs: number): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = this.#connect().request(headers);
-      } catch (error) {
-        this.#session = undefined;
-        const reason = error instanceof Error ? error.message : String(error);
-        reject(new TransportError('CONNECTION_ERROR', `could not open a stream to FCM: ${reason}`, true));
-        return;
-      }
-      let settled = false;
-      let status = 0;
-      let responseHeaders: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      let size = 0;
-
-      const finish = (outcome: RawResponse | TransportError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (outcome instanceof TransportError) reject(outcome);
-        else resolve(outcome);
-      };
-      const timer = setTimeout(() => {
-        finish(new TransportError('TIMEOUT', `FCM did not answer within ${timeoutMs} ms`));
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, timeoutMs);
-
-      stream.on('response', (received) => {
-        status = Number(received[':status']);
-        responseHeaders = received;
-      });
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
-      });
-      stream.on('end', () => {
-        // A stream that ends without response headers is a cut connection, not an answer.
-        if (status === 0) {
-          finish(new TransportError('CONNECTION_ERROR', 'FCM closed the stream before answering'));
-          return;
-        }
-        finish({
-          status,
-          headers: responseHeaders,
-          body: Buffer.concat(chunks).toString('utf8'),
-          seconds: 0,
-        });
-      });
-      stream.on('error', (error: Error & { code?: string }) => {
-        finish(
-          new TransportError(
-            'CONNECTION_ERROR',
-            `FCM stream failed: ${error.message}`,
-            neverSent(stream, error),
-          ),
-        );
-      });
-      stream.on('close', () => {
-        if (settled) return;
-        const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-        finish(
-          new TransportError(
-            'CONNECTION_ERROR',
-            `FCM closed the stream (HTTP/2 code ${stream.rstCode})`,
-            refused,
-          ),
-        );
-      });
-      stream.end(body);
-    });
-  }
-}
-
-/** True when the request cannot have reached FCM, so resending it cannot deliver a message twice. */
-function neverSent(stream: http2.ClientHttp2Stream, error: Error & { code?: string }): boolean {
-  if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
-  return (
-    error.code === 'ECONNREFUSED' || error.code === 'ENOTFOUND' || error.code === 'ERR_HTTP2_GOAWAY_SESSION'
-  );
-}
-
-/** Counting semaphore whose limit can change while in use. */
-class Semaphore {
-  #limit: number;
-  #active = 0;
-  readonly #waiting: Array<() => void> = [];
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  setLimit(limit: number): void {
-    this.#limit = limit;
-    this.#drain();
-  }
-
-  acquire(): Promise<void> {
-    if (this.#active < this.#limit) {
-      this.#active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  release(): void {
-    this.#active--;
-    this.#drain();
-  }
-
-  #drain(): void {
-    while (this.#active < this.#limit && this.#waiting.length > 0) {
-      this.#active++;
-      this.#waiting.shift()!();
-    }
   }
 }
 
