@@ -3,12 +3,10 @@
  * HTTP/2 (cleartext, prior knowledge) and HTTP/1.1 on one port, with fault injection and a record of messages.
  */
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
-import http, { type IncomingHttpHeaders } from 'node:http';
-import http2 from 'node:http2';
-import net from 'node:net';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { validateSendRequest } from '../push/fcm-validation.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
+import { type Exchange, listen, type Reply } from './transport.ts';
 
 /** Errors the emulator can be told to answer with; CONNECTION_RESET drops the stream without an answer. */
 export type FaultCode =
@@ -112,7 +110,6 @@ const FCM_SCOPES = [
   'https://www.googleapis.com/auth/cloud-platform',
 ];
 const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
-const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_ISSUED_TOKENS = 100_000;
 const CLOCK_SKEW_SECONDS = 300;
 const ASSERTION_MAX_LIFETIME_SECONDS = 3600;
@@ -137,68 +134,23 @@ const TOKEN_PREFIX_FAULTS: ReadonlyArray<[string, FaultCode]> = [
   ['invalid-', 'INVALID_ARGUMENT'],
 ];
 
-interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-  body: unknown;
-}
-
-/** What both the HTTP/1.1 and the HTTP/2 compatibility request/response look like to the handler. */
-interface Exchange {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  readBody(): Promise<string | undefined>;
-  reply(reply: Reply): void;
-  /** Drops the request without answering (RST_STREAM on HTTP/2, socket reset on HTTP/1.1). */
-  reset(): void;
-}
-
 /** Starts an emulator listening on host:port (port 0 = any free port). */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const state = new EmulatorState(options);
-  const handle = (exchange: Exchange) => {
-    state.handle(exchange).catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      exchange.reply(googleError(500, 'INTERNAL', `emulator failure: ${message}`));
-    });
-  };
-
-  const h1 = http.createServer((req, res) => handle(http1Exchange(req, res)));
-  const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 } },
-    (req, res) => handle(http2Exchange(req, res)),
+  const listener = await listen(
+    {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      maxConcurrentStreams: options.maxConcurrentStreams ?? 1000,
+    },
+    (exchange) => {
+      state.handle(exchange).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        exchange.reply(googleError(500, 'INTERNAL', `emulator failure: ${message}`));
+      });
+    },
   );
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.once('data', (chunk: Buffer) => {
-      socket.pause();
-      if (chunk.subarray(0, 4).toString('latin1') === 'PRI ') {
-        // The HTTP/2 session reads what is already buffered on the socket before taking over its handle.
-        socket.unshift(chunk);
-        h2.emit('connection', socket);
-      } else {
-        // The HTTP/1.1 parser consumes the socket's handle directly, so the peeked bytes are handed over as an event.
-        h1.emit('connection', socket);
-        socket.emit('data', chunk);
-        socket.resume();
-      }
-    });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as net.AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const { url } = listener;
   state.tokenUri = `${url}/token`;
 
   return {
@@ -210,14 +162,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     addServiceAccount: (account) => state.addAccount(account),
     setFaults: (faults) => state.setFaults(faults),
     revokeTokens: () => state.issued.clear(),
-    dropConnections: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
+    dropConnections: () => listener.dropConnections(),
+    close: () => listener.close(),
   };
 }
 
@@ -508,56 +454,6 @@ class EmulatorState {
     }
     exchange.reply(controlError(404, `no control route ${route}`));
   }
-}
-
-function http1Exchange(req: http.IncomingMessage, res: http.ServerResponse): Exchange {
-  return {
-    method: req.method ?? 'GET',
-    url: req.url ?? '/',
-    headers: req.headers,
-    readBody: () => readBody(req),
-    reply: (reply) => {
-      if (res.headersSent) return;
-      const { headers, text } = serialize(reply);
-      res.writeHead(reply.status, headers).end(text);
-    },
-    reset: () => req.socket.resetAndDestroy(),
-  };
-}
-
-function http2Exchange(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Exchange {
-  return {
-    method: req.method,
-    url: req.url,
-    headers: req.headers,
-    readBody: () => readBody(req),
-    reply: (reply) => {
-      if (res.headersSent) return;
-      const { headers, text } = serialize(reply);
-      res.writeHead(reply.status, headers).end(text);
-    },
-    reset: () => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
-  };
-}
-
-/** The body as text, or undefined when it exceeds MAX_BODY_BYTES. */
-async function readBody(req: AsyncIterable<Buffer | string>): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function serialize(reply: Reply): { headers: Record<string, string>; text: string } {
-  const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
-  const headers: Record<string, string> = { ...reply.headers };
-  if (text) headers['content-type'] = 'application/json; charset=UTF-8';
-  return { headers, text };
 }
 
 /** Google's error body for an FCM failure, with the FcmError detail FCM adds. */

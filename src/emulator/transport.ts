@@ -1,0 +1,141 @@
+/**
+ * The emulator's wire: one port that speaks HTTP/2 (cleartext, prior knowledge: what our FCM client uses) and
+ * HTTP/1.1 (curl, fetch, the token endpoint), both handed to one request handler as the same `Exchange`.
+ */
+import http, { type IncomingHttpHeaders } from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+
+/** An answer: status, extra headers, and a body sent as JSON (none when undefined). */
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+/** One request as the handler sees it, whichever protocol carried it. */
+export interface Exchange {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The body as text, or undefined when it exceeds the limit. */
+  readBody(): Promise<string | undefined>;
+  reply(reply: Reply): void;
+  /** Drops the request without answering (RST_STREAM on HTTP/2, socket reset on HTTP/1.1). */
+  reset(): void;
+}
+
+export interface Listener {
+  /** e.g. http://127.0.0.1:PORT */
+  readonly url: string;
+  /** Cuts every open connection but keeps listening. */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS announced to HTTP/2 clients. */
+  maxConcurrentStreams: number;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Listens on host:port (port 0 = any free port) and passes every request of either protocol to `handle`. */
+export async function listen(
+  options: ListenOptions,
+  handle: (exchange: Exchange) => void,
+): Promise<Listener> {
+  const h1 = http.createServer((req, res) =>
+    handle(toExchange(req, res, () => req.socket.resetAndDestroy())),
+  );
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: options.maxConcurrentStreams } },
+    (req, res) =>
+      handle(toExchange(req, res, () => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR))),
+  );
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      if (chunk.subarray(0, 4).toString('latin1') === 'PRI ') {
+        // The HTTP/2 session reads what is already buffered on the socket before taking over its handle.
+        socket.unshift(chunk);
+        h2.emit('connection', socket);
+      } else {
+        // The HTTP/1.1 parser consumes the socket's handle directly, so the peeked bytes are handed over as an event.
+        h1.emit('connection', socket);
+        socket.emit('data', chunk);
+        socket.resume();
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** What Node's HTTP/1.1 request and its HTTP/2 compatibility request have in common. */
+interface CompatRequest extends AsyncIterable<Buffer | string> {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** What Node's HTTP/1.1 response and its HTTP/2 compatibility response have in common. */
+interface CompatResponse {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: Record<string, string>): { end(text: string): unknown };
+}
+
+function toExchange(req: CompatRequest, res: CompatResponse, reset: () => void): Exchange {
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    readBody: () => readBody(req),
+    reply: (reply) => {
+      if (res.headersSent) return;
+      const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+      const headers: Record<string, string> = { ...reply.headers };
+      if (text) headers['content-type'] = 'application/json; charset=UTF-8';
+      res.writeHead(reply.status, headers).end(text);
+    },
+    reset,
+  };
+}
+
+/** The body as text, or undefined when it exceeds MAX_BODY_BYTES. */
+async function readBody(req: AsyncIterable<Buffer | string>): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
