@@ -8,9 +8,9 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../../src/db/client.ts';
 import { startTestServer, type Tenant, type TestServer } from '../helpers.ts';
-import { seedDevices, sleep, until } from './fault-tools.ts';
+import { scaled, seedDevices, sleep, until } from './fault-tools.ts';
 
-const DEVICES = Number(process.env.FAULT_DEVICES ?? 2000);
+const DEVICES = Number(process.env.FAULT_DEVICES ?? scaled(2000, 1000));
 const RETRY_AFTER_S = 1;
 
 let server: TestServer;
