@@ -12,7 +12,7 @@ import { scaled, seedDevices, sleep, until } from './fault-tools.ts';
 
 const DEVICES = Number(process.env.FAULT_DEVICES ?? scaled(2000, 1000));
 const RETRY_AFTER_S = 1;
-/** Calm between two bursts of 429: shorter at CI's size, whose smaller send would otherwise end between bursts. */
+/** Calm between two bursts of 429: shorter at CI's size, whose smaller send could end between two bursts. */
 const CALM_MS = scaled(1500, 600);
 
 let server: TestServer;

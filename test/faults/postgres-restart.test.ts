@@ -1,7 +1,7 @@
 /**
  * PostgreSQL stopped and started again under load (PostgreSQL mode; run as a user allowed to run
- * pg_ctlcluster, as CI's machine is; see localCluster). While it is down the API answers 503 in the error format; everything it
- * accepted (202) before or after is sent once it is back.
+ * pg_ctlcluster, as CI's machine is; see localCluster). While it is down the API answers 503 in the error
+ * format; everything it accepted (202) before or after is sent once it is back.
  */
 import { execFileSync } from 'node:child_process';
 import { sql } from 'drizzle-orm';
