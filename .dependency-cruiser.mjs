@@ -13,7 +13,6 @@ const ranks = [
   { lib: '^src/(lib|domain)/' },
   { config: '^src/config(\\.ts$|/)' },
   { logger: '^src/logger\\.ts$' },
-  { observability: '^src/observability/' },
   { push: '^src/push/' },
   { templates: '^src/templates/' },
   { scheduling: '^src/scheduling/' },
@@ -22,6 +21,9 @@ const ranks = [
   { db: '^src/db/' },
   // The queue contract (names, payloads, the JobQueue interface) and its pg-boss adapter.
   { queue: '^src/queue/' },
+  // Metrics implement the observer interfaces of what they watch (push's FcmObserver, the queue's depths),
+  // so they sit above push and the queue; services and everything above report to them.
+  { observability: '^src/observability/' },
   { services: '^src/services/' },
   { http: '^src/http/', jobs: '^src/jobs/' },
   // local-admin is part of the app until it is split into internal routes and the CLI's server discovery.

@@ -16,6 +16,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Platform } from '../domain/platform.ts';
+import type { MisfirePolicy, ScheduleRecurrence } from '../scheduling/recurrence.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -203,9 +204,8 @@ export const templates = pgTable(
 );
 
 export type ScheduleStatus = 'active' | 'paused' | 'completed' | 'cancelled';
-export type ScheduleRecurrence = 'none' | 'daily' | 'weekly' | 'monthly' | 'cron';
-/** What a scheduler that was down does with occurrences it missed. */
-export type MisfirePolicy = 'catch_up' | 'fire_once' | 'skip';
+/** Declared beside the recurrence rules that give them meaning; the table's columns carry them. */
+export type { MisfirePolicy, ScheduleRecurrence };
 
 export const schedules = pgTable(
   'schedules',
