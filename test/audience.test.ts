@@ -17,8 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const post = (url: string, payload: unknown, headers: Record<string, string> = tenant.headers) =>
-  server.app.inject({ method: 'POST', url, headers, payload: payload as object });
+const post = (url: string, payload: unknown, headers = tenant.headers) =>
+  server.as(headers, 'POST', url, payload);
 
 let seq = 0;
 interface DeviceSpec {

@@ -19,6 +19,7 @@ import type { StreamMessage } from '../src/services/event-stream.service.ts';
 import { emitEvents } from '../src/services/events.ts';
 import { databaseUrlFor } from './global-setup.ts';
 import {
+  collectOutput,
   startTestServer,
   storageMode,
   TEST_ENCRYPTION_KEY,
@@ -413,14 +414,7 @@ describe.skipIf(storageMode() === 'pglite')(
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
-      let output = '';
-      child.stdout!.on('data', (chunk) => {
-        output += chunk;
-      });
-      child.stderr!.on('data', (chunk) => {
-        output += chunk;
-      });
-      return { child, output: () => output };
+      return { child, output: collectOutput(child) };
     }
 
     async function startApi(): Promise<string> {

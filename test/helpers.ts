@@ -2,9 +2,11 @@
  * Integration-test harness: a real server (HTTP API + workers) on a fresh database cloned from the run's
  * template (PostgreSQL or PGlite), sending to its own FCM emulator. Tenants are created through the real flow.
  */
+
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { inject } from 'vitest';
@@ -65,6 +67,8 @@ export interface Tenant {
   firebaseProjectId: string;
 }
 
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface TestServer {
   app: FastifyInstance;
   emulator: Emulator;
@@ -73,8 +77,17 @@ export interface TestServer {
   databaseUrl: string | undefined;
   /** Creates an API client and registers a Firebase project (unique project id) through the API. */
   tenant(name?: string): Promise<Tenant>;
+  /** One API request as a tenant (its credentials) or with the given headers; the payload goes as JSON. */
+  as(
+    who: Tenant | Record<string, string>,
+    method: Method,
+    url: string,
+    payload?: unknown,
+  ): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
+
+const isTenant = (who: Tenant | Record<string, string>): who is Tenant => typeof who.headers === 'object';
 
 let projectCounter = 0;
 
@@ -138,6 +151,14 @@ export async function startTestServer(
         firebaseProjectId: response.json().id,
       };
     },
+    as(who, method, url, payload) {
+      return app.inject({
+        method,
+        url,
+        headers: isTenant(who) ? who.headers : who,
+        ...(payload === undefined ? {} : { payload: payload as InjectOptions['payload'] }),
+      });
+    },
     async close() {
       await runtime.close();
       await emulator.close();
@@ -189,4 +210,15 @@ export async function waitForNotification(server: TestServer, tenant: Tenant, id
     20_000,
     `notification ${id} to finish`,
   );
+}
+
+/** Collects a child process's stdout and stderr, for a failing test to show what the process said. */
+export function collectOutput(child: ChildProcess): () => string {
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  return () => output;
 }

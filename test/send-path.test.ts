@@ -15,10 +15,20 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const post = (url: string, payload: unknown, headers: Record<string, string> = tenant.headers) =>
-  server.app.inject({ method: 'POST', url, headers, payload: payload as object });
+const post = (url: string, payload: unknown, headers = tenant.headers) =>
+  server.as(headers, 'POST', url, payload);
 const get = (url: string, headers: Record<string, string> = tenant.headers) =>
   server.app.inject({ method: 'GET', url, headers });
+
+/** The content of the spec's example notification: what is sent, and what the notification then shows. */
+const specContent = {
+  title: 'Order Confirmed',
+  body: 'Your order #1234 has been confirmed.',
+  data: { order_id: '1234', screen: 'order_details' },
+  priority: 'high',
+  image_url: 'https://example.com/image.png',
+  collapse_key: 'order_updates',
+};
 
 describe('send to a phone number on all three platforms', () => {
   const phone = '+255712345678';
@@ -52,15 +62,7 @@ describe('send to a phone number on all three platforms', () => {
   });
 
   it('accepts the spec example with 202, a status URL and the Idempotency-Key replay', async () => {
-    const body = {
-      phone_number: phone,
-      title: 'Order Confirmed',
-      body: 'Your order #1234 has been confirmed.',
-      data: { order_id: '1234', screen: 'order_details' },
-      priority: 'high',
-      image_url: 'https://example.com/image.png',
-      collapse_key: 'order_updates',
-    };
+    const body = { phone_number: phone, ...specContent };
     const headers = { ...tenant.headers, 'idempotency-key': 'order-1234-confirmed' };
     const first = await post('/api/v1/notify/', body, headers);
     expect(first.statusCode).toBe(202);
@@ -85,14 +87,7 @@ describe('send to a phone number on all three platforms', () => {
     const notification = await waitForNotification(server, tenant, notificationId);
     expect(notification.status).toBe('completed');
     expect(notification.counts).toMatchObject({ total: 3, sent: 3, failed: 0 });
-    expect(notification.content).toEqual({
-      title: 'Order Confirmed',
-      body: 'Your order #1234 has been confirmed.',
-      data: { order_id: '1234', screen: 'order_details' },
-      priority: 'high',
-      image_url: 'https://example.com/image.png',
-      collapse_key: 'order_updates',
-    });
+    expect(notification.content).toEqual(specContent);
 
     const received = server.emulator.received({ projectId: tenant.account.project_id });
     expect(received).toHaveLength(3);

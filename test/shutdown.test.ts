@@ -12,7 +12,14 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
-import { startTestServer, storageMode, TEST_ENCRYPTION_KEY, type TestServer, waitFor } from './helpers.ts';
+import {
+  collectOutput,
+  startTestServer,
+  storageMode,
+  TEST_ENCRYPTION_KEY,
+  type TestServer,
+  waitFor,
+} from './helpers.ts';
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', 'bin', 'fcm-server.js');
@@ -27,14 +34,7 @@ interface Child {
 
 function spawnServer(command: string, env: NodeJS.ProcessEnv): Child {
   const child = spawn(process.execPath, [bin, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  return { process: child, output: () => output };
+  return { process: child, output: collectOutput(child) };
 }
 
 /** Sends a signal and resolves with the exit code and how long the exit took. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
 import { createClient } from '../src/services/clients.service.ts';
 import { loadTemplateForSend } from '../src/services/templates.service.ts';
-import { errorOf, startTestServer, type Tenant, type TestServer } from './helpers.ts';
+import { errorOf, type Method, startTestServer, type Tenant, type TestServer } from './helpers.ts';
 
 let server: TestServer;
 let a: Tenant;
@@ -20,15 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-const as = (tenant: Tenant, method: Method, url: string, payload?: unknown) =>
-  server.app.inject({
-    method,
-    url,
-    headers: tenant.headers,
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
-const asA = (method: Method, url: string, payload?: unknown) => as(a, method, url, payload);
+const asA = (method: Method, url: string, payload?: unknown) => server.as(a, method, url, payload);
 
 const orderShipped = {
   name: 'order_shipped',
@@ -45,7 +37,7 @@ const orderShipped = {
 };
 
 async function createTemplate(tenant: Tenant, input: Record<string, unknown>): Promise<string> {
-  const response = await as(tenant, 'POST', '/api/v1/templates/', input);
+  const response = await server.as(tenant, 'POST', '/api/v1/templates/', input);
   expect(response.statusCode, response.body).toBe(201);
   return response.json().id;
 }
@@ -64,15 +56,8 @@ describe('template CRUD', () => {
     expect(created.statusCode, created.body).toBe(201);
     const template = created.json();
     expect(template).toEqual({
+      ...orderShipped,
       id: expect.any(String),
-      name: 'order_shipped',
-      description: 'Sent when the parcel leaves the warehouse',
-      title: 'Order {{order_id}} shipped',
-      body: 'Hi {{ name }}, it arrives {{eta}}.',
-      data: { order_id: '{{order_id}}', screen: 'orders' },
-      options: { priority: 'normal', collapse_key: 'orders', ttl_seconds: 3600 },
-      platform_overrides: { android: { notification: { tag: 'order-{{order_id}}' } } },
-      locales: orderShipped.locales,
       variables: ['eta', 'name', 'order_id', 'prenom'],
       is_active: true,
       created_at: expect.any(String),
@@ -165,7 +150,7 @@ describe('listing', () => {
     expect(inactive.items.map((t: { name: string }) => t.name)).toEqual(['promo.1', 'promo.3']);
 
     // Tenant B sees none of A's templates.
-    const ofB = (await as(b, 'GET', '/api/v1/templates/?name_prefix=promo.')).json();
+    const ofB = (await server.as(b, 'GET', '/api/v1/templates/?name_prefix=promo.')).json();
     expect(ofB.items).toEqual([]);
 
     expect((await asA('GET', '/api/v1/templates/?active=yes')).statusCode).toBe(400);
@@ -360,7 +345,7 @@ describe('tenant isolation', () => {
   it("gives tenant B a 404 for every route on A's template", async () => {
     const id = await createTemplate(a, { name: 'private', title: 'Hello {{name}}' });
     const expectNotFound = async (method: Method, url: string, payload?: unknown) => {
-      const response = await as(b, method, url, payload);
+      const response = await server.as(b, method, url, payload);
       expect(response.statusCode, `${method} ${url}`).toBe(404);
       expect(errorOf(response).code).toBe('not_found');
     };

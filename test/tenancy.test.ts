@@ -7,7 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
-import { startTestServer, type Tenant, type TestServer, waitForNotification } from './helpers.ts';
+import {
+  type Method,
+  startTestServer,
+  type Tenant,
+  type TestServer,
+  waitForNotification,
+} from './helpers.ts';
 import { readApi } from './openapi-tools.ts';
 
 let server: TestServer;
@@ -24,25 +30,28 @@ beforeAll(async () => {
   server = await startTestServer();
   a = await server.tenant('tenant-a');
   b = await server.tenant('tenant-b');
-  const as = (t: Tenant, method: 'GET' | 'POST', url: string, payload?: object) =>
-    server.app.inject({ method, url, headers: t.headers, ...(payload ? { payload } : {}) });
   bProfile = (
-    await as(b, 'POST', '/api/v1/profiles/', { phone_number: bPhone, external_id: 'b-user' })
+    await server.as(b, 'POST', '/api/v1/profiles/', { phone_number: bPhone, external_id: 'b-user' })
   ).json();
   bDevice = (
-    await as(b, 'POST', '/api/v1/devices/', { platform: 'android', token: bToken, profile_id: bProfile.id })
+    await server.as(b, 'POST', '/api/v1/devices/', {
+      platform: 'android',
+      token: bToken,
+      profile_id: bProfile.id,
+    })
   ).json();
-  bNotification = (await as(b, 'POST', '/api/v1/notify/', { profile_id: bProfile.id, title: 'for B' })).json()
-    .notification_id;
+  bNotification = (
+    await server.as(b, 'POST', '/api/v1/notify/', { profile_id: bProfile.id, title: 'for B' })
+  ).json().notification_id;
   await waitForNotification(server, b, bNotification);
-  const topic = await as(b, 'POST', '/api/v1/topics/', { name: 'b-topic' });
+  const topic = await server.as(b, 'POST', '/api/v1/topics/', { name: 'b-topic' });
   bOthers.topic = topic.json().id;
-  await as(b, 'POST', `/api/v1/topics/${bOthers.topic}/subscribe/`, { device_ids: [bDevice.id] });
+  await server.as(b, 'POST', `/api/v1/topics/${bOthers.topic}/subscribe/`, { device_ids: [bDevice.id] });
   bOthers.template = (
-    await as(b, 'POST', '/api/v1/templates/', { name: 'b-template', title: 'Hi {{name}}' })
+    await server.as(b, 'POST', '/api/v1/templates/', { name: 'b-template', title: 'Hi {{name}}' })
   ).json().id;
   bOthers.schedule = (
-    await as(b, 'POST', '/api/v1/notify/schedule/', {
+    await server.as(b, 'POST', '/api/v1/notify/schedule/', {
       profile_id: bProfile.id,
       title: 'later',
       scheduled_at: new Date(Date.now() + 86_400_000).toISOString(),
@@ -53,8 +62,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const asA = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
-  server.app.inject({ method, url, headers: a.headers, ...(payload ? { payload } : {}) });
+const asA = (method: Method, url: string, payload?: object) => server.as(a, method, url, payload);
 
 describe("tenant A cannot touch tenant B's resources", () => {
   it('reads by id: 404', async () => {
@@ -107,17 +115,9 @@ describe("tenant A cannot touch tenant B's resources", () => {
       ).statusCode,
     ).toBe(404);
 
-    const profile = await server.app.inject({
-      method: 'GET',
-      url: `/api/v1/profiles/${bProfile.id}/`,
-      headers: b.headers,
-    });
+    const profile = await server.as(b, 'GET', `/api/v1/profiles/${bProfile.id}/`);
     expect(profile.json().name).toBeNull();
-    const device = await server.app.inject({
-      method: 'GET',
-      url: `/api/v1/devices/${bDevice.id}/`,
-      headers: b.headers,
-    });
+    const device = await server.as(b, 'GET', `/api/v1/devices/${bDevice.id}/`);
     expect(device.json()).toMatchObject({ is_active: true, app_version: null });
   });
 
@@ -149,11 +149,7 @@ describe("tenant A cannot touch tenant B's resources", () => {
     const response = await asA('POST', '/api/v1/devices/', { platform: 'android', token: bToken });
     expect(response.statusCode).toBe(201);
     expect(response.json().id).not.toBe(bDevice.id);
-    const device = await server.app.inject({
-      method: 'GET',
-      url: `/api/v1/devices/${bDevice.id}/`,
-      headers: b.headers,
-    });
+    const device = await server.as(b, 'GET', `/api/v1/devices/${bDevice.id}/`);
     expect(device.json()).toMatchObject({ is_active: true, profile_id: bProfile.id });
   });
 
@@ -205,12 +201,7 @@ describe("every route that takes an id or a name: B's answer exactly like ones t
           ? undefined
           : api.plausible(op.bodySchema, randomUUID());
       const call = (value: string) =>
-        server.app.inject({
-          method: op.method,
-          url: op.path.replace(/\{[^}]+\}/g, encodeURIComponent(value)),
-          headers: a.headers,
-          ...(body === undefined ? {} : { payload: body as object }),
-        });
+        server.as(a, op.method, op.path.replace(/\{[^}]+\}/g, encodeURIComponent(value)), body);
       const byName = /\{(topic_name|name)\}/.test(op.path);
       const candidates = byName ? ['b-topic', 'b-template'] : bIds;
       const reference = await call(byName ? 'no-such-name-42' : randomUUID());

@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
 import { uuidv7 } from '../src/lib/ids.ts';
-import { errorOf, startTestServer, type Tenant, type TestServer } from './helpers.ts';
+import { errorOf, type Method, startTestServer, type Tenant, type TestServer } from './helpers.ts';
 
 let server: TestServer;
 let a: Tenant;
@@ -20,20 +20,12 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-const as = (tenant: Tenant, method: Method, url: string, payload?: unknown) =>
-  server.app.inject({
-    method,
-    url,
-    headers: tenant.headers,
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
-const asA = (method: Method, url: string, payload?: unknown) => as(a, method, url, payload);
+const asA = (method: Method, url: string, payload?: unknown) => server.as(a, method, url, payload);
 
 let tokenCounter = 0;
 async function registerDevice(tenant: Tenant, profileId?: string): Promise<string> {
   tokenCounter += 1;
-  const response = await as(tenant, 'POST', '/api/v1/devices/', {
+  const response = await server.as(tenant, 'POST', '/api/v1/devices/', {
     platform: tokenCounter % 2 ? 'android' : 'ios',
     token: `topic-token-${tokenCounter}-${Date.now()}`,
     ...(profileId ? { profile_id: profileId } : {}),
@@ -53,7 +45,7 @@ async function deactivate(deviceId: string): Promise<void> {
 
 async function createProfile(tenant: Tenant): Promise<string> {
   tokenCounter += 1;
-  const response = await as(tenant, 'POST', '/api/v1/profiles/', {
+  const response = await server.as(tenant, 'POST', '/api/v1/profiles/', {
     external_id: `topic-user-${tokenCounter}`,
   });
   expect(response.statusCode, response.body).toBe(201);
@@ -61,7 +53,7 @@ async function createProfile(tenant: Tenant): Promise<string> {
 }
 
 async function createTopic(tenant: Tenant, name: string, description?: string): Promise<string> {
-  const response = await as(tenant, 'POST', '/api/v1/topics/', { name, description });
+  const response = await server.as(tenant, 'POST', '/api/v1/topics/', { name, description });
   expect(response.statusCode, response.body).toBe(201);
   return response.json().id;
 }
@@ -361,12 +353,12 @@ describe('tenant isolation', () => {
       ['POST', `/api/v1/topics/${topicId}/subscribe`, { device_ids: [bDevice] }],
       ['POST', `/api/v1/topics/${topicId}/unsubscribe`, { device_ids: [aDevice] }],
     ] as const) {
-      const response = await as(b, method, url, payload);
+      const response = await server.as(b, method, url, payload);
       expect(response.statusCode, `${method} ${url}`).toBe(404);
       expect(errorOf(response).code).toBe('not_found');
     }
     expect(await rowCounts()).toEqual(before);
-    expect((await as(b, 'GET', '/api/v1/topics/?limit=200')).body).not.toContain(topicId);
+    expect((await server.as(b, 'GET', '/api/v1/topics/?limit=200')).body).not.toContain(topicId);
     expect((await asA('GET', `/api/v1/topics/${topicId}/`)).json()).toMatchObject({
       name: 'a-private',
       subscriber_count: 1,
@@ -380,7 +372,7 @@ describe('tenant isolation', () => {
     await createTopic(a, 'shared-name');
     const bTopic = await createTopic(b, 'shared-name');
 
-    const response = await as(b, 'POST', `/api/v1/topics/${bTopic}/subscribe`, {
+    const response = await server.as(b, 'POST', `/api/v1/topics/${bTopic}/subscribe`, {
       device_ids: [aDevice],
       profile_ids: [aProfile],
     });

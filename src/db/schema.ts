@@ -16,6 +16,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Platform } from '../domain/platform.ts';
+import type { MisfirePolicy, ScheduleRecurrence } from '../scheduling/recurrence.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -49,13 +50,17 @@ export const apiClients = pgTable(
   ],
 );
 
+/** The tenant that owns a row, as a foreign key: deleting the tenant deletes its rows. */
+const tenant = () =>
+  uuid('api_client_id')
+    .notNull()
+    .references(() => apiClients.id, { onDelete: 'cascade' });
+
 export const firebaseProjects = pgTable(
   'firebase_projects',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     projectId: text('project_id').notNull(),
     clientEmail: text('client_email').notNull(),
     privateKeyId: text('private_key_id'),
@@ -75,9 +80,7 @@ export const profiles = pgTable(
   'profiles',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     /** E.164, normalized. */
     phoneNumber: text('phone_number'),
     externalId: text('external_id'),
@@ -104,9 +107,7 @@ export const devices = pgTable(
   'devices',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     profileId: uuid('profile_id').references(() => profiles.id, { onDelete: 'set null' }),
     platform: text('platform').$type<Platform>().notNull(),
     /** The FCM registration token, encrypted. */
@@ -143,9 +144,7 @@ export const topics = pgTable(
   'topics',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     name: text('name').notNull(),
     description: text('description'),
     createdAt: createdAt(),
@@ -185,9 +184,7 @@ export const templates = pgTable(
   'templates',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     name: text('name').notNull(),
     description: text('description'),
     title: text('title'),
@@ -207,17 +204,14 @@ export const templates = pgTable(
 );
 
 export type ScheduleStatus = 'active' | 'paused' | 'completed' | 'cancelled';
-export type ScheduleRecurrence = 'none' | 'daily' | 'weekly' | 'monthly' | 'cron';
-/** What a scheduler that was down does with occurrences it missed. */
-export type MisfirePolicy = 'catch_up' | 'fire_once' | 'skip';
+/** Declared beside the recurrence rules that give them meaning; the table's columns carry them. */
+export type { MisfirePolicy, ScheduleRecurrence };
 
 export const schedules = pgTable(
   'schedules',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     name: text('name'),
     status: text('status').$type<ScheduleStatus>().notNull().default('active'),
     /** The send as the API accepted it (the body of POST /notify/schedule without the schedule fields). */
@@ -249,9 +243,7 @@ export const notifications = pgTable(
   'notifications',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     firebaseProjectId: uuid('firebase_project_id').references(() => firebaseProjects.id, {
       onDelete: 'set null',
     }),
@@ -357,9 +349,7 @@ export const deliveries = pgTable(
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     key: text('key').notNull(),
     /** Method + path + SHA-256 of the canonical body: a reused key with another request is rejected. */
     requestHash: text('request_hash').notNull(),
@@ -429,9 +419,7 @@ export const webhookEndpoints = pgTable(
   'webhook_endpoints',
   {
     id: uuid('id').primaryKey(),
-    apiClientId: uuid('api_client_id')
-      .notNull()
-      .references(() => apiClients.id, { onDelete: 'cascade' }),
+    apiClientId: tenant(),
     url: text('url').notNull(),
     description: text('description'),
     /** Event types it subscribes to (empty = all). */

@@ -4,8 +4,11 @@
  * misfire policy. Pure: no clock, no I/O; callers pass the instants.
  */
 import { Cron } from 'croner';
-import type { MisfirePolicy, ScheduleRecurrence } from '../db/schema.ts';
 import { isTimeZone } from '../lib/time-zones.ts';
+
+export type ScheduleRecurrence = 'none' | 'daily' | 'weekly' | 'monthly' | 'cron';
+/** What a scheduler that was down does with occurrences it missed. */
+export type MisfirePolicy = 'catch_up' | 'fire_once' | 'skip';
 
 export interface RecurrenceRule {
   recurrence: ScheduleRecurrence;

@@ -1,30 +1,41 @@
 /**
- * Crash safety (PostgreSQL): a 10,000-delivery send while the worker process is SIGKILLed at random moments,
- * at least three times, and restarted. Nothing accepted may be lost; a batch in flight at a kill may be sent
- * again (at-least-once), so duplicates at the emulator are bounded by one batch per kill, and reported.
+ * Crash safety (PostgreSQL): a 10,000-delivery send (3,000 with FAULT_SCALE=ci) while the worker process is
+ * SIGKILLed at random moments, at least three times, and restarted. Nothing accepted may be lost; a batch in
+ * flight at a kill may be sent again (at-least-once), so duplicates at the emulator are bounded by one batch
+ * per kill, and reported.
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../../src/db/client.ts';
 import { startTestServer, storageMode, type Tenant, type TestServer } from '../helpers.ts';
-import { seedDevices, sleep, spawnWorker, until, type WorkerProcess } from './fault-tools.ts';
+import { scaled, seedDevices, sleep, spawnWorker, until, type WorkerProcess } from './fault-tools.ts';
 
-const DEVICES = 10_000;
-const KILLS = Number(process.env.FAULT_KILLS ?? 4);
-const BATCH = 500;
+const DEVICES = scaled(10_000, 3_000);
+const KILLS = Number(process.env.FAULT_KILLS ?? scaled(4, 3));
+/** Smaller batches at CI's size, so that a batch stranded by a kill leaves others to send while it waits. */
+const BATCH = scaled(500, 200);
+/**
+ * Messages the worker sends between two kills: at least MIN, plus up to SPREAD more, chosen at random. The
+ * counts include the re-sent batches, and a worker sends on while the test polls, so at CI's size they stay
+ * small beside the send, or it could finish before the third kill.
+ */
+const KILL_MIN = scaled(300, 30);
+const KILL_SPREAD = scaled(1500, 150);
+/** FCM's answer time: longer at CI's size, so that a worker sends fewer batches between two polls. */
+const LATENCY_MS = scaled(15, 50);
 
 let server: TestServer;
 let tenant: Tenant;
 let worker: WorkerProcess | undefined;
 
 describe.skipIf(storageMode() !== 'postgres')(
-  'worker killed with SIGKILL during a 10,000-delivery send',
+  `worker killed with SIGKILL during a ${DEVICES}-delivery send`,
   () => {
     beforeAll(async () => {
       // This process is the API (and supervises the queue); the workers are child processes.
       server = await startTestServer({}, { worker: false });
       tenant = await server.tenant('crash');
-      server.emulator.setFaults({ latencyMs: 15 });
+      server.emulator.setFaults({ latencyMs: LATENCY_MS });
     });
     afterAll(async () => {
       worker?.child.kill('SIGKILL');
@@ -55,7 +66,7 @@ describe.skipIf(storageMode() !== 'postgres')(
       const started = Date.now();
       for (let k = 0; k < KILLS; k++) {
         worker = spawnWorker(server, env);
-        const target = received() + 300 + Math.floor(Math.random() * 1500);
+        const target = received() + KILL_MIN + Math.floor(Math.random() * KILL_SPREAD);
         await until(() => received() >= target || received() >= DEVICES, 120_000, `worker ${k} to send`);
         if (received() >= DEVICES) break;
         await sleep(Math.floor(Math.random() * 200));

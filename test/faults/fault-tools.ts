@@ -60,6 +60,12 @@ export function spawnWorker(server: TestServer, env: Record<string, string> = {}
   return { child, exited, output: () => output };
 }
 
+/**
+ * A run's size: the full figure of docs/reliability.md, or with FAULT_SCALE=ci (`npm run test:faults:ci`) the
+ * smaller one that keeps the whole fault suite within about two minutes of CI's time.
+ */
+export const scaled = (full: number, ci: number): number => (process.env.FAULT_SCALE === 'ci' ? ci : full);
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the check holds, polling; throws with the label after the timeout. */

@@ -8,10 +8,12 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../../src/db/client.ts';
 import { startTestServer, type Tenant, type TestServer } from '../helpers.ts';
-import { seedDevices, sleep, until } from './fault-tools.ts';
+import { scaled, seedDevices, sleep, until } from './fault-tools.ts';
 
-const DEVICES = Number(process.env.FAULT_DEVICES ?? 2000);
+const DEVICES = Number(process.env.FAULT_DEVICES ?? scaled(2000, 1000));
 const RETRY_AFTER_S = 1;
+/** Calm between two bursts of 429: shorter at CI's size, whose smaller send could end between two bursts. */
+const CALM_MS = scaled(1500, 600);
 
 let server: TestServer;
 let tenant: Tenant;
@@ -55,7 +57,7 @@ describe('30% UNAVAILABLE and bursts of 429, both with Retry-After', () => {
     let bursts = 0;
     const started = Date.now();
     while (!(await finished()) && Date.now() - started < 240_000) {
-      await sleep(1500);
+      await sleep(CALM_MS);
       server.emulator.setFaults({ ...steady, rates: { QUOTA_EXCEEDED: 1 } });
       bursts++;
       await sleep(400);
