@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/index.ts';
 import { devices } from '../src/db/schema.ts';
 import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';

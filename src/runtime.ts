@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
-import { type Config, parseEncryptionKey } from './config.ts';
+import { type Config, parseEncryptionKey } from './config/index.ts';
 import { type DatabaseHandle, openDatabase } from './db/client.ts';
 import { listenForEvents } from './db/events.listener.ts';
 import { createEmulator, type Emulator } from './emulator/emulator.ts';

@@ -10,7 +10,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { inject } from 'vitest';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/index.ts';
 import { type DatabaseHandle, openDatabase } from '../src/db/client.ts';
 import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';

@@ -380,7 +380,7 @@ describe('Sentry', () => {
 
   it('is off without SENTRY_DSN: the reporter does nothing', async () => {
     const { createErrorReporter, disabledReporter } = await import('../src/observability/error-reporter.ts');
-    const { loadConfig } = await import('../src/config.ts');
+    const { loadConfig } = await import('../src/config/index.ts');
     const reporter = await createErrorReporter(loadConfig({ NODE_ENV: 'test' }), createLogger('silent'));
     expect(reporter).toBe(disabledReporter);
     expect(reporter.enabled).toBe(false);

@@ -39,6 +39,25 @@ export async function query<T>(executor: Executor, statement: SQL): Promise<T[]>
   return result.rows;
 }
 
+/**
+ * Runs a data-changing statement that ends in `returning 1` and answers how many rows it changed, in one round
+ * trip (the rows themselves never leave the database).
+ */
+export async function countChanged(executor: Executor, statement: SQL): Promise<number> {
+  const [row] = await query<{ count: number }>(
+    executor,
+    sql`with changed as (${statement}) select count(*)::int as count from changed`,
+  );
+  return row?.count ?? 0;
+}
+
+/** Whether a statement failed on the unique index `constraint` (both drivers; Drizzle wraps the error in `cause`). */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  const found = (cause ?? {}) as { code?: unknown; constraint?: unknown };
+  return found.code === '23505' && found.constraint === constraint;
+}
+
 export interface OpenOptions {
   url?: string | undefined;
   dataDir?: string;

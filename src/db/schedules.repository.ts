@@ -1,6 +1,6 @@
 /** SQL for schedules: scheduled and recurring sends, and the scheduler's claim on the ones that are due. */
 import { and, asc, eq, lte, type SQL } from 'drizzle-orm';
-import type { Executor } from './client.ts';
+import { type Executor, isUniqueViolation } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { type ScheduleRecurrence, type ScheduleStatus, schedules } from './schema.ts';
 
@@ -88,7 +88,5 @@ export async function claimDueSchedules(ex: Executor, now: Date, limit: number):
 
 /** Whether an insert failed because the occurrence already has its notification (one per occurrence). */
 export function isOccurrenceTaken(error: unknown): boolean {
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const { code, constraint } = (cause ?? {}) as { code?: unknown; constraint?: unknown };
-  return code === '23505' && constraint === 'notifications_occurrence_idx';
+  return isUniqueViolation(error, 'notifications_occurrence_idx');
 }

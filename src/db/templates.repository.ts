@@ -1,7 +1,7 @@
 /** SQL for notification templates. Every statement is scoped to the tenant; names are unique per tenant. */
 import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { LocaleVariant, PlatformOverrides, TemplateOptions } from '../templates/engine.ts';
-import type { Executor } from './client.ts';
+import { type Executor, isUniqueViolation } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { templates } from './schema.ts';
 
@@ -27,13 +27,6 @@ export type TemplateValues = Pick<
 >;
 
 const ofTenant = (tenantId: string) => eq(templates.apiClientId, tenantId);
-
-/** Whether a failed statement broke the tenant's unique template names (a rename racing another). */
-function isNameTaken(error: unknown): boolean {
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const { code, constraint } = (cause ?? {}) as { code?: unknown; constraint?: unknown };
-  return code === '23505' && constraint === 'templates_name_idx';
-}
 
 /** Inserts a template; undefined when the tenant already has a template with that name. */
 export async function insertTemplate(
@@ -103,7 +96,7 @@ export async function updateTemplate(
       .returning();
     return (row as TemplateRow | undefined) ?? 'not_found';
   } catch (error) {
-    if (isNameTaken(error)) return 'name_taken';
+    if (isUniqueViolation(error, 'templates_name_idx')) return 'name_taken';
     throw error;
   }
 }

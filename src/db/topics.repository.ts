@@ -2,7 +2,7 @@
 
 import { and, asc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Platform } from '../domain/platform.ts';
-import { type Executor, query } from './client.ts';
+import { countChanged, type Executor, isUniqueViolation, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices, topicSubscriptions, topics } from './schema.ts';
 
@@ -12,13 +12,6 @@ const ofTenant = (tenantId: string, id: string) => and(eq(topics.apiClientId, te
 
 /** A list of ids as one bound jsonb parameter, expanded by jsonb_array_elements_text (any length, one statement). */
 const idArray = (ids: string[]) => sql`${JSON.stringify(ids)}::jsonb`;
-
-/** Whether a statement failed on the tenant's unique topic names (a rename to a name in use). */
-function isNameTaken(error: unknown): boolean {
-  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  const { code, constraint } = (cause ?? {}) as { code?: unknown; constraint?: unknown };
-  return code === '23505' && constraint === 'topics_name_idx';
-}
 
 /** Inserts a topic; undefined when the tenant already has a topic with that name. */
 export async function insertTopic(
@@ -109,7 +102,7 @@ export async function updateTopic(
       .returning();
     return row ?? 'not_found';
   } catch (error) {
-    if (isNameTaken(error)) return 'name_taken';
+    if (isUniqueViolation(error, 'topics_name_idx')) return 'name_taken';
     throw error;
   }
 }
@@ -188,17 +181,13 @@ export async function insertSubscriptions(
   deviceIds: string[],
 ): Promise<number> {
   if (deviceIds.length === 0) return 0;
-  const [row] = await query<{ count: number }>(
+  return countChanged(
     ex,
-    sql`with inserted as (
-        insert into topic_subscriptions (topic_id, device_id, api_client_id)
-        select ${topicId}::uuid, value::uuid, ${tenantId}::uuid from jsonb_array_elements_text(${idArray(deviceIds)})
-        on conflict (topic_id, device_id) do nothing
-        returning 1
-      )
-      select count(*)::int as count from inserted`,
+    sql`insert into topic_subscriptions (topic_id, device_id, api_client_id)
+      select ${topicId}::uuid, value::uuid, ${tenantId}::uuid from jsonb_array_elements_text(${idArray(deviceIds)})
+      on conflict (topic_id, device_id) do nothing
+      returning 1`,
   );
-  return row?.count ?? 0;
 }
 
 /** Removes the devices' subscriptions to the topic in one statement; returns how many there were. */
@@ -209,17 +198,13 @@ export async function deleteSubscriptions(
   deviceIds: string[],
 ): Promise<number> {
   if (deviceIds.length === 0) return 0;
-  const [row] = await query<{ count: number }>(
+  return countChanged(
     ex,
-    sql`with deleted as (
-        delete from topic_subscriptions
-        where api_client_id = ${tenantId} and topic_id = ${topicId}
-          and device_id in (select value::uuid from jsonb_array_elements_text(${idArray(deviceIds)}))
-        returning 1
-      )
-      select count(*)::int as count from deleted`,
+    sql`delete from topic_subscriptions
+      where api_client_id = ${tenantId} and topic_id = ${topicId}
+        and device_id in (select value::uuid from jsonb_array_elements_text(${idArray(deviceIds)}))
+      returning 1`,
   );
-  return row?.count ?? 0;
 }
 
 export interface SubscriberRow {

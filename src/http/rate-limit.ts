@@ -12,7 +12,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { AppError } from '../lib/errors.ts';
 import { effectiveLimit, type RateLimitGroup, rateLimitGroupOf } from '../lib/rate-limits.ts';
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import { AppError } from '../lib/errors.ts';
 
 /** Hashes of any inline script/style the bundled swagger-ui ships (none today); kept so an upgrade stays allowed. */

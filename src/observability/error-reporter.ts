@@ -3,7 +3,7 @@
  * @sentry/node is never even imported, so the reporter that is off costs nothing.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 
 /** Identifies what failed; values are ids, never payloads or credentials. */
 export type ErrorTags = Record<string, string | undefined>;

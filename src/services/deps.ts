@@ -6,7 +6,7 @@
  * `Executor` instead. The HTTP API gets them bound once: services/index.ts.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/index.ts';
 import type { Db } from '../db/client.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import type { ErrorReporter } from '../observability/error-reporter.ts';

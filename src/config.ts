@@ -1,2 +1,0 @@
-/** Kept for the importers of the former single-file config; the configuration lives in src/config/. */
-export * from './config/index.ts';
