@@ -2,6 +2,7 @@
  * Webhook workers: the dispatcher loop (outbox events → one delivery job per subscribed endpoint) and the
  * delivery job handler. Runs in every worker process; any number of them can run at once.
  */
+import { type PollLoop, startPollLoop } from '../lib/poll-loop.ts';
 import { createWebhookSender, type WebhookSender } from '../lib/webhook-sender.ts';
 import { QUEUES, webhookPayload } from '../queue/contract.ts';
 import type { ServiceDeps } from '../services/deps.ts';
@@ -23,29 +24,17 @@ export interface WebhookWorkers {
 }
 
 /** Starts the dispatcher loop; stop() waits for the round in progress. */
-function startDispatcher(deps: ServiceDeps): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let round: Promise<void> = Promise.resolve();
-  const run = async () => {
-    let pause = DISPATCH_INTERVAL_MS;
+function startDispatcher(deps: ServiceDeps): PollLoop {
+  return startPollLoop(async (stopped) => {
     try {
       // A full batch means more are waiting: take them at once.
-      while (!stopped && (await dispatchEvents(deps, DISPATCH_BATCH)) === DISPATCH_BATCH) {}
+      while (!stopped() && (await dispatchEvents(deps, DISPATCH_BATCH)) === DISPATCH_BATCH) {}
+      return DISPATCH_INTERVAL_MS;
     } catch (error) {
       deps.logger.error({ err: error }, 'webhook dispatch failed');
-      pause = DISPATCH_ERROR_PAUSE_MS;
+      return DISPATCH_ERROR_PAUSE_MS;
     }
-    if (!stopped) timer = setTimeout(() => (round = run()), pause).unref();
-  };
-  round = run();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await round;
-    },
-  };
+  });
 }
 
 export async function startWebhookWorkers(
