@@ -27,6 +27,7 @@ import { type PgBossQueue, startQueue } from './queue/pg-boss.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { EventStream } from './services/event-stream.service.ts';
 import { parseServiceAccount } from './services/firebase-projects.service.ts';
+import { SANDBOX_KEEPS, type SandboxInbox } from './services/sandbox-inbox.ts';
 
 export interface Runtime {
   deps: ServiceDeps;
@@ -84,6 +85,36 @@ function loadDefaultAccount(file: string): ServiceAccount {
   }
 }
 
+/** The sandbox's FCM endpoint: loopback only, on EMULATOR_PORT or a free port, keeping its newest messages. */
+async function startSandboxEmulator(port: number | undefined): Promise<Emulator> {
+  try {
+    return await createEmulator({ host: '127.0.0.1', port: port ?? 0, maxRecorded: SANDBOX_KEEPS });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new Error(
+      `EMULATOR_PORT ${port} is in use: choose another port for the sandbox emulator, or unset EMULATOR_PORT ` +
+        'to take a free one',
+    );
+  }
+}
+
+/** The emulator's recording as the sandbox inbox sees it: real sends only, newest first. */
+function sandboxInboxOf(emulator: Emulator): SandboxInbox {
+  return {
+    newestFirst: () =>
+      emulator
+        .received()
+        .filter((entry) => !entry.validateOnly)
+        .reverse()
+        .map((entry) => ({
+          seq: entry.seq,
+          receivedAt: entry.receivedAt,
+          message: entry.message,
+          outcome: entry.errorCode ?? 'sent',
+        })),
+  };
+}
+
 /** The live event stream of an API process, listening for the events every process commits. */
 async function startEventStream(
   database: DatabaseHandle,
@@ -119,7 +150,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (config.fcm.defaultCredentialsFile)
       defaultAccount = loadDefaultAccount(config.fcm.defaultCredentialsFile);
     if (config.fcm.emulator && !emulator) {
-      emulator = await createEmulator({ host: '127.0.0.1', port: 0 });
+      emulator = await startSandboxEmulator(config.fcm.emulatorPort);
       const running = emulator;
       closers.push(() => running.close());
     }
@@ -178,6 +209,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       metrics,
       errors,
       eventStream: options.roles.api ? await startEventStream(database, config, logger, closers) : undefined,
+      sandboxInbox: config.fcm.emulator && emulator ? sandboxInboxOf(emulator) : undefined,
       circuit: new CircuitBreaker(
         { ...config.circuit, probeLeaseMs: 2 * config.fcm.timeoutMs + 5_000 },
         {

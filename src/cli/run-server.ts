@@ -44,8 +44,9 @@ export async function runServer(command: string, roles: Roles): Promise<void> {
     console.log(
       `\n  fcm-server is running: ${base}\n  API docs:   ${base}/docs\n` +
         `  Create a client:  npx fcm-server create-client --name my-app\n` +
-        (runtime.emulator
-          ? '  FCM:        sandbox (in-process emulator): sends never leave this machine\n'
+        (runtime.deps.sandboxInbox && runtime.emulator
+          ? `  FCM sandbox: emulator at ${runtime.emulator.url}; what it received: GET /api/v1/sandbox/messages\n` +
+            '               sends never leave this machine (docs/emulator.md)\n'
           : ''),
     );
   }

@@ -19,6 +19,8 @@ export interface Config {
     /** undefined means: the in-process emulator decides the URL at start-up. */
     baseUrl: string | undefined;
     emulator: boolean;
+    /** Port of the in-process emulator; undefined: a free port chosen at start. */
+    emulatorPort: number | undefined;
     timeoutMs: number;
     sessions: number;
     defaultCredentialsFile: string | undefined;
@@ -85,6 +87,7 @@ export function configFromEnv(e: Env): Readonly<Config> {
     fcm: {
       baseUrl: emulator ? undefined : (e.FCM_BASE_URL ?? 'https://fcm.googleapis.com'),
       emulator,
+      emulatorPort: e.EMULATOR_PORT,
       timeoutMs: e.FCM_TIMEOUT_MS,
       sessions: e.FCM_HTTP2_SESSIONS,
       defaultCredentialsFile: e.GOOGLE_APPLICATION_CREDENTIALS,

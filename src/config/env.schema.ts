@@ -96,6 +96,8 @@ export const envSchema = z.object({
   FCM_BASE_URL: z.url({ message: 'must be an absolute URL such as https://fcm.googleapis.com' }).optional(),
   /** Run the FCM emulator inside the server and use it as the Firebase endpoint (the sandbox). */
   FCM_EMULATOR: bool.optional(),
+  /** Port of the in-process emulator (loopback only); unset: a free port chosen at start, shown in the banner. */
+  EMULATOR_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   FCM_TIMEOUT_MS: duration.default(10_000),
   FCM_HTTP2_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Server-wide default service account (path to the JSON), used for tenants without a Firebase project. */

@@ -140,6 +140,32 @@ describe('messages:send', () => {
     expect(emulator.stats().delivered).toBe(4);
   });
 
+  it('numbers recorded messages in order, and keeps counting after a reset', async () => {
+    await send({ message: { token: 'n1' } });
+    await send({ message: { token: 'n2' } });
+    const [first, second] = emulator.received();
+    expect(second!.seq).toBe(first!.seq + 1);
+    emulator.reset();
+    await send({ message: { token: 'n3' } });
+    expect(emulator.received()[0]!.seq).toBeGreaterThan(second!.seq);
+  });
+
+  it('fails real sends to the magic token prefixes, but lets their validate_only dry runs pass', async () => {
+    for (const [token, status, code] of [
+      ['unregistered-abc12345', 404, 'UNREGISTERED'],
+      ['invalid-abc12345', 400, 'INVALID_ARGUMENT'],
+    ] as const) {
+      const dryRun = await send({ message: { token }, validate_only: true });
+      expect(dryRun.status, token).toBe(200);
+      const real = await send({ message: { token } });
+      expect(real.status, token).toBe(status);
+      expect(await real.json()).toMatchObject({ error: { details: [{ errorCode: code }] } });
+    }
+    // A token configured to fail is refused by dry runs too, as FCM refuses a dead token's dry run.
+    emulator.setFaults({ tokens: { 'dead-token-1': 'UNREGISTERED' } });
+    expect((await send({ message: { token: 'dead-token-1' }, validate_only: true })).status).toBe(404);
+  });
+
   it('injects faults by rate', async () => {
     emulator.setFaults({ rates: { INTERNAL: 1 }, retryAfter: 2 });
     const response = await send({ message: { token: 'abc' } });

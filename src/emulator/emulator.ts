@@ -42,6 +42,8 @@ export interface EmulatorFaults {
 }
 
 export interface ReceivedMessage {
+  /** 1, 2, 3… in the order received, never reused (not even after a reset): a stable position for paging. */
+  seq: number;
   projectId: string;
   message: Record<string, unknown>;
   validateOnly: boolean;
@@ -128,7 +130,12 @@ const FAULT_ANSWERS: Record<Exclude<FaultCode, 'CONNECTION_RESET'>, [number, str
   THIRD_PARTY_AUTH_ERROR: [401, 'UNAUTHENTICATED', 'Auth error from APNS or Web Push Service'],
 };
 
-/** Token prefixes that always fail, so demos can show dead tokens without configuring anything. */
+/**
+ * Token prefixes that fail real sends, so demos can show dead tokens without configuring anything. A
+ * validate_only dry run of such a token passes: the server dry-runs every token it registers, and a sandbox
+ * user must be able to register a token that will fail at send time (a token configured with setFaults fails
+ * dry runs too, as a dead token does on FCM).
+ */
 const TOKEN_PREFIX_FAULTS: ReadonlyArray<[string, FaultCode]> = [
   ['unregistered-', 'UNREGISTERED'],
   ['invalid-', 'INVALID_ARGUMENT'],
@@ -183,6 +190,7 @@ class EmulatorState {
   readonly #log: RingBuffer<ReceivedMessage>;
   #faults: EmulatorFaults = {};
   #stats: EmulatorStats = emptyStats();
+  #seq = 0;
 
   constructor(options: EmulatorOptions) {
     this.#latencyMs = options.latencyMs ?? 0;
@@ -348,6 +356,7 @@ class EmulatorState {
     const record = (reply: Reply | undefined, errorCode?: string, messageId?: string) => {
       if (!('message' in request) || this.#recording !== 'full') return;
       this.#log.push({
+        seq: ++this.#seq,
         projectId,
         message: request.message,
         validateOnly: request.validateOnly,
@@ -362,7 +371,10 @@ class EmulatorState {
       this.#countError('INVALID_ARGUMENT');
       return exchange.reply(fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', request.error));
     }
-    const fault = this.#faultFor(request.target.kind === 'token' ? request.target.value : undefined);
+    const fault = this.#faultFor(
+      request.target.kind === 'token' ? request.target.value : undefined,
+      request.validateOnly,
+    );
     if (fault === 'CONNECTION_RESET') {
       this.#countError(fault);
       record(undefined, fault);
@@ -398,11 +410,13 @@ class EmulatorState {
     return token;
   }
 
-  #faultFor(deviceToken: string | undefined): FaultCode | undefined {
+  #faultFor(deviceToken: string | undefined, validateOnly: boolean): FaultCode | undefined {
     if (deviceToken !== undefined) {
       const configured = this.#faults.tokens?.[deviceToken];
       if (configured) return configured;
-      for (const [prefix, code] of TOKEN_PREFIX_FAULTS) if (deviceToken.startsWith(prefix)) return code;
+      if (!validateOnly) {
+        for (const [prefix, code] of TOKEN_PREFIX_FAULTS) if (deviceToken.startsWith(prefix)) return code;
+      }
     }
     for (const [code, probability] of Object.entries(this.#faults.rates ?? {})) {
       if (probability !== undefined && Math.random() < probability) return code as FaultCode;

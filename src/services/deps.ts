@@ -15,6 +15,7 @@ import type { CircuitBreaker } from '../push/circuit-breaker.ts';
 import type { PushProvider, ServiceAccount } from '../push/push-provider.ts';
 import type { JobQueue } from '../queue/contract.ts';
 import type { EventStream } from './event-stream.service.ts';
+import type { SandboxInbox } from './sandbox-inbox.ts';
 
 export interface ServiceDeps {
   config: Readonly<Config>;
@@ -36,4 +37,6 @@ export interface ServiceDeps {
   eventStream?: EventStream | undefined;
   /** Per-Firebase-project circuit breaker of this process; `circuit.fcmState()` is for readiness checks. */
   circuit: CircuitBreaker;
+  /** What the in-process emulator received, when it is the FCM endpoint (the sandbox); never in production. */
+  sandboxInbox?: SandboxInbox | undefined;
 }

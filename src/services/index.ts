@@ -44,6 +44,7 @@ import {
   replaceProfile,
 } from './profiles.service.ts';
 import { purgeSoftDeleted, restoreDevice, restoreProfile } from './retention.service.ts';
+import { listSandboxMessagePage } from './sandbox.service.ts';
 import { changeSchedule, createSchedule, getSchedule, listSchedulePage } from './schedules.service.ts';
 import {
   createTemplate,
@@ -134,6 +135,8 @@ export function createServices(deps: ServiceDeps) {
       restoreProfile,
     }),
     retention: bind(deps, { purgeSoftDeleted }),
+    /** What the in-process emulator received: in sandbox mode only (its route exists only then). */
+    sandbox: deps.sandboxInbox ? bind(deps, { listSandboxMessagePage }) : undefined,
     schedules: bind(deps, { createSchedule, getSchedule, listSchedulePage, changeSchedule }),
     templates: bind(deps, {
       createTemplate,
