@@ -145,6 +145,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   try {
     const errors = await createErrorReporter(config, logger);
     closers.push(() => errors.flush(2_000));
+    // The database first: a second server on the same data directory is told so, not that a port is taken.
+    const database =
+      options.database ??
+      (await openDatabase({
+        url: config.database.url,
+        dataDir: config.database.dataDir,
+        poolSize: config.database.poolSize,
+      }));
+    closers.push(() => database.close());
     let emulator = options.emulator;
     let defaultAccount: ServiceAccount | undefined;
     if (config.fcm.defaultCredentialsFile)
@@ -165,14 +174,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const baseUrl = config.fcm.baseUrl ?? emulator?.url;
     if (!baseUrl) throw new Error('FCM_BASE_URL is not set and the emulator is off');
 
-    const database =
-      options.database ??
-      (await openDatabase({
-        url: config.database.url,
-        dataDir: config.database.dataDir,
-        poolSize: config.database.poolSize,
-      }));
-    closers.push(() => database.close());
     // Read on scrape only, and the queue is started below, before anything can scrape.
     const metrics = new Metrics({ queueDepths: () => queue.depths() });
     // Closers run in reverse: the API stops accepting, then workers drain their in-flight batches (which

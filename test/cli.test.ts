@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,8 +26,21 @@ const env: NodeJS.ProcessEnv = {
 delete env.DATABASE_URL;
 let server: ChildProcess;
 let baseUrl: string;
+let banner: string;
+let emulatorPort: number;
+
+/** A port that was free a moment ago, for EMULATOR_PORT. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 beforeAll(async () => {
+  emulatorPort = await freePort();
+  env.EMULATOR_PORT = String(emulatorPort);
   server = spawn(process.execPath, [bin, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   server.stdout!.on('data', (chunk) => {
@@ -40,6 +54,7 @@ beforeAll(async () => {
     30_000,
     `the server to start (output so far: ${output})`,
   );
+  banner = await waitFor(async () => (/FCM sandbox: .*\n/.test(output) ? output : undefined));
 }, 40_000);
 
 afterAll(async () => {
@@ -92,6 +107,20 @@ describe('fcm-server CLI', () => {
       return body.notification.status === 'completed' ? body : undefined;
     });
     expect(report.by_status).toEqual({ sent: 1 });
+
+    // The banner says where the sandbox emulator listens (EMULATOR_PORT) and how to see what it received.
+    expect(banner).toContain(
+      `FCM sandbox: emulator at http://127.0.0.1:${emulatorPort}; what it received: GET /api/v1/sandbox/messages`,
+    );
+    const inbox = (await (await fetch(`${baseUrl}/api/v1/sandbox/messages`, { headers })).json()) as {
+      items: Array<{ outcome: string; message: { token_suffix: string; notification: { title: string } } }>;
+    };
+    expect(inbox.items).toMatchObject([
+      {
+        outcome: 'sent',
+        message: { token_suffix: '-token-1', notification: { title: 'Hello from the sandbox' } },
+      },
+    ]);
   });
 
   it('rejects bad arguments with a usage message', async () => {

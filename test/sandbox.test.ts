@@ -103,6 +103,20 @@ describe('magic tokens from device registration to the sandbox inbox', () => {
   });
 });
 
+describe('the documented token rules', () => {
+  it('takes 8 to 4,096 printable ASCII characters without spaces, and refuses anything else with 422', async () => {
+    for (const token of ['1234567', 'has space-123', 'ünïcode-token', 'x'.repeat(4097)]) {
+      const response = await server.as(a, 'POST', '/api/v1/devices/', { platform: 'web', token });
+      expect(response.statusCode, token).toBe(422);
+      expect(errorOf(response)).toMatchObject({ code: 'validation_error' });
+    }
+    for (const token of ['12345678', `y${'!~'.repeat(2047)}z`]) {
+      const response = await server.as(a, 'POST', '/api/v1/devices/', { platform: 'web', token });
+      expect(response.statusCode, token.slice(0, 20)).toBe(201);
+    }
+  });
+});
+
 describe('GET /api/v1/sandbox/messages', () => {
   it('lists only real sends, newest first, with cursor paging and the device and notification filters', async () => {
     const token = `good-token-${Date.now()}`;

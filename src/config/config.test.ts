@@ -34,7 +34,9 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ env: 'development', port: 8080, host: '127.0.0.1', production: false });
     expect(config.database).toMatchObject({ url: undefined, dataDir: './data' });
-    expect(config.fcm).toMatchObject({ emulator: true, baseUrl: undefined });
+    expect(config.fcm).toMatchObject({ emulator: true, baseUrl: undefined, emulatorPort: undefined });
+    expect(loadConfig({ EMULATOR_PORT: '8099' }).fcm.emulatorPort).toBe(8099);
+    expect(() => loadConfig({ EMULATOR_PORT: '70000' })).toThrowError(/EMULATOR_PORT/);
   });
 
   it('names every invalid variable', () => {

@@ -76,12 +76,15 @@ const owner = {
 const oneOwner = (value: { profile_id?: unknown; phone_number?: unknown; external_id?: unknown }) =>
   [value.profile_id, value.phone_number, value.external_id].filter((v) => v !== undefined).length <= 1;
 
+const TOKEN_RULES = '8 to 4,096 characters, printable ASCII without spaces';
+
 /** FCM registration tokens are URL-safe text, typically ~160 characters. */
 const tokenSchema = z
   .string()
   .min(8)
   .max(4096)
-  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .meta({ description: `The FCM registration token: ${TOKEN_RULES}` });
 
 const registerBody = z
   .strictObject({ platform: platformSchema, token: tokenSchema, ...owner, ...metadata })
@@ -108,9 +111,12 @@ export const deviceRoutes =
           tags: ['devices'],
           summary: 'Register a device (re-registering a known token updates that device)',
           description:
-            'The token is checked with an FCM dry run (validate_only) first: a token FCM calls unregistered or ' +
-            'invalid is refused with 422 invalid_token and nothing is stored. When FCM cannot answer (outage, ' +
-            'timeout, throttling) the registration is accepted.',
+            `The token: ${TOKEN_RULES} (422 validation_error otherwise). It is checked with an FCM dry run ` +
+            '(validate_only) first: a token FCM calls unregistered or invalid is refused with 422 invalid_token ' +
+            'and nothing is stored. When FCM cannot answer (outage, timeout, throttling) the registration is ' +
+            'accepted. In the sandbox (the in-process FCM emulator), tokens starting with `unregistered-` or ' +
+            '`invalid-` pass the dry run and fail at send time (UNREGISTERED, INVALID_ARGUMENT), so a dead ' +
+            'token can be tried end to end: see GET /sandbox/messages and docs/emulator.md.',
           body: registerBody,
           response: {
             200: deviceSchema,
