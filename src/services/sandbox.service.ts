@@ -1,7 +1,7 @@
 /**
  * The sandbox inbox (GET /api/v1/sandbox/messages): what the in-process emulator received for the calling
  * tenant's own devices, newest first, so a sandbox user sees exactly what FCM would have been sent and what it
- * answered. The emulator keeps only its newest messages (SandboxInbox.capacity); older ones are gone.
+ * answered. The emulator keeps only its newest messages (SANDBOX_KEEPS); older ones are gone.
  */
 
 import { matchSandboxMessages, type SandboxCandidate, type SandboxFilter } from '../db/sandbox.repository.ts';
