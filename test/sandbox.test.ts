@@ -178,8 +178,14 @@ describe('GET /api/v1/sandbox/messages', () => {
     const [, operation] = Object.entries(doc.paths).find(([path]) =>
       path.startsWith('/api/v1/sandbox/messages'),
     )!;
-    const get = (operation as Record<string, { responses: Record<string, unknown>; summary: string }>).get!;
+    const get = (
+      operation as Record<
+        string,
+        { responses: Record<string, unknown>; summary: string; operationId: string }
+      >
+    ).get!;
     expect(get.summary).toMatch(/sandbox/i);
+    expect(get).toMatchObject({ operationId: 'listSandboxMessages' });
     expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '429']));
     expect(doc.components.schemas.SandboxMessage.example).toMatchObject({ outcome: 'sent' });
   });

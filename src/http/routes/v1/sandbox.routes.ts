@@ -57,6 +57,7 @@ export const sandboxRoutes =
         config: { scope: 'read' },
         schema: {
           tags: ['sandbox'],
+          operationId: 'listSandboxMessages',
           summary: 'List what the sandbox FCM emulator received for your devices',
           description:
             'Sandbox mode only (the in-process emulator is the FCM endpoint: FCM_BASE_URL unset outside ' +
