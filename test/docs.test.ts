@@ -94,7 +94,7 @@ function blocksOf(file: string): Block[] {
 
 // The reader's shell, plus the two observation helpers: curl keeps every answer, __expect ties the last one to
 // a documented answer. The counter lives in a file because curl often runs in a subshell: NID=$(curl … | node …).
-const PRELUDE = String.raw`
+const PRELUDE = `
 set -o pipefail
 trap 'echo "✗ exit status $? at line $LINENO of the block: $BASH_COMMAND" >&2' ERR
 curl() {
@@ -165,8 +165,10 @@ class Session {
   constructor(name: string) {
     this.state = mkdtempSync(join(tmpdir(), `fcm-docs-${name.replace(/\W/g, '-')}-`));
     writeFileSync(join(this.state, 'n'), '0');
+    // Detached: its own process group, so close() also stops what a doc started in the background.
     this.shell = spawn('bash', ['--noprofile', '--norc'], {
       cwd: root,
+      detached: true,
       env: readerEnv({ DATA_DIR: dataDir, DOCS_STATE: this.state }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -204,7 +206,11 @@ class Session {
   }
 
   close(): void {
-    if (this.exited === null) this.shell.kill('SIGTERM');
+    try {
+      process.kill(-this.shell.pid!, 'SIGTERM');
+    } catch {
+      // The group is gone already: every process of it has exited.
+    }
     rmSync(this.state, { recursive: true, force: true });
   }
 }
