@@ -147,6 +147,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  const skipped = files.flatMap((file) =>
+    blocksOf(file).flatMap((block) => (block.skip ? [`  ${block.file}:${block.line}: ${block.skip}`] : [])),
+  );
+  console.log(`docs blocks skipped (${skipped.length}):\n${skipped.join('\n')}`);
   if (server && server.exitCode === null) {
     const exited = new Promise((resolve) => server.once('exit', resolve));
     server.kill('SIGTERM');
