@@ -1,8 +1,9 @@
 /**
  * The documented answers of the executable docs: a `# → 202 {"status": "queued", …}` comment after a curl line
  * says what the reader gets. The status is compared exactly; the JSON is read loosely, the way a reader reads it:
- * `…` (or `...`) stands for "anything here" (a whole value, the rest of an array or object, or part of a
- * string: "evt_…"), and an object shown is a subset of the actual one (the docs show the fields that matter).
+ * `…` (or `...`) stands for "anything here": a whole value, the rest of an array or object, or, inside quotes, any
+ * text ("…" is some string, "evt_…" one that starts so). An object shown is a subset of the actual one: the docs
+ * show the fields that matter.
  */
 
 /** What a `# →` comment promises: a status, a JSON shape, or both. */
@@ -38,7 +39,10 @@ export function parseExpectation(text: string): Expectation {
 
 class Reader {
   private at = 0;
-  constructor(private readonly text: string) {}
+  private readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
 
   value(): Pattern {
     this.space();

@@ -14,6 +14,7 @@
  * start, and the PostgreSQL paths are the rest of the suite's job.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -151,10 +152,9 @@ afterAll(async () => {
     blocksOf(file).flatMap((block) => (block.skip ? [`  ${block.file}:${block.line}: ${block.skip}`] : [])),
   );
   console.log(`docs blocks skipped (${skipped.length}):\n${skipped.join('\n')}`);
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
+  if (server?.exitCode === null) {
     server.kill('SIGTERM');
-    await exited;
+    await once(server, 'exit');
   }
   rmSync(dataDir, { recursive: true, force: true });
 });
