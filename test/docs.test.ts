@@ -142,10 +142,11 @@ beforeAll(async () => {
   server.stderr!.on('data', collect);
   await waitFor(
     async () => (serverOutput.includes('fcm-server is running') ? true : undefined),
-    40_000,
+    // Generous: on a loaded CI machine a cold start (migrations included) has taken over a minute.
+    110_000,
     `the server to start (output so far: ${serverOutput})`,
   );
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   const skipped = files.flatMap((file) =>
