@@ -36,6 +36,11 @@ export const createClient = defineCommand({
       description: 'ISO 8601 date-time after which the token stops working',
     },
     json: { type: 'boolean', description: 'print {"client_id": …, "client_token": …}' },
+    shell: {
+      type: 'boolean',
+      description:
+        'print `export CID=… TOK=…` for a shell: eval "$(fcm-server create-client --name NAME --shell)"',
+    },
   },
   async run({ values }) {
     const name = values.name?.trim();
@@ -57,7 +62,10 @@ export const createClient = defineCommand({
       (server) => callLocalServer<IssuedToken>(server, '/clients', input),
       (db) => adminCommands.createClient({ db }, input),
     );
-    if (values.json) {
+    if (values.shell) {
+      // Single-quoted: ids and tokens are URL-safe, so no quote inside can end the string early.
+      console.log(`export CID='${created.clientId}' TOK='${created.clientToken}'`);
+    } else if (values.json) {
       console.log(JSON.stringify({ client_id: created.clientId, client_token: created.clientToken }));
     } else {
       console.log(
