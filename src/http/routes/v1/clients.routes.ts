@@ -154,6 +154,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.create') },
         schema: {
+          operationId: 'createClient',
           tags: ['admin'],
           summary: 'Create an API client (a tenant); its token is in this response only',
           body: createBody,
@@ -177,6 +178,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin' },
         schema: {
+          operationId: 'listClients',
           tags: ['admin'],
           summary: 'List API clients',
           querystring: z.strictObject({ ...pageQuery, active: queryBool.optional() }),
@@ -194,6 +196,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin' },
         schema: {
+          operationId: 'getClient',
           tags: ['admin'],
           summary: 'Get an API client',
           params: idParams,
@@ -208,6 +211,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.update') },
         schema: {
+          operationId: 'updateClient',
           tags: ['admin'],
           summary: 'Update an API client (fields not sent are kept; expires_at null removes the expiry)',
           params: idParams,
@@ -223,6 +227,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.rotate') },
         schema: {
+          operationId: 'rotateClientToken',
           tags: ['admin'],
           summary: 'Issue a new token; the old one keeps working for grace_seconds',
           description:
@@ -247,6 +252,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.revoke') },
         schema: {
+          operationId: 'revokeClient',
           tags: ['admin'],
           summary: 'Revoke the client’s tokens now (current and previous): 401 token_revoked',
           params: idParams,
@@ -261,6 +267,7 @@ export const clientRoutes =
       {
         config: { scope: 'any' },
         schema: {
+          operationId: 'getOwnClient',
           tags: ['clients'],
           summary: 'The calling client: scopes, expiry, allowlist, rate limits',
           response: { 200: clientSchema, ...authErrors },
@@ -274,6 +281,7 @@ export const clientRoutes =
       {
         config: { scope: 'any' },
         schema: {
+          operationId: 'rotateOwnClientToken',
           tags: ['clients'],
           summary: 'Rotate your own token (use grace_seconds 0 when it leaked)',
           description:

@@ -107,6 +107,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listDeadLetters',
           tags: ['dead letters'],
           summary: 'List dead letters (deliveries that failed every attempt), newest first',
           querystring: z.strictObject({ ...pageQuery, ...filterFields }),
@@ -129,6 +130,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getDeadLetter',
           tags: ['dead letters'],
           summary: 'Get a dead letter',
           params: z.object({ id: deliveryId.meta({ example: '1042' }) }),
@@ -143,6 +145,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'requeueDeadLetters',
           tags: ['dead letters'],
           summary: 'Send dead letters again through the normal send path',
           description:
@@ -169,6 +172,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'discardDeadLetters',
           tags: ['dead letters'],
           summary: 'Give dead letters up: they become failed, with their error kept',
           body: discardBody,

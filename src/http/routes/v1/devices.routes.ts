@@ -105,6 +105,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'registerDevice',
           tags: ['devices'],
           summary: 'Register a device (re-registering a known token updates that device)',
           description:
@@ -135,6 +136,7 @@ export const deviceRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listDevices',
           tags: ['devices'],
           summary: 'List devices',
           querystring: z.strictObject({
@@ -163,6 +165,7 @@ export const deviceRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getDevice',
           tags: ['devices'],
           summary: 'Get a device',
           params: idParams,
@@ -177,6 +180,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateDevice',
           tags: ['devices'],
           summary: 'Update a device (fields not sent are kept)',
           params: idParams,
@@ -199,6 +203,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteDevice',
           tags: ['devices'],
           summary:
             'Delete a device: it is deactivated at once and can be restored during the retention period',
@@ -221,6 +226,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'restoreDevice',
           tags: ['devices'],
           summary: 'Restore a deleted device',
           description:

@@ -38,6 +38,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Register a Firebase service account (a known project_id replaces its key)',
           body: z.strictObject({
@@ -66,6 +67,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listFirebaseProjects',
           tags: ['firebase projects'],
           summary: 'List Firebase projects',
           response: { 200: z.object({ items: z.array(projectSchema) }), ...authErrors },
@@ -81,6 +83,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Get a Firebase project',
           params: idParams,
@@ -96,6 +99,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'setDefaultFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Make this the default project for sends',
           params: idParams,
@@ -111,6 +115,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Remove a Firebase project and its credentials',
           params: idParams,

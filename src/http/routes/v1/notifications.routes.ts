@@ -105,6 +105,7 @@ export const notificationRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listNotifications',
           tags: ['notifications'],
           summary: 'List notifications, newest first',
           querystring: z.strictObject({
@@ -143,6 +144,7 @@ export const notificationRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getNotification',
           tags: ['notifications'],
           summary: 'Get a notification',
           params: idParams,
@@ -158,6 +160,7 @@ export const notificationRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getNotificationStatus',
           tags: ['notifications'],
           summary: 'Delivery status: counts by status and platform, and the deliveries (paginated)',
           params: idParams,

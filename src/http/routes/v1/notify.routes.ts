@@ -120,6 +120,7 @@ export const notifyRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'sendNotification',
           tags: ['notify'],
           summary: 'Send a notification to a profile, devices, a topic or all devices (optionally filtered)',
           description:
@@ -147,6 +148,7 @@ export const notifyRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'sendToTopic',
           tags: ['notify'],
           summary: 'Send to every active device subscribed to a topic',
           description:
@@ -175,6 +177,7 @@ export const notifyRoutes =
         // 10,000 targets with their own variables need more room than a single send.
         bodyLimit: Math.max(config.bodyLimitBytes, 16_000_000),
         schema: {
+          operationId: 'sendBulk',
           tags: ['notify'],
           summary: `Send one notification to up to ${MAX_BULK_TARGETS.toLocaleString('en')} targets`,
           description:

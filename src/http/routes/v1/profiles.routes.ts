@@ -51,6 +51,7 @@ export const profileRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createProfile',
           tags: ['profiles'],
           summary: 'Create a profile',
           body: profileInput,
@@ -68,6 +69,7 @@ export const profileRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listProfiles',
           tags: ['profiles'],
           summary: 'List profiles',
           querystring: z.strictObject({
@@ -94,6 +96,7 @@ export const profileRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getProfile',
           tags: ['profiles'],
           summary: 'Get a profile',
           params: idParams,
@@ -108,6 +111,7 @@ export const profileRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateProfile',
           tags: ['profiles'],
           summary: 'Update a profile (fields not sent are kept)',
           params: idParams,
@@ -130,6 +134,7 @@ export const profileRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteProfile',
           tags: ['profiles'],
           summary: 'Delete a profile (soft delete; its devices are deactivated)',
           description:
@@ -151,6 +156,7 @@ export const profileRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'restoreProfile',
           tags: ['profiles'],
           summary: 'Restore a deleted profile, and the devices its deletion deactivated',
           description:

@@ -12,6 +12,7 @@ export const receiptRoutes =
       '/receipts',
       {
         schema: {
+          operationId: 'recordReceipt',
           tags: ['receipts'],
           summary: 'Report a delivery as delivered or read',
           description:

@@ -106,6 +106,7 @@ export const scheduleRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'scheduleNotification',
           tags: ['schedules'],
           summary: 'Schedule a send, once or recurring',
           description:
@@ -137,6 +138,7 @@ export const scheduleRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listSchedules',
           tags: ['schedules'],
           summary: 'List schedules, oldest first',
           querystring: z.strictObject({
@@ -163,6 +165,7 @@ export const scheduleRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getSchedule',
           tags: ['schedules'],
           summary: 'Get a schedule',
           params: idParams,
@@ -178,6 +181,7 @@ export const scheduleRoutes =
         {
           config: { scope: 'send' },
           schema: {
+            operationId: `${action}Schedule`,
             tags: ['schedules'],
             summary: ACTION_SUMMARIES[action],
             params: idParams,

@@ -167,6 +167,7 @@ export const templateRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createTemplate',
           tags: ['templates'],
           summary: 'Create a template',
           body: templateInput,
@@ -184,6 +185,7 @@ export const templateRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listTemplates',
           tags: ['templates'],
           summary: 'List templates',
           querystring: z.strictObject({
@@ -210,6 +212,7 @@ export const templateRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getTemplate',
           tags: ['templates'],
           summary: 'Get a template',
           params: idParams,
@@ -224,6 +227,7 @@ export const templateRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateTemplate',
           tags: ['templates'],
           summary: 'Replace a template (fields not sent are cleared)',
           params: idParams,
@@ -246,6 +250,7 @@ export const templateRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteTemplate',
           tags: ['templates'],
           summary: 'Delete a template',
           params: idParams,
@@ -263,6 +268,7 @@ export const templateRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'previewTemplate',
           tags: ['templates'],
           summary: 'Render a template with variables, as a device with the given locale would get it',
           params: idParams,

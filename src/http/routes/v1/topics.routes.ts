@@ -120,12 +120,14 @@ const subscriberSchema = z
 
 /** Subscribe and unsubscribe take the same request and differ in what they answer. */
 const membershipOptions = <Result extends z.ZodType>(
+  operationId: string,
   summary: string,
   description: string,
   result: Result,
 ) => ({
   config: { scope: 'manage' as const },
   schema: {
+    operationId,
     tags: ['topics'],
     summary,
     description,
@@ -143,6 +145,7 @@ export const topicRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createTopic',
           tags: ['topics'],
           summary: 'Create a topic',
           body: topicInput,
@@ -158,6 +161,7 @@ export const topicRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listTopics',
           tags: ['topics'],
           summary: 'List topics',
           querystring: z.strictObject({
@@ -188,6 +192,7 @@ export const topicRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getTopic',
           tags: ['topics'],
           summary: 'Get a topic',
           params: idParams,
@@ -202,6 +207,7 @@ export const topicRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateTopic',
           tags: ['topics'],
           summary: 'Replace a topic (a description not sent is cleared)',
           params: idParams,
@@ -224,6 +230,7 @@ export const topicRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteTopic',
           tags: ['topics'],
           summary: 'Delete a topic and its subscriptions',
           params: idParams,
@@ -239,6 +246,7 @@ export const topicRoutes =
     app.post(
       '/topics/:id/subscribe',
       membershipOptions(
+        'subscribeToTopic',
         'Subscribe devices, and the active devices of profiles, to a topic',
         'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
           'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
@@ -251,6 +259,7 @@ export const topicRoutes =
     app.post(
       '/topics/:id/unsubscribe',
       membershipOptions(
+        'unsubscribeFromTopic',
         'Unsubscribe devices, and all devices of profiles, from a topic',
         'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
         unsubscribeResultSchema,
@@ -264,6 +273,7 @@ export const topicRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listTopicSubscribers',
           tags: ['topics'],
           summary: 'List the active devices subscribed to a topic',
           params: idParams,

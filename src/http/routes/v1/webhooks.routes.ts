@@ -90,6 +90,7 @@ export const webhookRoutes =
         // Not idempotent on purpose: the reply holds the secret, which must not be stored for replays.
         config: { scope: 'manage' },
         schema: {
+          operationId: 'createWebhook',
           tags: ['webhooks'],
           summary: 'Register a webhook endpoint (the reply holds its signing secret, shown once)',
           body: z
@@ -119,6 +120,7 @@ export const webhookRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listWebhooks',
           tags: ['webhooks'],
           summary: 'List webhook endpoints',
           querystring: z.strictObject({
@@ -139,6 +141,7 @@ export const webhookRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getWebhook',
           tags: ['webhooks'],
           summary: 'Get a webhook endpoint',
           params: idParams,
@@ -153,6 +156,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateWebhook',
           tags: ['webhooks'],
           summary:
             'Update a webhook endpoint (fields not sent are kept; is_active true resets the failure count)',
@@ -177,6 +181,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteWebhook',
           tags: ['webhooks'],
           summary: 'Delete a webhook endpoint and its attempt log',
           params: idParams,
@@ -194,6 +199,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'rotateWebhookSecret',
           tags: ['webhooks'],
           summary: 'Replace the signing secret; the old one keeps signing alongside it for the grace period',
           params: idParams,
@@ -228,6 +234,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'testWebhook',
           tags: ['webhooks'],
           summary: 'Send a webhook.test event to this endpoint now (delivered and retried like any event)',
           params: idParams,
@@ -252,6 +259,7 @@ export const webhookRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listWebhookDeliveries',
           tags: ['webhooks'],
           summary: 'The delivery attempts to this endpoint, newest first',
           params: idParams,
