@@ -5,7 +5,8 @@
  *   node scripts/openapi.ts [output-file]
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import type { Db } from '../src/db/client.ts';
@@ -25,7 +26,9 @@ function unreachable<T>(what: string): T {
     {
       get(_target, property) {
         if (property === 'then') return undefined;
-        throw new Error(`scripts/openapi.ts: ${what}.${String(property)} used while only building the document`);
+        throw new Error(
+          `scripts/openapi.ts: ${what}.${String(property)} used while only building the document`,
+        );
       },
     },
   ) as T;
@@ -48,12 +51,13 @@ const app = await buildApp({
   push: unreachable<PushProvider>('push'),
   logger: createLogger('silent'),
   defaultAccount: undefined,
-  metrics: new Metrics({ queueDepths: async () => ({}) }),
+  metrics: new Metrics({ queueDepths: async () => [] }),
   errors: disabledReporter,
   // Present, so that /events/stream is registered and documented as it is in a server.
   eventStream: unreachable<EventStream>('eventStream'),
   circuit: new CircuitBreaker(config.circuit, {}),
 });
 await app.ready();
+mkdirSync(dirname(output), { recursive: true });
 writeFileSync(output, `${JSON.stringify(app.swagger(), null, 2)}\n`);
 await app.close();
