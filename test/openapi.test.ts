@@ -52,7 +52,7 @@ interface Operation {
   summary?: string;
   tags?: string[];
   requestBody?: Json;
-  parameters?: { schema?: Json; example?: unknown }[];
+  parameters?: { name: string; schema?: Json; example?: unknown }[];
   responses?: Record<string, Json>;
 }
 
@@ -139,10 +139,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes the WebSocket event stream and /metrics as the server serves them', async () => {
-    const paths = doc.paths as Record<
-      string,
-      Record<string, Operation & { parameters?: { name: string }[] }>
-    >;
+    const paths = doc.paths as Record<string, Record<string, Operation>>;
     const stream = paths['/api/v1/events/stream']?.get;
     expect(stream?.operationId).toBe('streamEvents');
     expect(Object.keys(stream?.responses ?? {})).toContain('101');

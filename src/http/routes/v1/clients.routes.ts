@@ -91,13 +91,14 @@ const createBody = z
     expires_at: settings.expires_at.optional(),
   })
   .meta({
-    example: {
-      name: 'shop-backend',
-      scopes: ['send', 'read'],
-      ip_allowlist: ['203.0.113.0/24'],
-      rate_limits: { send: 500 },
-      expires_at: '2027-06-30T00:00:00Z',
-    },
+    examples: [
+      {
+        name: 'shop-backend',
+        scopes: ['send', 'read'],
+        ip_allowlist: ['203.0.113.0/24'],
+        rate_limits: { send: 500 },
+      },
+    ],
   });
 
 const updateBody = z
@@ -109,7 +110,7 @@ const updateBody = z
     expires_at: settings.expires_at.optional(),
     is_active: z.boolean().optional().meta({ description: 'false: every call answers 401 client_disabled' }),
   })
-  .meta({ example: { scopes: ['send', 'read', 'manage'], is_active: true } });
+  .meta({ examples: [{ scopes: ['send', 'read', 'manage'], is_active: true }] });
 
 const rotateBody = z
   .strictObject({
@@ -124,7 +125,8 @@ const rotateBody = z
       }),
   })
   // No body at all is fine: the default grace period.
-  .nullish();
+  .nullish()
+  .meta({ examples: [{ grace_seconds: 3600 }] });
 
 const toInput = (body: {
   name?: string | undefined;

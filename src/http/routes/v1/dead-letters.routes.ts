@@ -6,7 +6,7 @@ import type { DeadLetterFilter } from '../../../services/dead-letters.service.ts
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, isoDate, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, EXAMPLE_IDS, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const deliveryId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a delivery id');
 
@@ -73,7 +73,7 @@ const requeueBody = z
     message: 'give exactly one of ids, notification_id, all',
     path: ['ids'],
   })
-  .meta({ example: { ids: ['1042', '1043'] } });
+  .meta({ examples: [{ ids: [EXAMPLE_IDS.deadLetter] }] });
 
 const discardBody = z
   .strictObject({ ids: ids.optional(), notification_id: z.uuid().optional() })
@@ -81,7 +81,7 @@ const discardBody = z
     message: 'give exactly one of ids, notification_id',
     path: ['ids'],
   })
-  .meta({ example: { notification_id: EXAMPLE_ID } });
+  .meta({ examples: [{ notification_id: EXAMPLE_IDS.notification }] });
 
 const requeueResult = z
   .object({

@@ -112,7 +112,21 @@ export const deviceRoutes =
             'The token is checked with an FCM dry run (validate_only) first: a token FCM calls unregistered or ' +
             'invalid is refused with 422 invalid_token and nothing is stored. When FCM cannot answer (outage, ' +
             'timeout, throttling) the registration is accepted.',
-          body: registerBody,
+          body: registerBody.meta({
+            examples: [
+              {
+                platform: 'android',
+                token: 'dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx_Xy7_q2Lm',
+                phone_number: '+255712345678',
+                app_version: '2.3.1',
+                os_version: '14',
+                model: 'Pixel 8',
+                timezone: 'Africa/Dar_es_Salaam',
+                locale: 'sw-TZ',
+                tags: ['beta'],
+              },
+            ],
+          }),
           response: {
             200: deviceSchema,
             201: deviceSchema,
@@ -184,7 +198,7 @@ export const deviceRoutes =
           tags: ['devices'],
           summary: 'Update a device (fields not sent are kept)',
           params: idParams,
-          body: updateBody,
+          body: updateBody.meta({ examples: [{ app_version: '2.4.0', tags: ['beta', 'vip'] }] }),
           response: {
             200: deviceSchema,
             404: errorSchema,

@@ -12,7 +12,7 @@ import {
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS } from '../../schemas.ts';
 
 export const acceptedSchema = z
   .object({
@@ -129,7 +129,16 @@ export const notifyRoutes =
             'Name a template with variables instead of (or under) explicit content. Accepted notifications are ' +
             'sent in the background; poll status_url for progress.',
           headers: idempotencyHeader,
-          body: sendBodySchema,
+          body: sendBodySchema.meta({
+            examples: [
+              {
+                phone_number: '+255712345678',
+                title: 'Order Confirmed',
+                body: 'Your order #1234 has been confirmed.',
+                data: { order_id: '1234', screen: 'order_details' },
+              },
+            ],
+          }),
           response: { 202: acceptedSchema, ...sendErrors },
         },
       },
@@ -153,9 +162,17 @@ export const notifyRoutes =
           summary: 'Send to every active device subscribed to a topic',
           description:
             'The fan-out runs as a job over the subscriptions, a page at a time, however large the topic.',
-          params: z.object({ topic_name: topicName }),
+          params: z.object({ topic_name: topicName.meta({ example: 'sports.football' }) }),
           headers: idempotencyHeader,
-          body: topicSendBody,
+          body: topicSendBody.meta({
+            examples: [
+              {
+                title: 'Goal! Simba 1-0 Yanga',
+                body: 'Kibu Denis scores in the 23rd minute.',
+                data: { match_id: '8812' },
+              },
+            ],
+          }),
           response: { 202: acceptedSchema, ...sendErrors },
         },
       },
@@ -186,7 +203,17 @@ export const notifyRoutes =
             'on its own and every target that was not accepted is listed in `rejected` with the reason ' +
             '(invalid, not_found, no_devices). The request fails (422) only when no target can be sent to.',
           headers: idempotencyHeader,
-          body: bulkBody,
+          body: bulkBody.meta({
+            examples: [
+              {
+                template: 'order_confirmed',
+                targets: [
+                  { phone_number: '+255712345678', variables: { order_id: '1234', name: 'Asha' } },
+                  { device_id: EXAMPLE_IDS.device, variables: { order_id: '1235', name: 'Juma' } },
+                ],
+              },
+            ],
+          }),
           response: { 202: bulkAccepted, ...sendErrors },
         },
       },

@@ -54,7 +54,16 @@ export const profileRoutes =
           operationId: 'createProfile',
           tags: ['profiles'],
           summary: 'Create a profile',
-          body: profileInput,
+          body: profileInput.meta({
+            examples: [
+              {
+                phone_number: '+255712345678',
+                external_id: 'user-1234',
+                name: 'Asha',
+                metadata: { plan: 'gold' },
+              },
+            ],
+          }),
           response: { 201: profileSchema, 409: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -115,7 +124,7 @@ export const profileRoutes =
           tags: ['profiles'],
           summary: 'Update a profile (fields not sent are kept)',
           params: idParams,
-          body: profileInput,
+          body: profileInput.meta({ examples: [{ name: 'Asha Mwangi', metadata: { plan: 'platinum' } }] }),
           response: {
             200: profileSchema,
             404: errorSchema,

@@ -114,7 +114,19 @@ export const scheduleRoutes =
             '(target, template variables, FCM limits) and nothing is sent until the first occurrence. Each ' +
             'occurrence is its own notification (GET /notifications?schedule_id=…).',
           headers: idempotencyHeader,
-          body: scheduleBody,
+          body: scheduleBody.meta({
+            examples: [
+              {
+                name: 'weekday-digest',
+                topic: 'sports.football',
+                title: 'Your morning football digest',
+                body: 'Results, fixtures and transfer news from last night.',
+                recurrence: 'cron',
+                cron: '0 7 * * MON-FRI',
+                timezone: 'Africa/Dar_es_Salaam',
+              },
+            ],
+          }),
           response: {
             201: scheduleSchema,
             404: errorSchema,

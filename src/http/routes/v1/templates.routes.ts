@@ -127,15 +127,17 @@ const templateInput = z
     description:
       'Placeholders are {{name}} (a letter or _, then A-Z a-z 0-9 _ . -); values are inserted as they are. ' +
       'A template needs a title or a body unless options.silent is true.',
-    example: {
-      name: 'order_confirmed',
-      description: 'Sent when an order is paid',
-      title: 'Order {{order_id}} confirmed',
-      body: 'Hi {{name}}, your order #{{order_id}} has been confirmed.',
-      data: { order_id: '{{order_id}}', screen: 'order_details' },
-      options: { priority: 'high', collapse_key: 'orders' },
-      locales: { fr: { title: 'Commande {{order_id}} confirmée', body: 'Bonjour {{name}} !' } },
-    },
+    examples: [
+      {
+        name: 'order_confirmed',
+        description: 'Sent when an order is paid',
+        title: 'Order {{order_id}} confirmed',
+        body: 'Hi {{name}}, your order #{{order_id}} has been confirmed.',
+        data: { order_id: '{{order_id}}', screen: 'order_details' },
+        options: { priority: 'high', collapse_key: 'orders' },
+        locales: { fr: { title: 'Commande {{order_id}} confirmée', body: 'Bonjour {{name}} !' } },
+      },
+    ],
   });
 
 const renderedSchema = z
@@ -148,16 +150,18 @@ const renderedSchema = z
   })
   .meta({ id: 'RenderedTemplate', description: 'The content of a send, in API names' });
 
-const previewInput = z.strictObject({
-  variables: z
-    .record(z.string().min(1).max(64), z.string().max(4096))
-    .default({})
-    .meta({ example: { order_id: '1234', name: 'Ada' } }),
-  locale: z.string().min(1).max(35).optional().meta({
-    description: 'A device locale: exact variant, else its language, else the default',
-    example: 'fr-CA',
-  }),
-});
+const previewInput = z
+  .strictObject({
+    variables: z
+      .record(z.string().min(1).max(64), z.string().max(4096))
+      .default({})
+      .meta({ example: { order_id: '1234', name: 'Ada' } }),
+    locale: z.string().min(1).max(35).optional().meta({
+      description: 'A device locale: exact variant, else its language, else the default',
+      example: 'fr-CA',
+    }),
+  })
+  .meta({ examples: [{ variables: { order_id: '1234', name: 'Asha' }, locale: 'fr-CA' }] });
 
 export const templateRoutes =
   ({ services }: RouteDeps): FastifyPluginAsyncZod =>

@@ -6,7 +6,7 @@ import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, page, pageQuery } from '../../schemas.ts';
 
 /** FCM's topic-name alphabet. */
 const TOPIC_NAME = /^[A-Za-z0-9_.~%-]+$/;
@@ -39,7 +39,7 @@ const idList = (description: string) =>
     .array(z.uuid())
     .max(MAX_IDS)
     .optional()
-    .meta({ description, example: ['01a212bb-37a6-777f-9db8-f27ee71d0fe4'] });
+    .meta({ description, example: [EXAMPLE_IDS.device] });
 
 const membersInput = z
   .strictObject({
@@ -121,6 +121,7 @@ const subscriberSchema = z
 /** Subscribe and unsubscribe take the same request and differ in what they answer. */
 const membershipOptions = <Result extends z.ZodType>(
   operationId: string,
+  members: z.input<typeof membersInput>,
   summary: string,
   description: string,
   result: Result,
@@ -132,7 +133,7 @@ const membershipOptions = <Result extends z.ZodType>(
     summary,
     description,
     params: idParams,
-    body: membersInput,
+    body: membersInput.meta({ examples: [members] }),
     response: { 200: result, 404: errorSchema, 422: errorSchema, ...authErrors },
   },
 });
@@ -148,7 +149,9 @@ export const topicRoutes =
           operationId: 'createTopic',
           tags: ['topics'],
           summary: 'Create a topic',
-          body: topicInput,
+          body: topicInput.meta({
+            examples: [{ name: 'sports.football', description: 'Football scores and match alerts' }],
+          }),
           response: { 201: topicSchema, 409: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -211,7 +214,9 @@ export const topicRoutes =
           tags: ['topics'],
           summary: 'Replace a topic (a description not sent is cleared)',
           params: idParams,
-          body: topicInput,
+          body: topicInput.meta({
+            examples: [{ name: 'sports.football', description: 'Scores, line-ups and match alerts' }],
+          }),
           response: {
             200: topicSchema,
             404: errorSchema,
@@ -247,6 +252,7 @@ export const topicRoutes =
       '/topics/:id/subscribe',
       membershipOptions(
         'subscribeToTopic',
+        { device_ids: [EXAMPLE_IDS.device], profile_ids: [EXAMPLE_IDS.profile] },
         'Subscribe devices, and the active devices of profiles, to a topic',
         'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
           'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
@@ -260,6 +266,7 @@ export const topicRoutes =
       '/topics/:id/unsubscribe',
       membershipOptions(
         'unsubscribeFromTopic',
+        { device_ids: [EXAMPLE_IDS.device] },
         'Unsubscribe devices, and all devices of profiles, from a topic',
         'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
         unsubscribeResultSchema,

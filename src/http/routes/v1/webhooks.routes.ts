@@ -100,11 +100,13 @@ export const webhookRoutes =
               event_types: eventTypesField.optional(),
             })
             .meta({
-              example: {
-                url: EXAMPLE_URL,
-                description: 'Delivery reports for the order service',
-                event_types: ['notification.failed', 'notification.read'],
-              },
+              examples: [
+                {
+                  url: EXAMPLE_URL,
+                  description: 'Delivery reports for the order service',
+                  event_types: ['notification.failed', 'notification.read'],
+                },
+              ],
             }),
           response: { 201: withSecret, 422: errorSchema, ...authErrors },
         },
@@ -168,7 +170,7 @@ export const webhookRoutes =
               event_types: eventTypesField.optional(),
               is_active: z.boolean().optional(),
             })
-            .meta({ example: { event_types: [], is_active: true } }),
+            .meta({ examples: [{ event_types: [], is_active: true }] }),
           response: { 200: webhookSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -217,7 +219,8 @@ export const webhookRoutes =
                 }),
             })
             // No body at all arrives as null.
-            .nullish(),
+            .nullish()
+            .meta({ examples: [{ grace_seconds: 3600 }] }),
           response: { 200: withSecret, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
