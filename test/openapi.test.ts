@@ -167,4 +167,27 @@ describe('the OpenAPI document', () => {
     expect(unused).toEqual([]);
     expect(schemas).toContain('Device');
   });
+
+  it('gives every request body the example Swagger UI sends, and every success answer a whole example', () => {
+    const problems: string[] = [];
+    /** An example of the whole value: on the schema (or its component), or, for a page, on its items. */
+    const wholeExample = (schema: unknown): boolean => {
+      const s = resolve(schema);
+      if (!s) return false;
+      if (s.example !== undefined || (Array.isArray(s.examples) && s.examples.length > 0)) return true;
+      const items = (s.properties as Json | undefined)?.items as Json | undefined;
+      return items?.type === 'array' && wholeExample(items.items);
+    };
+    for (const { name, op } of operations()) {
+      const body = jsonSchemaOf(op.requestBody);
+      if (body && body.example === undefined) problems.push(`${name}: the request body has no example`);
+      for (const [code, response] of Object.entries(op.responses ?? {})) {
+        const media = Object.values((response.content as Record<string, Json> | undefined) ?? {})[0];
+        if (code.startsWith('2') && media && media.example === undefined && !wholeExample(media.schema)) {
+          problems.push(`${name}: the ${code} answer has no example`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
 });

@@ -21,7 +21,15 @@ export const acceptedSchema = z
     status_url: z.string(),
     created_at: z.string(),
   })
-  .meta({ id: 'NotificationAccepted' });
+  .meta({
+    id: 'NotificationAccepted',
+    example: {
+      notification_id: EXAMPLE_IDS.notification,
+      status: 'queued',
+      status_url: `/api/v1/notifications/${EXAMPLE_IDS.notification}/status/`,
+      created_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 /** Re-exported for the template options schema, which takes the same fields. */
 export { contentFields };
@@ -110,7 +118,17 @@ const bulkAccepted = acceptedSchema
       .array(targetResult)
       .meta({ description: 'Every target that was not accepted, with the reason' }),
   })
-  .meta({ id: 'BulkAccepted' });
+  .meta({
+    id: 'BulkAccepted',
+    example: {
+      notification_id: EXAMPLE_IDS.notification,
+      status: 'queued',
+      status_url: `/api/v1/notifications/${EXAMPLE_IDS.notification}/status/`,
+      created_at: '2026-11-25T09:30:00.000Z',
+      summary: { targets: 2, accepted: 2, invalid: 0, not_found: 0, no_devices: 0, devices: 2 },
+      rejected: [],
+    },
+  });
 
 export const notifyRoutes =
   ({ services, config }: RouteDeps): FastifyPluginAsyncZod =>

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 import { contentFields } from './notify.routes.ts';
 
 const TEMPLATE_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -104,7 +104,24 @@ const templateSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Template' });
+  .meta({
+    id: 'Template',
+    example: {
+      id: EXAMPLE_IDS.template,
+      name: 'order_confirmed',
+      description: 'Sent when an order is paid',
+      title: 'Order {{order_id}} confirmed',
+      body: 'Hi {{name}}, your order #{{order_id}} has been confirmed.',
+      data: { order_id: '{{order_id}}', screen: 'order_details' },
+      options: { priority: 'high', collapse_key: 'orders' },
+      platform_overrides: {},
+      locales: { fr: { title: 'Commande {{order_id}} confirmée', body: 'Bonjour {{name}} !' } },
+      variables: ['name', 'order_id'],
+      is_active: true,
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const templateInput = z
   .strictObject({
@@ -140,6 +157,15 @@ const templateInput = z
     ],
   });
 
+/** The preview of the template example for the variables of the preview example. */
+const RENDERED_EXAMPLE = {
+  title: 'Commande 1234 confirmée',
+  body: 'Bonjour Asha !',
+  data: { order_id: '1234', screen: 'order_details' },
+  priority: 'high',
+  collapse_key: 'orders',
+};
+
 const renderedSchema = z
   .object({
     title: z.string().optional(),
@@ -148,7 +174,11 @@ const renderedSchema = z
     ...optionsSchema.shape,
     platform_overrides: overridesSchema.optional(),
   })
-  .meta({ id: 'RenderedTemplate', description: 'The content of a send, in API names' });
+  .meta({
+    id: 'RenderedTemplate',
+    description: 'The content of a send, in API names',
+    example: RENDERED_EXAMPLE,
+  });
 
 const previewInput = z
   .strictObject({
@@ -278,7 +308,7 @@ export const templateRoutes =
           params: idParams,
           body: previewInput,
           response: {
-            200: z.object({ rendered: renderedSchema }),
+            200: z.object({ rendered: renderedSchema }).meta({ example: { rendered: RENDERED_EXAMPLE } }),
             404: errorSchema,
             422: errorSchema,
             ...authErrors,

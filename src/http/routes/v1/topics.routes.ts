@@ -22,7 +22,17 @@ const topicSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Topic' });
+  .meta({
+    id: 'Topic',
+    example: {
+      id: EXAMPLE_IDS.topic,
+      name: 'sports.football',
+      description: 'Football scores and match alerts',
+      subscriber_count: 1250,
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const topicInput = z.strictObject({
   name: z.string().min(1).max(255).regex(TOPIC_NAME, TOPIC_NAME_MESSAGE).meta({ example: 'sports.football' }),

@@ -10,7 +10,7 @@ import {
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, EXAMPLE_IDS, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 
 const EXAMPLE_URL = 'https://api.example.com/hooks/fcm';
 const EXAMPLE_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0C7hxqVqXDk=';
@@ -28,6 +28,22 @@ const eventTypesField = z
     example: ['notification.failed', 'notification.read'],
   });
 const descriptionField = z.string().max(1024);
+
+const WEBHOOK_EXAMPLE = {
+  id: EXAMPLE_IDS.webhook,
+  url: EXAMPLE_URL,
+  description: 'Delivery reports for the order service',
+  event_types: ['notification.failed', 'notification.read'],
+  is_active: true,
+  disabled_reason: null,
+  disabled_at: null,
+  consecutive_failures: 0,
+  last_success_at: null,
+  last_failure_at: null,
+  previous_secret_expires_at: null,
+  created_at: '2026-11-25T09:30:00.000Z',
+  updated_at: '2026-11-25T09:30:00.000Z',
+};
 
 const webhookSchema = z
   .object({
@@ -50,7 +66,7 @@ const webhookSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Webhook' });
+  .meta({ id: 'Webhook', example: WEBHOOK_EXAMPLE });
 
 const withSecret = webhookSchema
   .extend({
@@ -60,7 +76,7 @@ const withSecret = webhookSchema
       example: EXAMPLE_SECRET,
     }),
   })
-  .meta({ id: 'WebhookWithSecret' });
+  .meta({ id: 'WebhookWithSecret', example: { ...WEBHOOK_EXAMPLE, secret: EXAMPLE_SECRET } });
 
 const attemptStatus = z.enum(ATTEMPT_STATUSES);
 
@@ -79,7 +95,21 @@ const attemptSchema = z
     next_attempt_at: z.string().nullable(),
     created_at: z.string(),
   })
-  .meta({ id: 'WebhookAttempt' });
+  .meta({
+    id: 'WebhookAttempt',
+    example: {
+      id: '1042',
+      event_id: EXAMPLE_EVENT_ID,
+      event_type: 'notification.failed',
+      attempt: 2,
+      status: 'failed',
+      response_status: 503,
+      error: 'HTTP 503: upstream unavailable',
+      duration_ms: 182,
+      next_attempt_at: '2026-11-25T09:32:00.000Z',
+      created_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 export const webhookRoutes =
   ({ services }: RouteDeps): FastifyPluginAsyncZod =>
