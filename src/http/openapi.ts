@@ -11,8 +11,8 @@ export const OPENAPI_TAGS = [
   {
     name: 'notify',
     description:
-      'Send a notification: to a profile (phone number, external id), devices, a topic or every device, ' +
-      'in bulk to up to 10,000 targets, or now to a topic by name.',
+      'Send a notification to a profile (by phone number, external id or id), to devices, to a topic or to ' +
+      'every device; to a topic by its name; or in bulk to up to 10,000 targets, each with its own variables.',
   },
   { name: 'notifications', description: 'What was sent: a notification, its deliveries and its progress.' },
   {
