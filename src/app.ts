@@ -9,13 +9,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { registerAudit } from './http/audit.ts';
 import { registerAuth } from './http/auth.ts';
@@ -24,6 +18,7 @@ import { registerErrorHandling } from './http/errors.ts';
 import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerObservability } from './http/observability.ts';
+import { openApiOptions } from './http/openapi.ts';
 import { registerRateLimits } from './http/rate-limit.ts';
 import { internalRoutes } from './http/routes/internal.routes.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
@@ -102,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       method: request.method,
     }),
   );
+  // Before the first route it documents (/metrics): @fastify/swagger sees routes added after it.
+  await app.register(swagger, openApiOptions({ sandbox: services.sandbox !== undefined }));
   registerObservability(app, deps);
   await registerHttpSecurity(app, deps.config);
   registerAuth(app, services);
@@ -114,27 +111,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAudit(app, services);
   registerIdempotency(app, services);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'fcm-server',
-        version: '1',
-        description:
-          'Send push notifications to iOS, Android and Web devices through Firebase Cloud Messaging.',
-      },
-      components: {
-        securitySchemes: {
-          clientToken: { type: 'apiKey', in: 'header', name: 'Client-Token' },
-          clientId: { type: 'apiKey', in: 'header', name: 'Client-ID' },
-          bearer: { type: 'http', scheme: 'bearer' },
-        },
-      },
-      security: [{ clientId: [], clientToken: [] }, { bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

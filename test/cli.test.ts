@@ -6,12 +6,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './helpers.ts';
+import { freePort, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', 'bin', 'fcm-server.js');
@@ -28,15 +27,6 @@ let server: ChildProcess;
 let baseUrl: string;
 let banner: string;
 let emulatorPort: number;
-
-/** A port that was free a moment ago, for EMULATOR_PORT. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   emulatorPort = await freePort();

@@ -16,12 +16,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Expectation, mismatch, parseExpectation } from './docs-answers.ts';
-import { waitFor } from './helpers.ts';
+import { freePort, waitFor } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..');
 const files = [
@@ -110,14 +109,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'fcm-docs-'));
 let server: ChildProcess;
 let port: number;
 let serverOutput = '';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** The environment of a reader who typed `npm start` in the repository: no test or database settings. */
 function readerEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

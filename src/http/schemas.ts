@@ -4,6 +4,25 @@ import { errorSchema } from './errors.ts';
 
 export const EXAMPLE_ID = '0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e';
 
+/**
+ * One id per resource for the request examples, so that they refer to each other as a user's calls do (send to
+ * the device registered before). test/openapi-examples.test.ts runs every example against a live server and
+ * puts the id it created for the resource wherever its example id appears.
+ */
+export const EXAMPLE_IDS = {
+  profile: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
+  device: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
+  notification: '0193e1b4-2b3c-7d4e-8f50-61a2b3c4d5e6',
+  topic: '0193e1b5-3c4d-7e5f-9061-72b3c4d5e6f7',
+  template: '0193e1b6-4d5e-7f60-a172-83c4d5e6f708',
+  schedule: '0193e1b7-5e6f-7071-b283-94d5e6f70819',
+  webhook: '0193e1b8-6f70-7182-8394-a5e6f708192a',
+  firebaseProject: '0193e1b9-7081-7293-94a5-b6f708192a3b',
+  client: '0193e1ba-8192-73a4-a5b6-c708192a3b4c',
+  /** Dead letters are deliveries, whose ids are numbers. */
+  deadLetter: '1042',
+} as const;
+
 export const idParams = z.object({ id: z.uuid().meta({ example: EXAMPLE_ID }) });
 
 export const pageQuery = {

@@ -127,14 +127,25 @@ const seriesSchema = z
 
 const errors = { 400: errorSchema, 422: errorSchema, ...authErrors };
 
-const series: { path: string; period: Period; summary: string }[] = [
-  { path: '/analytics/daily', period: 'daily', summary: 'Numbers per day (UTC), zero-filled' },
+const series: { path: string; period: Period; operationId: string; summary: string }[] = [
+  {
+    path: '/analytics/daily',
+    period: 'daily',
+    operationId: 'getDailyAnalytics',
+    summary: 'Numbers per day (UTC), zero-filled',
+  },
   {
     path: '/analytics/weekly',
     period: 'weekly',
+    operationId: 'getWeeklyAnalytics',
     summary: 'Numbers per ISO week (Monday start), zero-filled',
   },
-  { path: '/analytics/monthly', period: 'monthly', summary: 'Numbers per calendar month, zero-filled' },
+  {
+    path: '/analytics/monthly',
+    period: 'monthly',
+    operationId: 'getMonthlyAnalytics',
+    summary: 'Numbers per calendar month, zero-filled',
+  },
 ];
 
 export const analyticsRoutes =
@@ -145,6 +156,7 @@ export const analyticsRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getAnalytics',
           tags: ['analytics'],
           summary: 'Totals over a date range, per platform and per topic',
           description:
@@ -157,12 +169,13 @@ export const analyticsRoutes =
       async (request) => services.analytics.getOverview(principalOf(request).clientId, request.query),
     );
 
-    for (const { path, period, summary } of series) {
+    for (const { path, period, operationId, summary } of series) {
       app.get(
         path,
         {
           config: { scope: 'read' },
           schema: {
+            operationId,
             tags: ['analytics'],
             summary,
             description:

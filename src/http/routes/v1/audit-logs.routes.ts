@@ -80,6 +80,7 @@ export const auditLogRoutes =
       {
         config: { scope: 'admin' },
         schema: {
+          operationId: 'listAllAuditLogs',
           tags: ['admin'],
           summary: 'The audit log of every tenant (filters: client, actor, action, target, dates)',
           querystring: z.strictObject({
@@ -100,6 +101,7 @@ export const auditLogRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listAuditLogs',
           tags: ['audit log'],
           summary: 'Your audit log: every change made to your data, by you or an admin',
           querystring: z.strictObject(filters),

@@ -91,13 +91,14 @@ const createBody = z
     expires_at: settings.expires_at.optional(),
   })
   .meta({
-    example: {
-      name: 'shop-backend',
-      scopes: ['send', 'read'],
-      ip_allowlist: ['203.0.113.0/24'],
-      rate_limits: { send: 500 },
-      expires_at: '2027-06-30T00:00:00Z',
-    },
+    examples: [
+      {
+        name: 'shop-backend',
+        scopes: ['send', 'read'],
+        ip_allowlist: ['203.0.113.0/24'],
+        rate_limits: { send: 500 },
+      },
+    ],
   });
 
 const updateBody = z
@@ -109,7 +110,7 @@ const updateBody = z
     expires_at: settings.expires_at.optional(),
     is_active: z.boolean().optional().meta({ description: 'false: every call answers 401 client_disabled' }),
   })
-  .meta({ example: { scopes: ['send', 'read', 'manage'], is_active: true } });
+  .meta({ examples: [{ scopes: ['send', 'read', 'manage'], is_active: true }] });
 
 const rotateBody = z
   .strictObject({
@@ -124,7 +125,8 @@ const rotateBody = z
       }),
   })
   // No body at all is fine: the default grace period.
-  .nullish();
+  .nullish()
+  .meta({ examples: [{ grace_seconds: 3600 }] });
 
 const toInput = (body: {
   name?: string | undefined;
@@ -154,6 +156,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.create') },
         schema: {
+          operationId: 'createClient',
           tags: ['admin'],
           summary: 'Create an API client (a tenant); its token is in this response only',
           body: createBody,
@@ -177,6 +180,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin' },
         schema: {
+          operationId: 'listClients',
           tags: ['admin'],
           summary: 'List API clients',
           querystring: z.strictObject({ ...pageQuery, active: queryBool.optional() }),
@@ -194,6 +198,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin' },
         schema: {
+          operationId: 'getClient',
           tags: ['admin'],
           summary: 'Get an API client',
           params: idParams,
@@ -208,6 +213,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.update') },
         schema: {
+          operationId: 'updateClient',
           tags: ['admin'],
           summary: 'Update an API client (fields not sent are kept; expires_at null removes the expiry)',
           params: idParams,
@@ -223,6 +229,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.rotate') },
         schema: {
+          operationId: 'rotateClientToken',
           tags: ['admin'],
           summary: 'Issue a new token; the old one keeps working for grace_seconds',
           description:
@@ -247,6 +254,7 @@ export const clientRoutes =
       {
         config: { scope: 'admin', audit: adminAudit('client.revoke') },
         schema: {
+          operationId: 'revokeClient',
           tags: ['admin'],
           summary: 'Revoke the client’s tokens now (current and previous): 401 token_revoked',
           params: idParams,
@@ -261,6 +269,7 @@ export const clientRoutes =
       {
         config: { scope: 'any' },
         schema: {
+          operationId: 'getOwnClient',
           tags: ['clients'],
           summary: 'The calling client: scopes, expiry, allowlist, rate limits',
           response: { 200: clientSchema, ...authErrors },
@@ -274,6 +283,7 @@ export const clientRoutes =
       {
         config: { scope: 'any' },
         schema: {
+          operationId: 'rotateOwnClientToken',
           tags: ['clients'],
           summary: 'Rotate your own token (use grace_seconds 0 when it leaked)',
           description:

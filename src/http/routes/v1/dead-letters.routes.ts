@@ -6,7 +6,7 @@ import type { DeadLetterFilter } from '../../../services/dead-letters.service.ts
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, isoDate, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, EXAMPLE_IDS, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const deliveryId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a delivery id');
 
@@ -73,7 +73,7 @@ const requeueBody = z
     message: 'give exactly one of ids, notification_id, all',
     path: ['ids'],
   })
-  .meta({ example: { ids: ['1042', '1043'] } });
+  .meta({ examples: [{ ids: [EXAMPLE_IDS.deadLetter] }] });
 
 const discardBody = z
   .strictObject({ ids: ids.optional(), notification_id: z.uuid().optional() })
@@ -81,7 +81,7 @@ const discardBody = z
     message: 'give exactly one of ids, notification_id',
     path: ['ids'],
   })
-  .meta({ example: { notification_id: EXAMPLE_ID } });
+  .meta({ examples: [{ notification_id: EXAMPLE_IDS.notification }] });
 
 const requeueResult = z
   .object({
@@ -107,6 +107,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listDeadLetters',
           tags: ['dead letters'],
           summary: 'List dead letters (deliveries that failed every attempt), newest first',
           querystring: z.strictObject({ ...pageQuery, ...filterFields }),
@@ -129,6 +130,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getDeadLetter',
           tags: ['dead letters'],
           summary: 'Get a dead letter',
           params: z.object({ id: deliveryId.meta({ example: '1042' }) }),
@@ -143,6 +145,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'requeueDeadLetters',
           tags: ['dead letters'],
           summary: 'Send dead letters again through the normal send path',
           description:
@@ -169,6 +172,7 @@ export const deadLetterRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'discardDeadLetters',
           tags: ['dead letters'],
           summary: 'Give dead letters up: they become failed, with their error kept',
           body: discardBody,

@@ -108,6 +108,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'registerDevice',
           tags: ['devices'],
           summary: 'Register a device (re-registering a known token updates that device)',
           description:
@@ -117,7 +118,21 @@ export const deviceRoutes =
             'accepted. In the sandbox (the in-process FCM emulator), tokens starting with `unregistered-` or ' +
             '`invalid-` pass the dry run and fail at send time (UNREGISTERED, INVALID_ARGUMENT), so a dead ' +
             'token can be tried end to end: see GET /sandbox/messages and docs/emulator.md.',
-          body: registerBody,
+          body: registerBody.meta({
+            examples: [
+              {
+                platform: 'android',
+                token: 'dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx_Xy7_q2Lm',
+                phone_number: '+255712345678',
+                app_version: '2.3.1',
+                os_version: '14',
+                model: 'Pixel 8',
+                timezone: 'Africa/Dar_es_Salaam',
+                locale: 'sw-TZ',
+                tags: ['beta'],
+              },
+            ],
+          }),
           response: {
             200: deviceSchema,
             201: deviceSchema,
@@ -141,6 +156,7 @@ export const deviceRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listDevices',
           tags: ['devices'],
           summary: 'List devices',
           querystring: z.strictObject({
@@ -169,6 +185,7 @@ export const deviceRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getDevice',
           tags: ['devices'],
           summary: 'Get a device',
           params: idParams,
@@ -183,10 +200,11 @@ export const deviceRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateDevice',
           tags: ['devices'],
           summary: 'Update a device (fields not sent are kept)',
           params: idParams,
-          body: updateBody,
+          body: updateBody.meta({ examples: [{ app_version: '2.4.0', tags: ['beta', 'vip'] }] }),
           response: {
             200: deviceSchema,
             404: errorSchema,
@@ -205,6 +223,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteDevice',
           tags: ['devices'],
           summary:
             'Delete a device: it is deactivated at once and can be restored during the retention period',
@@ -227,6 +246,7 @@ export const deviceRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'restoreDevice',
           tags: ['devices'],
           summary: 'Restore a deleted device',
           description:

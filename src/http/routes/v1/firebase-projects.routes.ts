@@ -38,14 +38,31 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Register a Firebase service account (a known project_id replaces its key)',
-          body: z.strictObject({
-            service_account: z
-              .record(z.string(), z.unknown())
-              .meta({ description: 'The service-account key JSON downloaded from the Firebase console' }),
-            is_default: z.boolean().optional(),
-          }),
+          body: z
+            .strictObject({
+              service_account: z
+                .record(z.string(), z.unknown())
+                .meta({ description: 'The service-account key JSON downloaded from the Firebase console' }),
+              is_default: z.boolean().optional(),
+            })
+            .meta({
+              examples: [
+                {
+                  service_account: {
+                    type: 'service_account',
+                    project_id: 'my-shop-app',
+                    private_key_id: '3f1c2b7a9d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a',
+                    private_key:
+                      '-----BEGIN PRIVATE KEY-----\n(the key from the file)\n-----END PRIVATE KEY-----\n',
+                    client_email: 'fcm-sender@my-shop-app.iam.gserviceaccount.com',
+                    token_uri: 'https://oauth2.googleapis.com/token',
+                  },
+                },
+              ],
+            }),
           response: { 200: projectSchema, 201: projectSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -66,6 +83,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listFirebaseProjects',
           tags: ['firebase projects'],
           summary: 'List Firebase projects',
           response: { 200: z.object({ items: z.array(projectSchema) }), ...authErrors },
@@ -81,6 +99,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Get a Firebase project',
           params: idParams,
@@ -96,6 +115,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'setDefaultFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Make this the default project for sends',
           params: idParams,
@@ -111,6 +131,7 @@ export const firebaseProjectRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteFirebaseProject',
           tags: ['firebase projects'],
           summary: 'Remove a Firebase project and its credentials',
           params: idParams,

@@ -87,6 +87,7 @@ export const healthRoutes =
       '/health',
       {
         schema: {
+          operationId: 'getHealth',
           tags: ['health'],
           summary: 'Liveness: 200 while the process runs (checks no dependency)',
           response: { 200: livenessSchema, 500: errorSchema },
@@ -99,6 +100,7 @@ export const healthRoutes =
       '/health/ready',
       {
         schema: {
+          operationId: 'getReadiness',
           tags: ['health'],
           summary: 'Readiness: database, queue, Redis and FCM, each with its latency',
           description:

@@ -6,10 +6,49 @@ import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const notificationStatus = z.enum(['queued', 'sending', 'completed', 'partially_failed', 'failed']);
 const deliveryStatus = z.enum(['pending', 'retrying', 'sent', 'delivered', 'read', 'failed', 'dead']);
+
+const NOTIFICATION_EXAMPLE = {
+  id: EXAMPLE_IDS.notification,
+  status: 'completed',
+  target: {
+    kind: 'profile',
+    phone_number: '+255712345678',
+    profile_id: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
+  },
+  content: { title: 'Order Confirmed', body: 'Your order #1234 has been confirmed.', priority: 'high' },
+  variants: null,
+  template_id: null,
+  topic_id: null,
+  schedule_id: null,
+  occurrence_at: null,
+  firebase_project_id: null,
+  counts: { total: 2, sent: 2, failed: 0, delivered: 1, read: 0 },
+  error_code: null,
+  request_id: 'req-7f3a',
+  created_at: '2026-11-25T09:30:00.000Z',
+  updated_at: '2026-11-25T09:30:00.000Z',
+  completed_at: '2026-11-25T09:30:00.000Z',
+};
+
+const DELIVERY_EXAMPLE = {
+  id: '1042',
+  device_id: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
+  platform: 'android',
+  status: 'failed',
+  attempts: 1,
+  fcm_message_id: null,
+  error_code: 'UNREGISTERED',
+  error_message: 'Requested entity was not found.',
+  sent_at: null,
+  delivered_at: null,
+  read_at: null,
+  failed_at: '2026-11-25T09:30:00.000Z',
+  next_attempt_at: null,
+};
 
 const notificationSchema = z
   .object({
@@ -38,28 +77,7 @@ const notificationSchema = z
   })
   .meta({
     id: 'Notification',
-    example: {
-      id: '0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e',
-      status: 'completed',
-      target: {
-        kind: 'profile',
-        phone_number: '+255712345678',
-        profile_id: '0193e1b3-0a11-7c55-9e01-77aa88bb99cc',
-      },
-      content: { title: 'Order Confirmed', body: 'Your order #1234 has been confirmed.', priority: 'high' },
-      variants: null,
-      template_id: null,
-      topic_id: null,
-      schedule_id: null,
-      occurrence_at: null,
-      firebase_project_id: null,
-      counts: { total: 2, sent: 2, failed: 0, delivered: 1, read: 0 },
-      error_code: null,
-      request_id: 'req-7f3a',
-      created_at: '2026-11-25T09:30:00.000Z',
-      updated_at: '2026-11-25T09:30:00.000Z',
-      completed_at: '2026-11-25T09:30:00.000Z',
-    },
+    example: NOTIFICATION_EXAMPLE,
   });
 
 const deliverySchema = z
@@ -80,21 +98,7 @@ const deliverySchema = z
   })
   .meta({
     id: 'Delivery',
-    example: {
-      id: '1042',
-      device_id: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
-      platform: 'android',
-      status: 'failed',
-      attempts: 1,
-      fcm_message_id: null,
-      error_code: 'UNREGISTERED',
-      error_message: 'Requested entity was not found.',
-      sent_at: null,
-      delivered_at: null,
-      read_at: null,
-      failed_at: '2026-11-25T09:30:00.000Z',
-      next_attempt_at: null,
-    },
+    example: DELIVERY_EXAMPLE,
   });
 
 export const notificationRoutes =
@@ -105,6 +109,7 @@ export const notificationRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listNotifications',
           tags: ['notifications'],
           summary: 'List notifications, newest first',
           querystring: z.strictObject({
@@ -143,6 +148,7 @@ export const notificationRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getNotification',
           tags: ['notifications'],
           summary: 'Get a notification',
           params: idParams,
@@ -158,18 +164,29 @@ export const notificationRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getNotificationStatus',
           tags: ['notifications'],
           summary: 'Delivery status: counts by status and platform, and the deliveries (paginated)',
           params: idParams,
           querystring: z.strictObject({ ...pageQuery, status: deliveryStatus.optional() }),
           response: {
-            200: z.object({
-              notification: notificationSchema,
-              by_status: z.record(z.string(), z.number()),
-              by_platform: z.record(z.string(), z.record(z.string(), z.number())),
-              deliveries: z.array(deliverySchema),
-              next_cursor: z.string().nullable(),
-            }),
+            200: z
+              .object({
+                notification: notificationSchema,
+                by_status: z.record(z.string(), z.number()),
+                by_platform: z.record(z.string(), z.record(z.string(), z.number())),
+                deliveries: z.array(deliverySchema),
+                next_cursor: z.string().nullable(),
+              })
+              .meta({
+                example: {
+                  notification: NOTIFICATION_EXAMPLE,
+                  by_status: { sent: 1, failed: 1 },
+                  by_platform: { android: { sent: 1, failed: 1 } },
+                  deliveries: [DELIVERY_EXAMPLE],
+                  next_cursor: null,
+                },
+              }),
             400: errorSchema,
             404: errorSchema,
             ...authErrors,

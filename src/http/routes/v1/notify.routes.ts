@@ -12,7 +12,7 @@ import {
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS } from '../../schemas.ts';
 
 export const acceptedSchema = z
   .object({
@@ -21,7 +21,15 @@ export const acceptedSchema = z
     status_url: z.string(),
     created_at: z.string(),
   })
-  .meta({ id: 'NotificationAccepted' });
+  .meta({
+    id: 'NotificationAccepted',
+    example: {
+      notification_id: EXAMPLE_IDS.notification,
+      status: 'queued',
+      status_url: `/api/v1/notifications/${EXAMPLE_IDS.notification}/status/`,
+      created_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 /** Re-exported for the template options schema, which takes the same fields. */
 export { contentFields };
@@ -110,7 +118,17 @@ const bulkAccepted = acceptedSchema
       .array(targetResult)
       .meta({ description: 'Every target that was not accepted, with the reason' }),
   })
-  .meta({ id: 'BulkAccepted' });
+  .meta({
+    id: 'BulkAccepted',
+    example: {
+      notification_id: EXAMPLE_IDS.notification,
+      status: 'queued',
+      status_url: `/api/v1/notifications/${EXAMPLE_IDS.notification}/status/`,
+      created_at: '2026-11-25T09:30:00.000Z',
+      summary: { targets: 2, accepted: 2, invalid: 0, not_found: 0, no_devices: 0, devices: 2 },
+      rejected: [],
+    },
+  });
 
 export const notifyRoutes =
   ({ services, config }: RouteDeps): FastifyPluginAsyncZod =>
@@ -120,6 +138,7 @@ export const notifyRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'sendNotification',
           tags: ['notify'],
           summary: 'Send a notification to a profile, devices, a topic or all devices (optionally filtered)',
           description:
@@ -128,7 +147,16 @@ export const notifyRoutes =
             'Name a template with variables instead of (or under) explicit content. Accepted notifications are ' +
             'sent in the background; poll status_url for progress.',
           headers: idempotencyHeader,
-          body: sendBodySchema,
+          body: sendBodySchema.meta({
+            examples: [
+              {
+                phone_number: '+255712345678',
+                title: 'Order Confirmed',
+                body: 'Your order #1234 has been confirmed.',
+                data: { order_id: '1234', screen: 'order_details' },
+              },
+            ],
+          }),
           response: { 202: acceptedSchema, ...sendErrors },
         },
       },
@@ -147,13 +175,22 @@ export const notifyRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'sendToTopic',
           tags: ['notify'],
           summary: 'Send to every active device subscribed to a topic',
           description:
             'The fan-out runs as a job over the subscriptions, a page at a time, however large the topic.',
-          params: z.object({ topic_name: topicName }),
+          params: z.object({ topic_name: topicName.meta({ example: 'sports.football' }) }),
           headers: idempotencyHeader,
-          body: topicSendBody,
+          body: topicSendBody.meta({
+            examples: [
+              {
+                title: 'Goal! Simba 1-0 Yanga',
+                body: 'Kibu Denis scores in the 23rd minute.',
+                data: { match_id: '8812' },
+              },
+            ],
+          }),
           response: { 202: acceptedSchema, ...sendErrors },
         },
       },
@@ -175,6 +212,7 @@ export const notifyRoutes =
         // 10,000 targets with their own variables need more room than a single send.
         bodyLimit: Math.max(config.bodyLimitBytes, 16_000_000),
         schema: {
+          operationId: 'sendBulk',
           tags: ['notify'],
           summary: `Send one notification to up to ${MAX_BULK_TARGETS.toLocaleString('en')} targets`,
           description:
@@ -183,7 +221,17 @@ export const notifyRoutes =
             'on its own and every target that was not accepted is listed in `rejected` with the reason ' +
             '(invalid, not_found, no_devices). The request fails (422) only when no target can be sent to.',
           headers: idempotencyHeader,
-          body: bulkBody,
+          body: bulkBody.meta({
+            examples: [
+              {
+                template: 'order_confirmed',
+                targets: [
+                  { phone_number: '+255712345678', variables: { order_id: '1234', name: 'Asha' } },
+                  { device_id: EXAMPLE_IDS.device, variables: { order_id: '1235', name: 'Juma' } },
+                ],
+              },
+            ],
+          }),
           response: { 202: bulkAccepted, ...sendErrors },
         },
       },

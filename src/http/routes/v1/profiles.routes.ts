@@ -51,9 +51,19 @@ export const profileRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createProfile',
           tags: ['profiles'],
           summary: 'Create a profile',
-          body: profileInput,
+          body: profileInput.meta({
+            examples: [
+              {
+                phone_number: '+255712345678',
+                external_id: 'user-1234',
+                name: 'Asha',
+                metadata: { plan: 'gold' },
+              },
+            ],
+          }),
           response: { 201: profileSchema, 409: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -68,6 +78,7 @@ export const profileRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listProfiles',
           tags: ['profiles'],
           summary: 'List profiles',
           querystring: z.strictObject({
@@ -94,6 +105,7 @@ export const profileRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getProfile',
           tags: ['profiles'],
           summary: 'Get a profile',
           params: idParams,
@@ -108,10 +120,11 @@ export const profileRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateProfile',
           tags: ['profiles'],
           summary: 'Update a profile (fields not sent are kept)',
           params: idParams,
-          body: profileInput,
+          body: profileInput.meta({ examples: [{ name: 'Asha Mwangi', metadata: { plan: 'platinum' } }] }),
           response: {
             200: profileSchema,
             404: errorSchema,
@@ -130,6 +143,7 @@ export const profileRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteProfile',
           tags: ['profiles'],
           summary: 'Delete a profile (soft delete; its devices are deactivated)',
           description:
@@ -151,6 +165,7 @@ export const profileRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'restoreProfile',
           tags: ['profiles'],
           summary: 'Restore a deleted profile, and the devices its deletion deactivated',
           description:

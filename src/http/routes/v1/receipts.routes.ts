@@ -12,6 +12,7 @@ export const receiptRoutes =
       '/receipts',
       {
         schema: {
+          operationId: 'recordReceipt',
           tags: ['receipts'],
           summary: 'Report a delivery as delivered or read',
           description:
@@ -24,12 +25,12 @@ export const receiptRoutes =
               status: z.enum(['delivered', 'read']),
             })
             .meta({
-              example: { delivery_id: '1042', receipt_token: 'k3J9fQ2xLmP0aZ7wYv5tRb1c', status: 'read' },
+              examples: [{ delivery_id: '1051', receipt_token: 'k3J9fQ2xLmP0aZ7wYv5tRb1c', status: 'read' }],
             }),
           response: {
             200: z
               .object({ delivery_id: z.string(), status: z.string() })
-              .meta({ example: { delivery_id: '1042', status: 'read' } }),
+              .meta({ example: { delivery_id: '1051', status: 'read' } }),
             404: errorSchema,
             409: errorSchema,
             422: errorSchema,

@@ -6,7 +6,7 @@ import { sendBodySchema } from '../../../services/send-request.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
 
 const statusSchema = z.enum(['active', 'paused', 'completed', 'cancelled']);
 const recurrenceSchema = z.enum(['none', 'daily', 'weekly', 'monthly', 'cron']);
@@ -37,7 +37,32 @@ const scheduleSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Schedule' });
+  .meta({
+    id: 'Schedule',
+    example: {
+      id: EXAMPLE_IDS.schedule,
+      name: 'weekday-digest',
+      status: 'active',
+      scheduled_at: '2026-11-26T04:00:00.000Z',
+      recurrence: 'cron',
+      cron: '0 7 * * MON-FRI',
+      timezone: 'Africa/Dar_es_Salaam',
+      max_occurrences: null,
+      ends_at: null,
+      misfire_policy: 'fire_once',
+      next_run_at: '2026-11-26T04:00:00.000Z',
+      occurrence_count: 0,
+      last_run_at: null,
+      last_notification_id: null,
+      request: {
+        topic: 'sports.football',
+        title: 'Your morning football digest',
+        body: 'Results, fixtures and transfer news from last night.',
+      },
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const scheduleFields = {
   scheduled_at: isoDate.optional().meta({
@@ -106,6 +131,7 @@ export const scheduleRoutes =
       {
         config: { scope: 'send', idempotent: true },
         schema: {
+          operationId: 'scheduleNotification',
           tags: ['schedules'],
           summary: 'Schedule a send, once or recurring',
           description:
@@ -113,7 +139,19 @@ export const scheduleRoutes =
             '(target, template variables, FCM limits) and nothing is sent until the first occurrence. Each ' +
             'occurrence is its own notification (GET /notifications?schedule_id=…).',
           headers: idempotencyHeader,
-          body: scheduleBody,
+          body: scheduleBody.meta({
+            examples: [
+              {
+                name: 'weekday-digest',
+                topic: 'sports.football',
+                title: 'Your morning football digest',
+                body: 'Results, fixtures and transfer news from last night.',
+                recurrence: 'cron',
+                cron: '0 7 * * MON-FRI',
+                timezone: 'Africa/Dar_es_Salaam',
+              },
+            ],
+          }),
           response: {
             201: scheduleSchema,
             404: errorSchema,
@@ -137,6 +175,7 @@ export const scheduleRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listSchedules',
           tags: ['schedules'],
           summary: 'List schedules, oldest first',
           querystring: z.strictObject({
@@ -163,6 +202,7 @@ export const scheduleRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getSchedule',
           tags: ['schedules'],
           summary: 'Get a schedule',
           params: idParams,
@@ -178,6 +218,7 @@ export const scheduleRoutes =
         {
           config: { scope: 'send' },
           schema: {
+            operationId: `${action}Schedule`,
             tags: ['schedules'],
             summary: ACTION_SUMMARIES[action],
             params: idParams,

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 import { contentFields } from './notify.routes.ts';
 
 const TEMPLATE_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -104,7 +104,24 @@ const templateSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Template' });
+  .meta({
+    id: 'Template',
+    example: {
+      id: EXAMPLE_IDS.template,
+      name: 'order_confirmed',
+      description: 'Sent when an order is paid',
+      title: 'Order {{order_id}} confirmed',
+      body: 'Hi {{name}}, your order #{{order_id}} has been confirmed.',
+      data: { order_id: '{{order_id}}', screen: 'order_details' },
+      options: { priority: 'high', collapse_key: 'orders' },
+      platform_overrides: {},
+      locales: { fr: { title: 'Commande {{order_id}} confirmée', body: 'Bonjour {{name}} !' } },
+      variables: ['name', 'order_id'],
+      is_active: true,
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const templateInput = z
   .strictObject({
@@ -127,16 +144,27 @@ const templateInput = z
     description:
       'Placeholders are {{name}} (a letter or _, then A-Z a-z 0-9 _ . -); values are inserted as they are. ' +
       'A template needs a title or a body unless options.silent is true.',
-    example: {
-      name: 'order_confirmed',
-      description: 'Sent when an order is paid',
-      title: 'Order {{order_id}} confirmed',
-      body: 'Hi {{name}}, your order #{{order_id}} has been confirmed.',
-      data: { order_id: '{{order_id}}', screen: 'order_details' },
-      options: { priority: 'high', collapse_key: 'orders' },
-      locales: { fr: { title: 'Commande {{order_id}} confirmée', body: 'Bonjour {{name}} !' } },
-    },
+    examples: [
+      {
+        name: 'order_confirmed',
+        description: 'Sent when an order is paid',
+        title: 'Order {{order_id}} confirmed',
+        body: 'Hi {{name}}, your order #{{order_id}} has been confirmed.',
+        data: { order_id: '{{order_id}}', screen: 'order_details' },
+        options: { priority: 'high', collapse_key: 'orders' },
+        locales: { fr: { title: 'Commande {{order_id}} confirmée', body: 'Bonjour {{name}} !' } },
+      },
+    ],
   });
+
+/** The preview of the template example for the variables of the preview example. */
+const RENDERED_EXAMPLE = {
+  title: 'Commande 1234 confirmée',
+  body: 'Bonjour Asha !',
+  data: { order_id: '1234', screen: 'order_details' },
+  priority: 'high',
+  collapse_key: 'orders',
+};
 
 const renderedSchema = z
   .object({
@@ -146,18 +174,24 @@ const renderedSchema = z
     ...optionsSchema.shape,
     platform_overrides: overridesSchema.optional(),
   })
-  .meta({ id: 'RenderedTemplate', description: 'The content of a send, in API names' });
+  .meta({
+    id: 'RenderedTemplate',
+    description: 'The content of a send, in API names',
+    example: RENDERED_EXAMPLE,
+  });
 
-const previewInput = z.strictObject({
-  variables: z
-    .record(z.string().min(1).max(64), z.string().max(4096))
-    .default({})
-    .meta({ example: { order_id: '1234', name: 'Ada' } }),
-  locale: z.string().min(1).max(35).optional().meta({
-    description: 'A device locale: exact variant, else its language, else the default',
-    example: 'fr-CA',
-  }),
-});
+const previewInput = z
+  .strictObject({
+    variables: z
+      .record(z.string().min(1).max(64), z.string().max(4096))
+      .default({})
+      .meta({ example: { order_id: '1234', name: 'Ada' } }),
+    locale: z.string().min(1).max(35).optional().meta({
+      description: 'A device locale: exact variant, else its language, else the default',
+      example: 'fr-CA',
+    }),
+  })
+  .meta({ examples: [{ variables: { order_id: '1234', name: 'Asha' }, locale: 'fr-CA' }] });
 
 export const templateRoutes =
   ({ services }: RouteDeps): FastifyPluginAsyncZod =>
@@ -167,6 +201,7 @@ export const templateRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createTemplate',
           tags: ['templates'],
           summary: 'Create a template',
           body: templateInput,
@@ -184,6 +219,7 @@ export const templateRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listTemplates',
           tags: ['templates'],
           summary: 'List templates',
           querystring: z.strictObject({
@@ -210,6 +246,7 @@ export const templateRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getTemplate',
           tags: ['templates'],
           summary: 'Get a template',
           params: idParams,
@@ -224,6 +261,7 @@ export const templateRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateTemplate',
           tags: ['templates'],
           summary: 'Replace a template (fields not sent are cleared)',
           params: idParams,
@@ -246,6 +284,7 @@ export const templateRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteTemplate',
           tags: ['templates'],
           summary: 'Delete a template',
           params: idParams,
@@ -263,12 +302,13 @@ export const templateRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'previewTemplate',
           tags: ['templates'],
           summary: 'Render a template with variables, as a device with the given locale would get it',
           params: idParams,
           body: previewInput,
           response: {
-            200: z.object({ rendered: renderedSchema }),
+            200: z.object({ rendered: renderedSchema }).meta({ example: { rendered: RENDERED_EXAMPLE } }),
             404: errorSchema,
             422: errorSchema,
             ...authErrors,

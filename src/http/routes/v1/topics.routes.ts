@@ -6,7 +6,7 @@ import { platformSchema } from '../../../domain/platform.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, page, pageQuery } from '../../schemas.ts';
 
 /** FCM's topic-name alphabet. */
 const TOPIC_NAME = /^[A-Za-z0-9_.~%-]+$/;
@@ -22,7 +22,17 @@ const topicSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Topic' });
+  .meta({
+    id: 'Topic',
+    example: {
+      id: EXAMPLE_IDS.topic,
+      name: 'sports.football',
+      description: 'Football scores and match alerts',
+      subscriber_count: 1250,
+      created_at: '2026-11-25T09:30:00.000Z',
+      updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 const topicInput = z.strictObject({
   name: z.string().min(1).max(255).regex(TOPIC_NAME, TOPIC_NAME_MESSAGE).meta({ example: 'sports.football' }),
@@ -39,7 +49,7 @@ const idList = (description: string) =>
     .array(z.uuid())
     .max(MAX_IDS)
     .optional()
-    .meta({ description, example: ['01a212bb-37a6-777f-9db8-f27ee71d0fe4'] });
+    .meta({ description, example: [EXAMPLE_IDS.device] });
 
 const membersInput = z
   .strictObject({
@@ -120,17 +130,20 @@ const subscriberSchema = z
 
 /** Subscribe and unsubscribe take the same request and differ in what they answer. */
 const membershipOptions = <Result extends z.ZodType>(
+  operationId: string,
+  members: z.input<typeof membersInput>,
   summary: string,
   description: string,
   result: Result,
 ) => ({
   config: { scope: 'manage' as const },
   schema: {
+    operationId,
     tags: ['topics'],
     summary,
     description,
     params: idParams,
-    body: membersInput,
+    body: membersInput.meta({ examples: [members] }),
     response: { 200: result, 404: errorSchema, 422: errorSchema, ...authErrors },
   },
 });
@@ -143,9 +156,12 @@ export const topicRoutes =
       {
         config: { scope: 'manage', idempotent: true },
         schema: {
+          operationId: 'createTopic',
           tags: ['topics'],
           summary: 'Create a topic',
-          body: topicInput,
+          body: topicInput.meta({
+            examples: [{ name: 'sports.football', description: 'Football scores and match alerts' }],
+          }),
           response: { 201: topicSchema, 409: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -158,6 +174,7 @@ export const topicRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listTopics',
           tags: ['topics'],
           summary: 'List topics',
           querystring: z.strictObject({
@@ -188,6 +205,7 @@ export const topicRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getTopic',
           tags: ['topics'],
           summary: 'Get a topic',
           params: idParams,
@@ -202,10 +220,13 @@ export const topicRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateTopic',
           tags: ['topics'],
           summary: 'Replace a topic (a description not sent is cleared)',
           params: idParams,
-          body: topicInput,
+          body: topicInput.meta({
+            examples: [{ name: 'sports.football', description: 'Scores, line-ups and match alerts' }],
+          }),
           response: {
             200: topicSchema,
             404: errorSchema,
@@ -224,6 +245,7 @@ export const topicRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteTopic',
           tags: ['topics'],
           summary: 'Delete a topic and its subscriptions',
           params: idParams,
@@ -239,6 +261,8 @@ export const topicRoutes =
     app.post(
       '/topics/:id/subscribe',
       membershipOptions(
+        'subscribeToTopic',
+        { device_ids: [EXAMPLE_IDS.device], profile_ids: [EXAMPLE_IDS.profile] },
         'Subscribe devices, and the active devices of profiles, to a topic',
         'Idempotent: devices already subscribed are counted, not duplicated. Unknown ids are reported ' +
           'under not_found and deactivated devices under inactive_device_ids; neither is an error.',
@@ -251,6 +275,8 @@ export const topicRoutes =
     app.post(
       '/topics/:id/unsubscribe',
       membershipOptions(
+        'unsubscribeFromTopic',
+        { device_ids: [EXAMPLE_IDS.device] },
         'Unsubscribe devices, and all devices of profiles, from a topic',
         'Deactivated devices are unsubscribed too. Unknown ids are reported under not_found, not an error.',
         unsubscribeResultSchema,
@@ -264,6 +290,7 @@ export const topicRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listTopicSubscribers',
           tags: ['topics'],
           summary: 'List the active devices subscribed to a topic',
           params: idParams,

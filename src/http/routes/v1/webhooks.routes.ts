@@ -10,7 +10,7 @@ import {
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, EXAMPLE_IDS, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 
 const EXAMPLE_URL = 'https://api.example.com/hooks/fcm';
 const EXAMPLE_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0C7hxqVqXDk=';
@@ -28,6 +28,22 @@ const eventTypesField = z
     example: ['notification.failed', 'notification.read'],
   });
 const descriptionField = z.string().max(1024);
+
+const WEBHOOK_EXAMPLE = {
+  id: EXAMPLE_IDS.webhook,
+  url: EXAMPLE_URL,
+  description: 'Delivery reports for the order service',
+  event_types: ['notification.failed', 'notification.read'],
+  is_active: true,
+  disabled_reason: null,
+  disabled_at: null,
+  consecutive_failures: 0,
+  last_success_at: null,
+  last_failure_at: null,
+  previous_secret_expires_at: null,
+  created_at: '2026-11-25T09:30:00.000Z',
+  updated_at: '2026-11-25T09:30:00.000Z',
+};
 
 const webhookSchema = z
   .object({
@@ -50,7 +66,7 @@ const webhookSchema = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Webhook' });
+  .meta({ id: 'Webhook', example: WEBHOOK_EXAMPLE });
 
 const withSecret = webhookSchema
   .extend({
@@ -60,7 +76,7 @@ const withSecret = webhookSchema
       example: EXAMPLE_SECRET,
     }),
   })
-  .meta({ id: 'WebhookWithSecret' });
+  .meta({ id: 'WebhookWithSecret', example: { ...WEBHOOK_EXAMPLE, secret: EXAMPLE_SECRET } });
 
 const attemptStatus = z.enum(ATTEMPT_STATUSES);
 
@@ -79,7 +95,21 @@ const attemptSchema = z
     next_attempt_at: z.string().nullable(),
     created_at: z.string(),
   })
-  .meta({ id: 'WebhookAttempt' });
+  .meta({
+    id: 'WebhookAttempt',
+    example: {
+      id: '1042',
+      event_id: EXAMPLE_EVENT_ID,
+      event_type: 'notification.failed',
+      attempt: 2,
+      status: 'failed',
+      response_status: 503,
+      error: 'HTTP 503: upstream unavailable',
+      duration_ms: 182,
+      next_attempt_at: '2026-11-25T09:32:00.000Z',
+      created_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
 
 export const webhookRoutes =
   ({ services }: RouteDeps): FastifyPluginAsyncZod =>
@@ -90,6 +120,7 @@ export const webhookRoutes =
         // Not idempotent on purpose: the reply holds the secret, which must not be stored for replays.
         config: { scope: 'manage' },
         schema: {
+          operationId: 'createWebhook',
           tags: ['webhooks'],
           summary: 'Register a webhook endpoint (the reply holds its signing secret, shown once)',
           body: z
@@ -99,11 +130,13 @@ export const webhookRoutes =
               event_types: eventTypesField.optional(),
             })
             .meta({
-              example: {
-                url: EXAMPLE_URL,
-                description: 'Delivery reports for the order service',
-                event_types: ['notification.failed', 'notification.read'],
-              },
+              examples: [
+                {
+                  url: EXAMPLE_URL,
+                  description: 'Delivery reports for the order service',
+                  event_types: ['notification.failed', 'notification.read'],
+                },
+              ],
             }),
           response: { 201: withSecret, 422: errorSchema, ...authErrors },
         },
@@ -119,6 +152,7 @@ export const webhookRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listWebhooks',
           tags: ['webhooks'],
           summary: 'List webhook endpoints',
           querystring: z.strictObject({
@@ -139,6 +173,7 @@ export const webhookRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'getWebhook',
           tags: ['webhooks'],
           summary: 'Get a webhook endpoint',
           params: idParams,
@@ -153,6 +188,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'updateWebhook',
           tags: ['webhooks'],
           summary:
             'Update a webhook endpoint (fields not sent are kept; is_active true resets the failure count)',
@@ -164,7 +200,7 @@ export const webhookRoutes =
               event_types: eventTypesField.optional(),
               is_active: z.boolean().optional(),
             })
-            .meta({ example: { event_types: [], is_active: true } }),
+            .meta({ examples: [{ event_types: [], is_active: true }] }),
           response: { 200: webhookSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -177,6 +213,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'deleteWebhook',
           tags: ['webhooks'],
           summary: 'Delete a webhook endpoint and its attempt log',
           params: idParams,
@@ -194,6 +231,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'rotateWebhookSecret',
           tags: ['webhooks'],
           summary: 'Replace the signing secret; the old one keeps signing alongside it for the grace period',
           params: idParams,
@@ -211,7 +249,8 @@ export const webhookRoutes =
                 }),
             })
             // No body at all arrives as null.
-            .nullish(),
+            .nullish()
+            .meta({ examples: [{ grace_seconds: 3600 }] }),
           response: { 200: withSecret, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -228,6 +267,7 @@ export const webhookRoutes =
       {
         config: { scope: 'manage' },
         schema: {
+          operationId: 'testWebhook',
           tags: ['webhooks'],
           summary: 'Send a webhook.test event to this endpoint now (delivered and retried like any event)',
           params: idParams,
@@ -252,6 +292,7 @@ export const webhookRoutes =
       {
         config: { scope: 'read' },
         schema: {
+          operationId: 'listWebhookDeliveries',
           tags: ['webhooks'],
           summary: 'The delivery attempts to this endpoint, newest first',
           params: idParams,
