@@ -23,6 +23,7 @@ import type { RouteDeps } from './http/context.ts';
 import { registerErrorHandling } from './http/errors.ts';
 import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
+import { registerJsonBodyParser } from './http/json-body.ts';
 import { registerObservability } from './http/observability.ts';
 import { registerRateLimits } from './http/rate-limit.ts';
 import { internalRoutes } from './http/routes/internal.routes.ts';
@@ -89,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: anything else is a 415 in our error format.
   app.removeContentTypeParser(['text/plain']);
+  registerJsonBodyParser(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
