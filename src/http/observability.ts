@@ -2,10 +2,30 @@
  * The HTTP side of observability: one log line and the metrics per request, by route pattern, and GET /metrics
  * for Prometheus.
  */
-import type { FastifyInstance } from 'fastify';
+import { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { metricsAccess } from '../observability/metrics-server.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { errorBody } from './errors.ts';
+
+/**
+ * Fastify's per-request pair (`incoming request`, `request completed`) gives way to the one line below: the
+ * incoming one drops to debug, the completed one is left out unless the response itself failed (a stream
+ * error). Fastify's other request logs (stream, serializer and writeHead errors) stay as they are.
+ */
+export class RequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
+    if (error) super.requestCompleted(error, request, reply, metadata);
+  }
+}
 
 export function registerObservability(
   app: FastifyInstance,
