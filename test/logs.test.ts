@@ -83,6 +83,22 @@ describe('the log of a send', () => {
     expect(entries().filter((e) => e.msg === 'incoming request' || e.msg === 'request completed')).toEqual(
       [],
     );
+    // Probes and scrapes that succeed stay below info; a failing one shows.
+    const probeId = `log-probe-${Date.now()}`;
+    for (const url of ['/api/v1/health/', '/api/v1/health/ready/', '/metrics']) {
+      const probe = await server.app.inject({ method: 'GET', url, headers: { 'x-request-id': probeId } });
+      expect(probe.statusCode).toBe(200);
+    }
+    const refused = await server.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { 'x-request-id': probeId },
+      remoteAddress: '203.0.113.9',
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(entries().filter((e) => e.request_id === probeId)).toEqual([
+      expect.objectContaining({ route: '/metrics', status: 403, level: LEVEL.info }),
+    ]);
 
     const story = await waitFor(async () => {
       const found = mine().filter((e) => e.notification_id === notificationId && e.level === LEVEL.info);

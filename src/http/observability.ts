@@ -7,6 +7,9 @@ import { metricsAccess } from '../observability/metrics-server.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { errorBody } from './errors.ts';
 
+/** Probes and scrapes come every few seconds: their request lines are at debug unless they fail. */
+const ROUTINE_ROUTES: ReadonlySet<string> = new Set(['/metrics', '/api/v1/health', '/api/v1/health/ready']);
+
 /**
  * Fastify's per-request pair (`incoming request`, `request completed`) gives way to the one line below: the
  * incoming one drops to debug, the completed one is left out unless the response itself failed (a stream
@@ -39,7 +42,8 @@ export function registerObservability(
     metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     // In place of Fastify's incoming/completed pair: one line, with client_id bound once authenticated.
     const durationMs = Math.round(reply.elapsedTime * 10) / 10;
-    request.log.info(
+    const routine = ROUTINE_ROUTES.has(route) && reply.statusCode < 400;
+    request.log[routine ? 'debug' : 'info'](
       { method: request.method, route, status: reply.statusCode, duration_ms: durationMs },
       `${request.method} ${route} ${reply.statusCode} ${durationMs}ms`,
     );

@@ -256,15 +256,10 @@ async function record(
   });
 }
 
-/** How many outcomes, of those that pass the test, had each FCM error code. */
-function errorCounts(
-  outcomes: DeliveryOutcome[],
-  test: (o: DeliveryOutcome) => boolean,
-): Record<string, number> {
+/** How many items have each key: `{"UNAVAILABLE": 2}`. */
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const o of outcomes) {
-    if (test(o)) counts[o.errorCode ?? 'UNKNOWN'] = (counts[o.errorCode ?? 'UNKNOWN'] ?? 0) + 1;
-  }
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
   return counts;
 }
 
@@ -279,7 +274,10 @@ function logAnswers(
     log.info(
       {
         retrying: answers.retryIds.length,
-        errors: errorCounts(outcomes, (o) => o.status === 'retrying'),
+        errors: countBy(
+          outcomes.filter((o) => o.status === 'retrying'),
+          (o) => o.errorCode ?? 'UNKNOWN',
+        ),
         next_attempt: job.attempt + 1,
         retry_at: new Date(answers.retryAt).toISOString(),
       },
@@ -287,10 +285,8 @@ function logAnswers(
     );
   }
   if (answers.deadTokens.length > 0) {
-    const reasons: Record<string, number> = {};
-    for (const { reason } of answers.deadTokens) reasons[reason] = (reasons[reason] ?? 0) + 1;
     log.info(
-      { deactivated: answers.deadTokens.length, reasons },
+      { deactivated: answers.deadTokens.length, reasons: countBy(answers.deadTokens, (t) => t.reason) },
       'devices deactivated: FCM says their tokens are dead',
     );
   }

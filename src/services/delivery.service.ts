@@ -3,7 +3,6 @@
  * (per batch the deliveries it sent or failed, and per notification its completion). The jobs that send are
  * in src/jobs (fanout.job.ts, send.job.ts).
  */
-
 import type { Logger } from 'pino';
 import type { DeliveryOutcome, DeliveryToSend } from '../db/deliveries.repository.ts';
 import type { NotificationRow } from '../db/notifications.repository.ts';
@@ -53,7 +52,6 @@ export function settledEvents(
   return events;
 }
 
-/** notification.completed: the final status and counters, once. */
 /**
  * The last line of a notification's story in the log: its status and counts, and how long it took from
  * acceptance. `logger` is the job's, which already carries notification_id and request_id.
@@ -72,6 +70,7 @@ export function logCompleted(logger: Logger, notification: NotificationRow): voi
   );
 }
 
+/** notification.completed: the final status and counters, once. */
 export function completedEvent(notification: NotificationRow, requestId: string | undefined): NewEvent {
   return {
     tenantId: notification.apiClientId,
