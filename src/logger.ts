@@ -1,5 +1,9 @@
-/** The pino logger: JSON, with every secret we handle redacted wherever it appears in a log object. */
+/**
+ * The pino logger, with every secret we handle redacted wherever it appears in a log object: JSON lines for
+ * machines, or pretty (coloured, local time) lines for a person at a terminal.
+ */
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 /**
  * Field names (compared case-insensitively) that hold credentials or push tokens, at any depth: headers
@@ -128,6 +132,43 @@ const HEADER_PATHS = [
   'req.headers["x-admin-secret"]',
   'req.headers["sec-websocket-protocol"]',
 ];
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * LOG_FORMAT when set; otherwise pretty for a person (stdout is a terminal) outside production, and JSON for
+ * log collectors, pipes and files, and always in production, where a terminal is someone tailing a container.
+ */
+export function resolveLogFormat(
+  setting: LogFormat | undefined,
+  where: { isTTY: boolean; production: boolean },
+): LogFormat {
+  return setting ?? (where.isTTY && !where.production ? 'pretty' : 'json');
+}
+
+/** pino-pretty in-process (no worker thread): one line per entry, local wall-clock time, no pid or host. */
+export function prettyStream(destination?: NodeJS.WritableStream): pino.DestinationStream {
+  return pretty({
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    singleLine: true,
+    sync: true,
+    ...(destination ? { destination, colorize: false } : {}),
+  });
+}
+
+/** The process's logger on stdout, in the format the configuration and the terminal ask for. */
+export function createProcessLogger(config: {
+  logLevel: string;
+  logFormat: LogFormat | undefined;
+  production: boolean;
+}): Logger {
+  const format = resolveLogFormat(config.logFormat, {
+    isTTY: process.stdout.isTTY === true,
+    production: config.production,
+  });
+  return createLogger(config.logLevel, format === 'pretty' ? prettyStream() : undefined);
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(

@@ -251,7 +251,14 @@ describe('logs', () => {
 
     const entries = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const http = entries.filter((e) => e.request_id === requestId && e.job_id === undefined);
-    expect(http.map((e) => e.msg)).toEqual(expect.arrayContaining(['incoming request', 'request completed']));
+    expect(http).toContainEqual(
+      expect.objectContaining({
+        method: 'POST',
+        route: '/api/v1/notify',
+        status: 202,
+        client_id: tenant.clientId,
+      }),
+    );
     const jobs = await waitFor(async () => {
       const found = logLines
         .map((line) => JSON.parse(line) as Record<string, unknown>)

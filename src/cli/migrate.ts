@@ -1,7 +1,7 @@
 /** `fcm-server migrate`: applies the database migrations and exits (the servers also apply them at start-up). */
 import { loadConfig } from '../config/index.ts';
 import { migratePostgres, openDatabase } from '../db/client.ts';
-import { createLogger } from '../logger.ts';
+import { createProcessLogger } from '../logger.ts';
 import { defineCommand } from './command.ts';
 
 export const migrate = defineCommand({
@@ -15,6 +15,6 @@ export const migrate = defineCommand({
     const config = loadConfig();
     if (config.database.url) await migratePostgres(config.database.url);
     else await (await openDatabase({ dataDir: config.database.dataDir })).close();
-    createLogger(config.logLevel).info('migrations applied');
+    createProcessLogger(config).info('migrations applied');
   },
 });

@@ -33,6 +33,8 @@ export interface Config {
   corsOrigins: readonly string[];
   rateLimits: { enabled: boolean; perMinute: Readonly<RateLimits> };
   logLevel: Env['LOG_LEVEL'];
+  /** LOG_FORMAT; undefined lets the logger choose from where stdout goes (src/logger.ts). */
+  logFormat: Env['LOG_FORMAT'];
   debug: boolean;
   send: {
     concurrency: number;
@@ -102,6 +104,7 @@ export function configFromEnv(e: Env): Readonly<Config> {
       perMinute: { ...RATE_LIMIT_DEFAULTS, ...e.RATE_LIMITS },
     },
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     debug: e.DEBUG,
     send: {
       concurrency: e.SEND_CONCURRENCY,

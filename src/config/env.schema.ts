@@ -115,6 +115,8 @@ export const envSchema = z.object({
   RATE_LIMIT_ENABLED: bool.default(true),
   RATE_LIMITS: rateLimitOverrides.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: pretty (coloured, local time) on a terminal outside production, JSON lines otherwise. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   DEBUG: bool.default(false),
   /** Send-path tuning. */
   SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),

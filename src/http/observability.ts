@@ -1,5 +1,14 @@
-/** The HTTP side of observability: request metrics by route pattern, and GET /metrics for Prometheus. */
-import type { FastifyInstance, FastifySchema } from 'fastify';
+/**
+ * The HTTP side of observability: one log line and the metrics per request, by route pattern, and GET /metrics
+ * for Prometheus.
+ */
+import {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchema,
+  LogController,
+} from 'fastify';
 import { z } from 'zod';
 import { metricsAccess } from '../observability/metrics-server.ts';
 import type { ServiceDeps } from '../services/deps.ts';
@@ -27,14 +36,46 @@ const metricsSchema: FastifySchema = {
   },
 };
 
+/** Probes and scrapes come every few seconds: their request lines are at debug unless they fail. */
+const ROUTINE_ROUTES: ReadonlySet<string> = new Set(['/metrics', '/api/v1/health', '/api/v1/health/ready']);
+
+/**
+ * Fastify's per-request pair (`incoming request`, `request completed`) gives way to the one line below: the
+ * incoming one drops to debug, the completed one is left out unless the response itself failed (a stream
+ * error). Fastify's other request logs (stream, serializer and writeHead errors) stay as they are.
+ */
+export class RequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
+    if (error) super.requestCompleted(error, request, reply, metadata);
+  }
+}
+
 export function registerObservability(
   app: FastifyInstance,
   deps: Pick<ServiceDeps, 'metrics' | 'config'>,
 ): void {
   const { metrics } = deps;
   app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, never the raw URL, keeps the label set bounded.
-    metrics.httpRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    // The route pattern, never the raw URL: it keeps the label set bounded, and ids, tokens a client put in a
+    // wrong path, and query strings out of the logs.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // In place of Fastify's incoming/completed pair: one line, with client_id bound once authenticated.
+    const durationMs = Math.round(reply.elapsedTime * 10) / 10;
+    const routine = ROUTINE_ROUTES.has(route) && reply.statusCode < 400;
+    request.log[routine ? 'debug' : 'info'](
+      { method: request.method, route, status: reply.statusCode, duration_ms: durationMs },
+      `${request.method} ${route} ${reply.statusCode} ${durationMs}ms`,
+    );
   });
 
   app.get('/metrics', { schema: metricsSchema }, async (request, reply) => {

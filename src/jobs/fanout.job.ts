@@ -7,7 +7,7 @@ import { insertDeliveryPage } from '../db/deliveries.repository.ts';
 import { advanceFanout, finishFanout, lockNotification } from '../db/notifications.repository.ts';
 import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from '../services/audience.ts';
-import { completedEvent } from '../services/delivery.service.ts';
+import { completedEvent, logCompleted } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { emitEvents } from '../services/events.ts';
 import { runJob } from './job-runner.ts';
@@ -18,6 +18,7 @@ const FANOUT_PAGE_BATCHES = 10;
 /** Creates the deliveries of a notification page by page (keyset over device ids) and their send jobs. */
 export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
   const batchSize = deps.config.send.batchSize;
+  let pages = 0;
   for (;;) {
     const done = await deps.db.transaction(async (tx) => {
       const notification = await lockNotification(tx, job.notificationId);
@@ -38,7 +39,7 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
           notification.totalCount === 0 ? 'no_active_devices' : null,
         );
         if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
-        return true;
+        return { deliveries: notification.totalCount, finished };
       }
       await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length);
       const jobs: SendJob[] = [];
@@ -53,7 +54,17 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
       await deps.queue.enqueueMany(tx, QUEUES.send, jobs);
       return false;
     });
-    if (done) return;
+    if (done === false) {
+      pages += 1;
+      continue;
+    }
+    // After the commit: the log tells what happened, not what a rolled-back transaction meant to do.
+    if (done !== true) {
+      // `pages` counts this run's; a fan-out resumed after a crash did the earlier ones before.
+      deps.logger.info({ deliveries: done.deliveries, pages }, 'fan-out done');
+      if (done.finished) logCompleted(deps.logger, done.finished);
+    }
+    return;
   }
 }
 

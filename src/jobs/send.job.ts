@@ -22,7 +22,7 @@ import type { NotificationContent } from '../domain/content.ts';
 import type { FcmMessage, SendOutcome, ServiceAccount } from '../push/push-provider.ts';
 import { renderMessage } from '../push/render.ts';
 import { QUEUES, type SendJob, sendPayload } from '../queue/contract.ts';
-import { completedEvent, receiptData, settledEvents } from '../services/delivery.service.ts';
+import { completedEvent, logCompleted, receiptData, settledEvents } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { deviceDeactivated, emitEvents, type NewEvent } from '../services/events.ts';
 import { loadAccount } from '../services/firebase-projects.service.ts';
@@ -95,8 +95,10 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
     await reportToProject(deps, log, project, answers);
   }
   const outcomes = answers.outcomes.length > 0 ? [...settled, ...answers.outcomes] : settled;
-  const applied = await record(deps, job, batch, outcomes, answers);
+  const { changed: applied, finished } = await record(deps, job, batch, outcomes, answers);
   deps.metrics.sendBatchRecorded(batch.open, outcomes, applied);
+  logAnswers(log, job, outcomes, answers);
+  if (finished) logCompleted(deps.logger, finished);
   log.debug(
     {
       deliveries: batch.open.length,
@@ -222,7 +224,7 @@ async function reportToProject(
 /**
  * Record, in one transaction: the outcomes (one multi-row update), the notification's counters, the dead
  * tokens' devices deactivated, the events, and the retry job. Returns the deliveries that changed (a re-run
- * changes none).
+ * changes none) and the notification when this batch finished it.
  */
 async function record(
   deps: ServiceDeps,
@@ -230,7 +232,7 @@ async function record(
   batch: Batch,
   outcomes: DeliveryOutcome[],
   answers: Answers,
-): Promise<Set<string>> {
+): Promise<{ changed: Set<string>; finished: NotificationRow | undefined }> {
   const { notification } = batch;
   return deps.db.transaction(async (tx) => {
     const counts = await recordOutcomes(tx, job.attempt, outcomes);
@@ -250,8 +252,44 @@ async function record(
       };
       await deps.queue.enqueue(tx, QUEUES.send, retry, { startAfter: new Date(answers.retryAt) });
     }
-    return counts.changed;
+    return { changed: counts.changed, finished };
   });
+}
+
+/** How many items have each key: `{"UNAVAILABLE": 2}`. */
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+}
+
+/** Retries and token deactivations at info: what a person watching a send wants to see happen. */
+function logAnswers(
+  log: ServiceDeps['logger'],
+  job: SendJob,
+  outcomes: DeliveryOutcome[],
+  answers: Answers,
+): void {
+  if (answers.retryIds.length > 0) {
+    log.info(
+      {
+        retrying: answers.retryIds.length,
+        errors: countBy(
+          outcomes.filter((o) => o.status === 'retrying'),
+          (o) => o.errorCode ?? 'UNKNOWN',
+        ),
+        next_attempt: job.attempt + 1,
+        retry_at: new Date(answers.retryAt).toISOString(),
+      },
+      'FCM send failed, will retry',
+    );
+  }
+  if (answers.deadTokens.length > 0) {
+    log.info(
+      { deactivated: answers.deadTokens.length, reasons: countBy(answers.deadTokens, (t) => t.reason) },
+      'devices deactivated: FCM says their tokens are dead',
+    );
+  }
 }
 
 /** Deactivates the devices of dead tokens (one statement per reason); a device.deactivated event per reason. */

@@ -3,6 +3,7 @@
  * (per batch the deliveries it sent or failed, and per notification its completion). The jobs that send are
  * in src/jobs (fanout.job.ts, send.job.ts).
  */
+import type { Logger } from 'pino';
 import type { DeliveryOutcome, DeliveryToSend } from '../db/deliveries.repository.ts';
 import type { NotificationRow } from '../db/notifications.repository.ts';
 import type { NewEvent } from './events.ts';
@@ -49,6 +50,24 @@ export function settledEvents(
     });
   }
   return events;
+}
+
+/**
+ * The last line of a notification's story in the log: its status and counts, and how long it took from
+ * acceptance. `logger` is the job's, which already carries notification_id and request_id.
+ */
+export function logCompleted(logger: Logger, notification: NotificationRow): void {
+  logger.info(
+    {
+      status: notification.status,
+      ...(notification.errorCode ? { error_code: notification.errorCode } : {}),
+      total: notification.totalCount,
+      sent: notification.sentCount,
+      failed: notification.failedCount,
+      duration_ms: (notification.completedAt ?? new Date()).getTime() - notification.createdAt.getTime(),
+    },
+    'notification completed',
+  );
 }
 
 /** notification.completed: the final status and counters, once. */

@@ -221,14 +221,30 @@ export async function acceptSend(
   // In a caller's transaction (the scheduler's, or a dry run that is rolled back) the caller decides what counts.
   if (ex) return run(ex);
   const notification = await deps.db.transaction(run);
-  countAccepted(deps, notification);
+  reportAccepted(deps, notification);
   return notification;
 }
 
-/** Moves fcms_notifications_accepted_total for a committed notification. */
-export function countAccepted(deps: ServiceDeps, notification: NotificationRow): void {
-  const kind = (notification.target as { kind?: unknown }).kind;
-  deps.metrics.notificationAccepted(typeof kind === 'string' ? kind : 'unknown', notification.status);
+/**
+ * For a committed notification: moves fcms_notifications_accepted_total and logs the first line of its story,
+ * with the device count when the target names its devices (other targets are counted at fan-out).
+ */
+export function reportAccepted(deps: ServiceDeps, notification: NotificationRow): void {
+  const target = notification.target as { kind?: unknown; device_ids?: unknown; targets?: unknown };
+  const kind = typeof target.kind === 'string' ? target.kind : 'unknown';
+  deps.metrics.notificationAccepted(kind, notification.status);
+  deps.logger.info(
+    {
+      notification_id: notification.id,
+      request_id: notification.requestId ?? undefined,
+      client_id: notification.apiClientId,
+      target: kind,
+      ...(Array.isArray(target.device_ids) ? { devices: target.device_ids.length } : {}),
+      ...(typeof target.targets === 'number' ? { recipients: target.targets } : {}),
+      ...(notification.scheduleId ? { schedule_id: notification.scheduleId } : {}),
+    },
+    'notification accepted',
+  );
 }
 
 export interface BulkTarget {
@@ -416,7 +432,7 @@ export async function acceptBulk(
     await insertRecipients(tx, notification.id, recipients);
     return { notification, results };
   });
-  countAccepted(deps, outcome.notification);
+  reportAccepted(deps, outcome.notification);
   return outcome;
 }
 

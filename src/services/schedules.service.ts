@@ -25,7 +25,7 @@ import {
   validateRule,
 } from '../scheduling/recurrence.ts';
 import type { ServiceDeps } from './deps.ts';
-import { acceptSend, countAccepted, type SendMeta } from './notify.service.ts';
+import { acceptSend, reportAccepted, type SendMeta } from './notify.service.ts';
 import { type SendBody, sendBodySchema } from './send-request.ts';
 import { type PageView, pageView } from './views.ts';
 
@@ -320,7 +320,7 @@ async function fireSchedule(deps: ServiceDeps, tx: Executor, row: ScheduleRow, n
       const notification = await tx.transaction((savepoint) =>
         acceptSend(deps, row.apiClientId, send!, meta, savepoint),
       );
-      countAccepted(deps, notification);
+      reportAccepted(deps, notification);
       count += 1;
       lastRunAt = now;
       lastNotificationId = notification.id;

@@ -159,7 +159,16 @@ export async function deliverWebhook(
         'webhook endpoint disabled after too many consecutive failed deliveries',
       );
     } else {
-      log.debug({ error: response.error, retry_at: nextAttemptAt }, 'webhook delivery failed');
+      // warn: an endpoint failing is the tenant's to fix, and each failure brings it closer to being disabled.
+      log.warn(
+        {
+          error: response.error,
+          status: response.status,
+          consecutive_failures: streak.consecutiveFailures,
+          retry_at: nextAttemptAt,
+        },
+        nextAttemptAt ? 'webhook delivery failed, will retry' : 'webhook delivery failed, no attempts left',
+      );
     }
     return nextAttemptAt ? 'retrying' : 'dead';
   });
