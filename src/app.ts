@@ -73,14 +73,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     // Reject before routing what the router cannot even parse, in our error format.
     frameworkErrors: (_error, request, reply) => {
-      (reply as unknown as FastifyReply).code(400).send({
-        error: {
-          code: 'bad_request',
-          message: 'the request URL is not valid',
-          details: [],
-          request_id: request.id,
-        },
-      });
+      // No onRequest hook runs for these, so the request id header is set here.
+      (reply as unknown as FastifyReply)
+        .code(400)
+        .header('x-request-id', request.id)
+        .send({
+          error: {
+            code: 'bad_request',
+            message: 'the request URL is not valid',
+            details: [],
+            request_id: request.id,
+          },
+        });
     },
     // What Node's HTTP parser refuses before there is a request (431, 414, a bad request line), in our format.
     clientErrorHandler: answerClientError,
