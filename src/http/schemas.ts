@@ -60,6 +60,7 @@ export function documentErrorStatuses(route: RouteOptions): void {
   if (schema.body) statuses.push(422);
   if ((route.config as { scope?: unknown } | undefined)?.scope) statuses.push(401, 403, 503);
   if (methods.some((m) => rateLimitGroupOf(m, route.url) !== undefined)) statuses.push(429);
-  const response = schema.response as Record<string, unknown>;
-  for (const status of statuses) response[status] ??= errorSchema;
+  // A copy: routes may share schema objects, and each gets the statuses of its own shape.
+  const added = Object.fromEntries(statuses.map((status) => [status, errorSchema]));
+  route.schema = { ...schema, response: { ...added, ...(schema.response as object) } };
 }
