@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { registerAudit } from './http/audit.ts';
 import { registerAuth } from './http/auth.ts';
 import type { RouteDeps } from './http/context.ts';
-import { registerErrorHandling } from './http/errors.ts';
+import { answerClientError, registerErrorHandling } from './http/errors.ts';
 import { closeEventSockets, selectProtocol } from './http/event-socket.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
@@ -34,6 +34,7 @@ import { scheduleRoutes } from './http/routes/v1/schedules.routes.ts';
 import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
+import { documentErrorStatuses } from './http/schemas.ts';
 import { DOCS_CSP, registerHttpSecurity } from './http/security.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { createServices } from './services/index.ts';
@@ -64,15 +65,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     // Reject before routing what the router cannot even parse, in our error format.
     frameworkErrors: (_error, request, reply) => {
-      (reply as unknown as FastifyReply).code(400).send({
-        error: {
-          code: 'bad_request',
-          message: 'the request URL is not valid',
-          details: [],
-          request_id: request.id,
-        },
-      });
+      // No onRequest hook runs for these, so the request id header is set here.
+      (reply as unknown as FastifyReply)
+        .code(400)
+        .header('x-request-id', request.id)
+        .send({
+          error: {
+            code: 'bad_request',
+            message: 'the request URL is not valid',
+            details: [],
+            request_id: request.id,
+          },
+        });
     },
+    // What Node's HTTP parser refuses before there is a request (431, 414, a bad request line), in our format.
+    clientErrorHandler: answerClientError,
     // request.ip comes from X-Forwarded-For only when the peer is one of TRUSTED_PROXIES.
     trustProxy: deps.config.trustedProxies.length > 0 ? [...deps.config.trustedProxies] : false,
   }).withTypeProvider<ZodTypeProvider>();
@@ -85,6 +92,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // Before @fastify/swagger's own onRoute hook reads the schemas.
+  app.addHook('onRoute', documentErrorStatuses);
 
   registerErrorHandling(app, (error, request) =>
     deps.errors.capture(error, {
@@ -110,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs', 302));
 
   if (deps.internalSecret)
     await app.register(internalRoutes(routeDeps, deps.internalSecret), { prefix: '/internal' });

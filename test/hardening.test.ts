@@ -410,8 +410,9 @@ describe('CORS', () => {
       url: '/api/v1/notify/',
       headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
     });
-    expect(preflight.statusCode).toBe(404);
-    expect(errorOf(preflight).code).toBe('not_found');
+    // No pre-flight route: the path exists, the method does not.
+    expect(preflight.statusCode).toBe(405);
+    expect(errorOf(preflight).code).toBe('method_not_allowed');
     expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

@@ -9,6 +9,8 @@ export interface Operation {
   path: string;
   bodySchema: Json | undefined;
   querySchema: Record<string, Json>;
+  /** The statuses the document lists for this operation ("200", "404", …). */
+  responses: string[];
 }
 
 export interface ApiDocument {
@@ -34,6 +36,7 @@ export async function readApi(app: FastifyInstance): Promise<ApiDocument> {
         path,
         bodySchema: content?.['application/json']?.schema as Json | undefined,
         querySchema,
+        responses: Object.keys((op.responses as Json | undefined) ?? {}),
       });
     }
   }

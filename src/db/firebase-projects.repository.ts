@@ -1,6 +1,7 @@
 /** SQL for firebase_projects (per-tenant service accounts, stored encrypted). */
 import { and, asc, eq, ne } from 'drizzle-orm';
 import type { Executor } from './client.ts';
+import { afterCursor, type Page, toPage } from './pagination.ts';
 import { firebaseProjects } from './schema.ts';
 
 export type FirebaseProjectRow = typeof firebaseProjects.$inferSelect;
@@ -33,6 +34,22 @@ export async function listFirebaseProjects(ex: Executor, tenantId: string): Prom
     .from(firebaseProjects)
     .where(eq(firebaseProjects.apiClientId, tenantId))
     .orderBy(asc(firebaseProjects.createdAt), asc(firebaseProjects.id));
+}
+
+/** One page of the tenant's projects in id (creation) order, for the list endpoint. */
+export async function listFirebaseProjectPage(
+  ex: Executor,
+  tenantId: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<FirebaseProjectRow>> {
+  const rows = await ex
+    .select()
+    .from(firebaseProjects)
+    .where(and(eq(firebaseProjects.apiClientId, tenantId), afterCursor(firebaseProjects.id, cursor, false)))
+    .orderBy(asc(firebaseProjects.id))
+    .limit(limit + 1);
+  return toPage(rows, limit);
 }
 
 export async function findFirebaseProject(

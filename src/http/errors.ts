@@ -1,7 +1,11 @@
 /**
  * One error format everywhere: {"error": {"code", "message", "details", "request_id"}}, including the errors
- * Fastify raises before our handlers run (validation, content type, malformed JSON, unknown route, body size).
+ * Fastify raises before our handlers run (validation, content type, malformed JSON, unknown route, wrong method,
+ * body size) and those Node's HTTP parser answers before Fastify sees a request (header overflow, bad request line).
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -37,7 +41,7 @@ function validationDetails(error: FastifyError): ErrorDetail[] {
 }
 
 /** Translates any thrown error into an AppError with the right status and a stable code. */
-export function toAppError(error: FastifyError | Error): AppError {
+export function toAppError(error: FastifyError | Error, request?: FastifyRequest): AppError {
   if (error instanceof AppError) return error;
   const fe = error as FastifyError;
   if (fe.validation) {
@@ -61,7 +65,7 @@ export function toAppError(error: FastifyError | Error): AppError {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('unsupported_media_type', 415, 'send the request body as application/json');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('payload_too_large', 413, 'request body is too large');
+      return bodyTooLarge(request?.routeOptions.bodyLimit);
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return new AppError('bad_request', 400, 'the request URL is not valid');
@@ -69,7 +73,7 @@ export function toAppError(error: FastifyError | Error): AppError {
   if (fe instanceof SyntaxError || fe.statusCode === 400) {
     return new AppError('bad_request', 400, 'the request is not valid');
   }
-  if (fe.statusCode === 413) return new AppError('payload_too_large', 413, 'request body is too large');
+  if (fe.statusCode === 413) return bodyTooLarge(request?.routeOptions.bodyLimit);
   if (fe.statusCode === 415)
     return new AppError('unsupported_media_type', 415, 'send the request body as application/json');
   if (isUnstorableText(error)) {
@@ -78,6 +82,13 @@ export function toAppError(error: FastifyError | Error): AppError {
       422,
       'text must be valid UTF-8 without NUL (\\u0000) characters, which PostgreSQL cannot store',
     );
+  }
+  if (isDataException(error)) {
+    // The value passed validation but the database cannot hold it (a year PostgreSQL cannot store, a number
+    // out of its range): the client's input, so a client error. Without a body only the URL can be at fault.
+    return hasBody(request)
+      ? new AppError('validation_error', 422, 'a value in the request body is out of the range we can store')
+      : new AppError('invalid_query', 400, 'a value in the query string is out of the range we can store');
   }
   if (isDatabaseUnavailable(error)) {
     return new AppError('service_unavailable', 503, 'the database is unavailable, try again shortly', [], {
@@ -93,6 +104,26 @@ export function toAppError(error: FastifyError | Error): AppError {
  */
 function isUnstorableText(error: Error): boolean {
   return causes(error).some((e) => e.code === '22021' || e.code === '22P05');
+}
+
+/**
+ * SQLSTATE class 22 (data exception: 22008 datetime field overflow, 22003 numeric value out of range, 22P02
+ * invalid text representation, …) from pg or PGlite, possibly wrapped by Drizzle: the last line of defence
+ * behind the schemas, which should refuse such values first.
+ */
+function isDataException(error: Error): boolean {
+  return causes(error).some(({ code }) => typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code));
+}
+
+function hasBody(request: FastifyRequest | undefined): boolean {
+  return request?.body !== undefined && request.body !== null;
+}
+
+function bodyTooLarge(limit: number | undefined): AppError {
+  if (limit === undefined) return new AppError('payload_too_large', 413, 'request body is too large');
+  return new AppError('payload_too_large', 413, `request body is larger than the limit of ${limit} bytes`, [
+    { field: 'body', message: `at most ${limit} bytes`, limit_bytes: limit },
+  ]);
 }
 
 /** The error and what it wraps (Drizzle wraps driver errors in `cause`). */
@@ -120,6 +151,12 @@ function isDatabaseUnavailable(error: Error): boolean {
 }
 
 /**
+ * Node's parser counts the request line towards its 16 KB header limit; an overflow whose request line alone is
+ * longer than this is a URL that is too long (414), otherwise the headers are (431).
+ */
+export const MAX_URL_LENGTH = 8192;
+
+/**
  * `onUnexpected` hears of every 5xx that no service meant (not an AppError): the error tracker's feed.
  */
 export function registerErrorHandling(
@@ -127,7 +164,7 @@ export function registerErrorHandling(
   onUnexpected?: (error: Error, request: FastifyRequest) => void,
 ): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error);
+    const appError = toAppError(error, request);
     if (appError.status >= 500) {
       const serialization = isResponseSerializationError(error);
       request.log.error({ err: error, serialization }, 'request failed');
@@ -135,15 +172,114 @@ export function registerErrorHandling(
     }
     return sendError(reply, request, appError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => routes.add(route.method, route.url));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = routes.methodsFor(path);
+    if (allowed.length > 0) {
+      return sendError(
+        reply,
+        request,
+        new AppError(
+          'method_not_allowed',
+          405,
+          `${request.method} is not allowed on this path; use ${allowed.join(', ')}`,
+          [],
+          { allow: allowed.join(', ') },
+        ),
+      );
+    }
+    return sendError(
       reply,
       request,
-      new AppError(
-        'not_found',
-        404,
-        `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
-      ),
-    ),
-  );
+      new AppError('not_found', 404, `no route for ${request.method} ${path.slice(0, 200)}`),
+    );
+  });
+}
+
+/**
+ * The registered paths and their methods, to tell "no such path" (404) from "no such method here" (405 with
+ * Allow). Fastify's own router matches a method first, so it cannot answer "which methods has this path".
+ * Patterns are matched the way the router is configured: trailing and duplicate slashes ignored.
+ */
+class RouteTable {
+  private readonly entries: { pattern: RegExp; methods: Set<string> }[] = [];
+
+  add(method: string | string[], url: string): void {
+    // A catch-all (CORS pre-flight on every path) says nothing about which resources exist.
+    const methods = (Array.isArray(method) ? method : [method]).filter((m) => m !== 'OPTIONS');
+    if (methods.length === 0 || url === '*' || url === '/*') return;
+    const source = normalizePath(url)
+      .split('/')
+      .map((segment) =>
+        segment === '*'
+          ? '.*'
+          : segment.startsWith(':')
+            ? '[^/]+'
+            : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('/');
+    const pattern = new RegExp(`^${source}$`);
+    const existing = this.entries.find((e) => e.pattern.source === pattern.source);
+    if (existing) for (const m of methods) existing.methods.add(m);
+    else this.entries.push({ pattern, methods: new Set(methods) });
+  }
+
+  methodsFor(url: string): string[] {
+    const path = normalizePath(url);
+    const methods = new Set<string>();
+    for (const entry of this.entries) {
+      if (entry.pattern.test(path)) for (const m of entry.methods) methods.add(m);
+    }
+    return [...methods].sort();
+  }
+}
+
+const normalizePath = (path: string) => path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+
+const uriTooLong = () =>
+  new AppError('uri_too_long', 414, `the request URL is longer than ${MAX_URL_LENGTH} characters`, [
+    { field: 'url', message: `at most ${MAX_URL_LENGTH} characters`, limit: MAX_URL_LENGTH },
+  ]);
+
+/**
+ * Fastify's `clientErrorHandler`: the errors Node's HTTP parser raises before there is a request (headers over
+ * its size limit, a request line it cannot parse) answered in our error format on the raw socket, then closed.
+ */
+export function answerClientError(
+  error: Error & { code?: string; rawPacket?: unknown },
+  socket: Socket,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const appError = clientError(error);
+  const requestId = randomUUID();
+  const body = JSON.stringify(errorBody(appError.code, appError.message, appError.details, requestId));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-ID: ${requestId}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy();
+}
+
+function clientError(error: { code?: string; rawPacket?: unknown }): AppError {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new AppError('request_timeout', 408, 'the request was not received in time');
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket : Buffer.alloc(0);
+    const lineEnd = raw.indexOf('\r\n');
+    const requestLine = lineEnd === -1 ? raw.length : lineEnd;
+    if (requestLine > MAX_URL_LENGTH) return uriTooLong();
+    return new AppError('headers_too_large', 431, 'the request headers are too large');
+  }
+  return new AppError('bad_request', 400, 'the request is not valid HTTP', [
+    { message: error.code === undefined ? 'unparsable request' : `parser: ${error.code}` },
+  ]);
 }

@@ -1,5 +1,7 @@
 /** Zod pieces shared by the route schemas (the OpenAPI document is generated from them). */
+import type { RouteOptions } from 'fastify';
 import { z } from 'zod';
+import { rateLimitGroupOf } from '../lib/rate-limits.ts';
 import { errorSchema } from './errors.ts';
 
 export const EXAMPLE_ID = '0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e';
@@ -39,4 +41,45 @@ export const authErrors = { 401: errorSchema, 403: errorSchema, 429: errorSchema
 /** Query-string booleans arrive as text. */
 export const queryBool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
-export const isoDate = z.iso.datetime({ offset: true });
+/**
+ * Every instant the API takes: ISO 8601 with an offset, from 1970 to the end of 9999. The range keeps out what
+ * PostgreSQL cannot store (year 0000) or a JavaScript Date cannot hold, so such a value is a 400/422 here and
+ * never a database error.
+ */
+export const MIN_INSTANT = '1970-01-01T00:00:00Z';
+export const MAX_INSTANT = '9999-12-31T23:59:59.999Z';
+export const isoDate = z.iso
+  .datetime({ offset: true })
+  .refine(
+    (value) => {
+      const time = Date.parse(value);
+      return time >= Date.parse(MIN_INSTANT) && time <= Date.parse(MAX_INSTANT);
+    },
+    { message: `must be a valid instant from ${MIN_INSTANT} to ${MAX_INSTANT}` },
+  )
+  .meta({ example: '2026-12-01T09:00:00Z' });
+
+/** Methods whose requests Fastify reads a body for (and so may refuse as malformed, too large or of a wrong type). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Adds to a route's documented responses the error statuses its shape lets it answer, so that the OpenAPI
+ * document lists every status without each route repeating them: 400 on every route (a Host header this server
+ * does not serve, a bad URL, query or header), 404 with path parameters, 413/415 where a body is read, 422 where
+ * one is validated, 401/403/503 when authenticated (the credentials are read from the database), 429 under a
+ * rate limit. A status the route declares itself is kept. Run from an `onRoute` hook, before the docs read it.
+ */
+export function documentErrorStatuses(route: RouteOptions): void {
+  const schema = route.schema;
+  if (!schema?.response || schema.hide) return;
+  const methods = [route.method].flat();
+  const statuses = [400];
+  if (schema.params) statuses.push(404);
+  if (methods.some((m) => BODY_METHODS.has(m))) statuses.push(413, 415);
+  if (schema.body) statuses.push(422);
+  if ((route.config as { scope?: unknown } | undefined)?.scope) statuses.push(401, 403, 503);
+  if (methods.some((m) => rateLimitGroupOf(m, route.url) !== undefined)) statuses.push(429);
+  // A copy: routes may share schema objects, and each gets the statuses of its own shape.
+  const added = Object.fromEntries(statuses.map((status) => [status, errorSchema]));
+  route.schema = { ...schema, response: { ...added, ...(schema.response as object) } };
+}

@@ -33,3 +33,7 @@ export const notFound = (what: string) => new AppError('not_found', 404, `${what
 
 export const invalid = (message: string, details: ErrorDetail[] = []) =>
   new AppError('validation_error', 422, message, details);
+
+/** A query-string value the schema could not judge alone: 400 like every other bad query (422 is for bodies). */
+export const invalidQuery = (message: string, details: ErrorDetail[] = []) =>
+  new AppError('invalid_query', 400, message, details);

@@ -26,7 +26,7 @@ import {
   monthStart,
   weekStart,
 } from '../lib/days.ts';
-import { invalid } from '../lib/errors.ts';
+import { invalidQuery } from '../lib/errors.ts';
 import type { ServiceDeps } from './deps.ts';
 
 /**
@@ -117,9 +117,9 @@ function resolveRange(q: AnalyticsQuery, now: Date): RangeQuery {
   const to = q.to ?? today;
   const from = q.from ?? addDays(to, -(DEFAULT_RANGE_DAYS - 1));
   if (from > to)
-    throw invalid('from is after to', [{ field: 'query.from', message: 'must not be after to' }]);
+    throw invalidQuery('from is after to', [{ field: 'query.from', message: 'must not be after to' }]);
   if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) {
-    throw invalid(`the range is longer than ${MAX_RANGE_DAYS} days`, [
+    throw invalidQuery(`the range is longer than ${MAX_RANGE_DAYS} days`, [
       { field: 'query.from', message: `from and to may be at most ${MAX_RANGE_DAYS - 1} days apart` },
     ]);
   }

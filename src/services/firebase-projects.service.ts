@@ -8,7 +8,7 @@ import {
   findFirebaseProject,
   findFirebaseProjectByProjectId,
   insertFirebaseProject,
-  listFirebaseProjects,
+  listFirebaseProjectPage,
   setDefaultFirebaseProject,
   updateFirebaseProjectCredentials,
 } from '../db/firebase-projects.repository.ts';
@@ -17,6 +17,7 @@ import { AppError, invalid, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
 import type { ServiceDeps } from './deps.ts';
+import { type PageView, pageView } from './views.ts';
 
 /** The public view: never the key. */
 export interface FirebaseProjectView {
@@ -142,8 +143,13 @@ export async function registerFirebaseProject(
   });
 }
 
-export async function listProjects(deps: ServiceDeps, tenantId: string): Promise<FirebaseProjectView[]> {
-  return (await listFirebaseProjects(deps.db, tenantId)).map(toView);
+export async function listProjectPage(
+  deps: ServiceDeps,
+  tenantId: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<PageView<FirebaseProjectView>> {
+  return pageView(await listFirebaseProjectPage(deps.db, tenantId, limit, cursor), toView);
 }
 
 export async function getProject(

@@ -22,7 +22,7 @@ import type { ServiceDeps } from './deps.ts';
 import { changeDevice, deleteDevice, getDevice, listDevicePage, registerDevice } from './devices.service.ts';
 import {
   getProject,
-  listProjects,
+  listProjectPage,
   makeDefault,
   registerFirebaseProject,
   removeProject,
@@ -117,7 +117,7 @@ export function createServices(deps: ServiceDeps) {
     }),
     firebaseProjects: bind(deps, {
       registerFirebaseProject,
-      listProjects,
+      listProjectPage,
       getProject,
       makeDefault,
       removeProject,

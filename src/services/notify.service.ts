@@ -29,7 +29,7 @@ import {
   type SendBody,
   toContent,
 } from './send-request.ts';
-import { loadTemplateForSend } from './templates.service.ts';
+import { loadTemplateForSend, templateRefOf } from './templates.service.ts';
 
 export type { StoredTarget } from './audience.ts';
 
@@ -125,8 +125,7 @@ async function loadTemplate(ex: Executor, tenantId: string, body: SendBody | Bul
     }
     return undefined;
   }
-  const ref = UUID_PATTERN.test(body.template) ? { id: body.template } : { name: body.template };
-  return loadTemplateForSend(ex, tenantId, ref);
+  return loadTemplateForSend(ex, tenantId, templateRefOf(body.template));
 }
 
 async function resolveTarget(ex: Executor, tenantId: string, body: SendBody): Promise<StoredTarget> {

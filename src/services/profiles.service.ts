@@ -12,7 +12,7 @@ import {
   softDeleteProfile,
   updateProfile,
 } from '../db/profiles.repository.ts';
-import { AppError, invalid, notFound } from '../lib/errors.ts';
+import { AppError, invalid, invalidQuery, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
@@ -49,6 +49,16 @@ export function normalizePhoneNumber(value: string, field = 'phone_number'): str
     ]);
   }
   return parsed.number;
+}
+
+/** The phone_number filter of a list: the same rule, but a bad query value is a 400 like any other. */
+function phoneNumberQuery(value: string): string {
+  try {
+    return normalizePhoneNumber(value, 'query.phone_number');
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    throw invalidQuery(error.message, error.details);
+  }
 }
 
 export interface ProfileInput {
@@ -140,7 +150,7 @@ export async function listProfilePage(
   limit: number,
   cursor: string | undefined,
 ): Promise<PageView<ProfileView>> {
-  const phoneNumber = filter.phoneNumber ? normalizePhoneNumber(filter.phoneNumber) : undefined;
+  const phoneNumber = filter.phoneNumber ? phoneNumberQuery(filter.phoneNumber) : undefined;
   const page = await listProfiles(deps.db, tenantId, { ...filter, phoneNumber }, limit, cursor);
   return pageView(page, toView);
 }

@@ -154,12 +154,12 @@ export const targetFields = {
 
 export const TARGETS = Object.keys(targetFields) as (keyof typeof targetFields)[];
 
+/** How a send names a template: its id or its name. The preview takes the same, so what sends also previews. */
+export const templateRefSchema = z.string().min(1).max(100);
+
 /** Template fields: a send may name a template (by name or id) and give its variables. */
 export const templateFields = {
-  template: z
-    .string()
-    .min(1)
-    .max(100)
+  template: templateRefSchema
     .optional()
     .meta({ description: 'Template name or id; explicit content fields override the template' }),
   variables: z
@@ -182,10 +182,40 @@ const exactlyOneTarget = (
   }
 };
 
+/** What a device shows: a silent (data-only) push carries none of it, so the renderer would drop it unseen. */
+const VISIBLE_FIELDS = [
+  'title',
+  'body',
+  'image_url',
+  'sound',
+  'badge',
+  'android_channel_id',
+  'click_action',
+  'actions',
+] as const satisfies readonly (keyof typeof contentFields)[];
+
+/** Refuses a silent push that also asks to show something, naming each such field (rather than dropping it). */
+export const silentShowsNothing = (
+  value: Partial<Record<keyof typeof contentFields, unknown>>,
+  ctx: z.RefinementCtx,
+) => {
+  if (value.silent !== true) return;
+  for (const field of VISIBLE_FIELDS) {
+    if (value[field] !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `a silent push shows nothing: drop ${field}, or drop silent: true`,
+      });
+    }
+  }
+};
+
 /** The body of POST /notify (and the stored request of a schedule). */
 export const sendBodySchema = z
   .strictObject({ ...targetFields, ...contentFields, ...templateFields, filters: filtersSchema.optional() })
-  .superRefine(exactlyOneTarget);
+  .superRefine(exactlyOneTarget)
+  .superRefine(silentShowsNothing);
 
 export type SendBody = z.infer<typeof sendBodySchema>;
 

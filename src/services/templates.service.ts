@@ -163,14 +163,21 @@ export interface PreviewInput {
   locale?: string | undefined;
 }
 
-/** The content a device with this locale would get (inactive templates can be previewed too). */
+/** A template reference as a send gives it (an id, or else a name), as the lookup takes it. */
+export const templateRefOf = (ref: string): { id: string } | { name: string } =>
+  UUID_PATTERN.test(ref) ? { id: ref } : { name: ref };
+
+/**
+ * The content a device with this locale would get from a template named by id or name, as a send names it
+ * (inactive templates can be previewed too).
+ */
 export async function previewTemplate(
   deps: ServiceDeps,
   tenantId: string,
-  id: string,
+  ref: string,
   input: PreviewInput,
 ): Promise<{ rendered: TemplateContent }> {
-  const row = await findTemplate(deps.db, tenantId, { id });
+  const row = await findTemplate(deps.db, tenantId, templateRefOf(ref));
   if (!row) throw notFound('template');
   return { rendered: pickVariant(renderTemplate(row, input.variables), input.locale) };
 }

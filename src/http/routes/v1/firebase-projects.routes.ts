@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams } from '../../schemas.ts';
+import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
 
 const projectSchema = z
   .object({
@@ -86,12 +86,16 @@ export const firebaseProjectRoutes =
           operationId: 'listFirebaseProjects',
           tags: ['firebase projects'],
           summary: 'List Firebase projects',
-          response: { 200: z.object({ items: z.array(projectSchema) }), ...authErrors },
+          querystring: z.strictObject(pageQuery),
+          response: { 200: page(projectSchema), ...authErrors },
         },
       },
-      async (request) => ({
-        items: await services.firebaseProjects.listProjects(principalOf(request).clientId),
-      }),
+      async (request) =>
+        services.firebaseProjects.listProjectPage(
+          principalOf(request).clientId,
+          request.query.limit,
+          request.query.cursor,
+        ),
     );
 
     app.get(

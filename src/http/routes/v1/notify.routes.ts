@@ -6,6 +6,7 @@ import {
   contentFields,
   filtersSchema,
   sendBodySchema,
+  silentShowsNothing,
   templateFields,
   topicName,
 } from '../../../services/send-request.ts';
@@ -65,11 +66,13 @@ function accepted(notification: { id: string; status: string; createdAt: Date })
   };
 }
 
-const topicSendBody = z.strictObject({
-  ...contentFields,
-  ...templateFields,
-  filters: filtersSchema.optional(),
-});
+const topicSendBody = z
+  .strictObject({
+    ...contentFields,
+    ...templateFields,
+    filters: filtersSchema.optional(),
+  })
+  .superRefine(silentShowsNothing);
 
 /** Bulk targets are validated one by one (a bad phone number fails its target, not the request). */
 const bulkTarget = z
@@ -85,12 +88,14 @@ const bulkTarget = z
 
 export const MAX_BULK_TARGETS = 10_000;
 
-const bulkBody = z.strictObject({
-  targets: z.array(bulkTarget).min(1).max(MAX_BULK_TARGETS),
-  ...contentFields,
-  ...templateFields,
-  filters: filtersSchema.optional(),
-});
+const bulkBody = z
+  .strictObject({
+    targets: z.array(bulkTarget).min(1).max(MAX_BULK_TARGETS),
+    ...contentFields,
+    ...templateFields,
+    filters: filtersSchema.optional(),
+  })
+  .superRefine(silentShowsNothing);
 
 const targetResult = z
   .object({

@@ -1,7 +1,7 @@
 /** /api/v1/templates: CRUD of the tenant's notification templates, and previewing one with variables. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-
+import { templateRefSchema } from '../../../services/send-request.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -305,7 +305,12 @@ export const templateRoutes =
           operationId: 'previewTemplate',
           tags: ['templates'],
           summary: 'Render a template with variables, as a device with the given locale would get it',
-          params: idParams,
+          params: z.object({
+            id: templateRefSchema.meta({
+              description: 'The template id or name, as a send names it',
+              example: 'order_confirmed',
+            }),
+          }),
           body: previewInput,
           response: {
             200: z.object({ rendered: renderedSchema }).meta({ example: { rendered: RENDERED_EXAMPLE } }),
