@@ -26,7 +26,7 @@ import {
 } from '../scheduling/recurrence.ts';
 import type { ServiceDeps } from './deps.ts';
 import { acceptSend, reportAccepted, type SendMeta } from './notify.service.ts';
-import { type SendBody, sendBodySchema } from './send-request.ts';
+import { type SendBody, storedSendSchema } from './send-request.ts';
 import { type PageView, pageView } from './views.ts';
 
 /** A scheduled_at this far in the past is still "now" (the client's clock runs a little behind ours). */
@@ -306,7 +306,7 @@ async function fireSchedule(deps: ServiceDeps, tx: Executor, row: ScheduleRow, n
   let lastRunAt = row.lastRunAt;
   let lastNotificationId = row.lastNotificationId;
   // The stored request is re-read with today's schema: it may predate a change to it.
-  const parsed = sendBodySchema.safeParse(row.request);
+  const parsed = storedSendSchema.safeParse(row.request);
   const send = parsed.success ? parsed.data : undefined;
   if (!send) {
     log.error(

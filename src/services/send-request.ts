@@ -219,6 +219,18 @@ export const sendBodySchema = z
 
 export type SendBody = z.infer<typeof sendBodySchema>;
 
+/**
+ * A schedule's stored request, read again at each occurrence. One stored before silent pushes refused visible
+ * fields keeps working as it was accepted: those fields are dropped, as the renderer always dropped them.
+ */
+export const storedSendSchema = z.preprocess((value) => {
+  if (typeof value !== 'object' || value === null || (value as { silent?: unknown }).silent !== true)
+    return value;
+  const kept: Record<string, unknown> = { ...value };
+  for (const field of VISIBLE_FIELDS) delete kept[field];
+  return kept;
+}, sendBodySchema);
+
 export type ContentInput = { [K in keyof typeof contentFields]?: z.infer<(typeof contentFields)[K]> };
 
 /** API field names → the platform-independent content the renderer takes. */
