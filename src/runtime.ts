@@ -17,6 +17,7 @@ import { createTestServiceAccount } from './emulator/test-account.ts';
 import { connectRateLimitRedis } from './http/rate-limit.ts';
 import { startWorkers } from './jobs/workers.ts';
 import { createCipher } from './lib/crypto.ts';
+import { settledWithin } from './lib/deadline.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { Metrics } from './observability/metrics.ts';
 import { serveMetrics } from './observability/metrics-server.ts';
@@ -137,9 +138,18 @@ async function startEventStream(
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
   const closers: (() => Promise<void>)[] = [];
+  // Each step may take its drain time and a little more, never forever: a SIGTERM must end the process even
+  // when a pool waits on a connection its server dropped (seen once after a PostgreSQL restart).
+  const stepLimitMs = config.shutdownTimeoutMs + 5_000;
   const close = async () => {
     for (const closer of closers.reverse()) {
-      await closer().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
+      const step = closer().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
+      if (!(await settledWithin(step, stepLimitMs))) {
+        logger.error(
+          { step: closer.name || String(closer).slice(0, 60), limit_ms: stepLimitMs },
+          'shutdown step did not finish in time; going on',
+        );
+      }
     }
   };
   try {
