@@ -139,7 +139,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
   const closers: (() => Promise<void>)[] = [];
   // Each step may take its drain time and a little more, never forever: a SIGTERM must end the process even
-  // when a pool waits on a connection its server dropped (seen once after a PostgreSQL restart).
+  // when a step waits on something that will not come (the PostgreSQL-restart fault run once hung 120 s in its
+  // clean-up; which step was not caught).
   const stepLimitMs = config.shutdownTimeoutMs + 5_000;
   const close = async () => {
     for (const closer of closers.reverse()) {
