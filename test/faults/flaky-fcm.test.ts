@@ -1,6 +1,7 @@
 /**
  * FCM misbehaving for a whole send: 30% of requests answer UNAVAILABLE and, every few seconds, a burst answers
- * QUOTA_EXCEEDED (429), both with Retry-After. Every delivery must end sent or dead with a reason, and no
+ * QUOTA_EXCEEDED (429; the send starts inside one), both with Retry-After. Every delivery must end sent or dead
+ * with a reason, and no
  * request for a token may arrive before the Retry-After of that token's previous answer (the emulator records
  * arrival times). Runs on the run's storage mode (PGlite or PostgreSQL).
  */
@@ -38,7 +39,9 @@ describe('30% UNAVAILABLE and bursts of 429, both with Retry-After', () => {
     });
     await seedDevices(server, tenant.clientId, profile.json().id, DEVICES);
     const steady = { rates: { UNAVAILABLE: 0.3 }, retryAfter: RETRY_AFTER_S, latencyMs: 5 } as const;
-    server.emulator.setFaults(steady);
+    const burst = { ...steady, rates: { QUOTA_EXCEEDED: 1 } } as const;
+    // The send starts inside a burst, so it meets 429 whatever its pace; later bursts come between calm spells.
+    server.emulator.setFaults(burst);
 
     const accepted = await server.app.inject({
       method: 'POST',
@@ -54,11 +57,17 @@ describe('30% UNAVAILABLE and bursts of 429, both with Retry-After', () => {
       );
       return !['queued', 'sending'].includes(row!.status);
     };
-    let bursts = 0;
     const started = Date.now();
+    const throttled = () =>
+      server.emulator
+        .received({ projectId: tenant.account.project_id })
+        .some((r) => r.errorCode === 'QUOTA_EXCEEDED');
+    await until(throttled, 60_000, 'the first answer of the opening burst');
+    server.emulator.setFaults(steady);
+    let bursts = 1;
     while (!(await finished()) && Date.now() - started < 240_000) {
       await sleep(CALM_MS);
-      server.emulator.setFaults({ ...steady, rates: { QUOTA_EXCEEDED: 1 } });
+      server.emulator.setFaults(burst);
       bursts++;
       await sleep(400);
       server.emulator.setFaults(steady);
