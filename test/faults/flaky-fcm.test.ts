@@ -1,9 +1,8 @@
 /**
  * FCM misbehaving for a whole send: 30% of requests answer UNAVAILABLE and, every few seconds, a burst answers
  * QUOTA_EXCEEDED (429; the send starts inside one), both with Retry-After. Every delivery must end sent or dead
- * with a reason, and no
- * request for a token may arrive before the Retry-After of that token's previous answer (the emulator records
- * arrival times). Runs on the run's storage mode (PGlite or PostgreSQL).
+ * with a reason, and no request for a token may arrive before the Retry-After of that token's previous answer
+ * (the emulator records arrival times). Runs on the run's storage mode (PGlite or PostgreSQL).
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
