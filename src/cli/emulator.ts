@@ -7,6 +7,17 @@ function nonNegativeInteger(value: string, flag: string): number {
   return Number(value);
 }
 
+function projectList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const projects = value.split(',').map((project) => project.trim());
+  for (const project of projects) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(project)) {
+      throw new UsageError(`--project must be project ids (a-z, 0-9, -) separated by commas, got "${value}"`);
+    }
+  }
+  return projects;
+}
+
 export const emulator = defineCommand({
   name: 'emulator',
   summary: 'run the FCM emulator alone until SIGINT/SIGTERM',
@@ -27,6 +38,11 @@ export const emulator = defineCommand({
       description: 'delay before answering each messages:send, in milliseconds',
       default: '0',
     },
+    project: {
+      type: 'string',
+      value: 'ID[,ID…]',
+      description: 'trust any service account of these projects, key unregistered (signature unchecked)',
+    },
     'max-recorded': {
       type: 'string',
       value: 'N',
@@ -40,5 +56,6 @@ export const emulator = defineCommand({
       port: nonNegativeInteger(values.port, '--port'),
       latencyMs: nonNegativeInteger(values['latency-ms'], '--latency-ms'),
       maxRecorded: nonNegativeInteger(values['max-recorded'], '--max-recorded'),
+      projects: projectList(values.project),
     }),
 });

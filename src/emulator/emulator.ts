@@ -3,7 +3,7 @@
  * HTTP/2 (cleartext, prior knowledge) and HTTP/1.1 on one port, with fault injection and a record of messages.
  */
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors } from 'jose';
 import { validateSendRequest } from '../push/fcm-validation.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
 import { type Exchange, listen, type Reply } from './transport.ts';
@@ -86,6 +86,12 @@ export interface EmulatorOptions {
   maxConcurrentStreams?: number;
   /** expires_in of issued access tokens. Default 3600. */
   tokenLifetimeSeconds?: number;
+  /**
+   * Projects whose service accounts need no registered key: any well-formed, unexpired, RS256 assertion whose
+   * issuer is `…@PROJECT.iam.gserviceaccount.com` gets a token for PROJECT, its signature unchecked. Handy for a
+   * quick start with a real key file; anyone who can reach the emulator can then send as that project.
+   */
+  projects?: readonly string[];
 }
 
 export interface Emulator {
@@ -117,6 +123,9 @@ const CLOCK_SKEW_SECONDS = 300;
 const ASSERTION_MAX_LIFETIME_SECONDS = 3600;
 const SHORT_LIVED_ERROR =
   'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.';
+/** The audience Google's SDKs put in their assertions, whatever the key file's token_uri. */
+export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
+const SERVICE_ACCOUNT_EMAIL = /^[^@\s]+@([a-z0-9][a-z0-9-]*)\.iam\.gserviceaccount\.com$/;
 const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
 
 /** HTTP status, Google status and message of each injectable FCM error (as FCM words them). */
@@ -159,6 +168,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   );
   const { url } = listener;
   state.tokenUri = `${url}/token`;
+  state.audiences.add(state.tokenUri);
 
   return {
     url,
@@ -183,7 +193,9 @@ interface IssuedToken {
 class EmulatorState {
   tokenUri = '';
   readonly issued = new Map<string, IssuedToken>();
+  readonly audiences = new Set([GOOGLE_TOKEN_URI]);
   readonly #accounts = new Map<string, { projectId: string; publicKey: KeyObject }>();
+  readonly #openProjects: ReadonlySet<string>;
   readonly #latencyMs: number;
   readonly #recording: 'full' | 'counts';
   readonly #tokenLifetimeSeconds: number;
@@ -194,6 +206,7 @@ class EmulatorState {
 
   constructor(options: EmulatorOptions) {
     this.#latencyMs = options.latencyMs ?? 0;
+    this.#openProjects = new Set(options.projects ?? []);
     this.#recording = options.recording ?? 'full';
     this.#tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
     this.#log = new RingBuffer(options.maxRecorded ?? 100_000);
@@ -270,7 +283,11 @@ class EmulatorState {
     });
   }
 
-  /** Verifies a JWT bearer assertion the way Google's token endpoint does, with Google's error wording. */
+  /**
+   * Verifies a JWT bearer assertion the way Google's token endpoint does, with Google's error wording. The
+   * signature is checked against a registered key; an unregistered issuer of an open project (`--project`) is
+   * trusted on its word, its claims checked all the same.
+   */
   async #checkAssertion(
     assertion: string,
   ): Promise<{ clientEmail: string; projectId: string } | { error: string }> {
@@ -278,47 +295,61 @@ class EmulatorState {
       return { error: 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.' };
     }
     let alg: unknown;
-    let issuer: unknown;
+    let claims: JWTPayload;
     try {
       alg = decodeProtectedHeader(assertion).alg;
-      issuer = decodeJwt(assertion).iss;
+      claims = decodeJwt(assertion);
     } catch {
       return { error: 'Invalid JWT: the header or claims are not base64url JSON.' };
     }
     if (alg !== 'RS256') return { error: 'Invalid JWT: only RS256 is supported.' };
-    const account = typeof issuer === 'string' ? this.#accounts.get(issuer) : undefined;
-    if (!account || typeof issuer !== 'string') return { error: 'Invalid grant: account not found' };
-
-    const audienceError = `Invalid JWT: Failed audience check. The right audience is ${this.tokenUri}`;
-    let claims: JWTPayload;
-    try {
-      ({ payload: claims } = await jwtVerify(assertion, account.publicKey, {
-        algorithms: ['RS256'],
-        audience: this.tokenUri,
-        requiredClaims: ['iat', 'exp'],
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        maxTokenAge: ASSERTION_MAX_LIFETIME_SECONDS,
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed)
-        return { error: 'Invalid JWT Signature.' };
-      if (error instanceof joseErrors.JWTExpired) return { error: SHORT_LIVED_ERROR };
-      if (error instanceof joseErrors.JWTClaimValidationFailed) {
-        return { error: error.claim === 'aud' ? audienceError : SHORT_LIVED_ERROR };
+    const issuer = claims.iss;
+    if (typeof issuer !== 'string') return { error: 'Invalid grant: account not found' };
+    const account = this.#accounts.get(issuer);
+    const projectId = account?.projectId ?? this.#openProjectOf(issuer);
+    if (projectId === undefined) return { error: 'Invalid grant: account not found' };
+    if (account) {
+      try {
+        await compactVerify(assertion, account.publicKey, { algorithms: ['RS256'] });
+      } catch (error) {
+        if (error instanceof joseErrors.JWSSignatureVerificationFailed)
+          return { error: 'Invalid JWT Signature.' };
+        if (error instanceof joseErrors.JOSEError) return { error: `Invalid JWT: ${error.message}` };
+        throw error;
       }
-      if (error instanceof joseErrors.JOSEError) return { error: `Invalid JWT: ${error.message}` };
-      throw error;
     }
-    // jose accepts an audience array that contains ours; the emulator, like before, takes only the exact string.
-    if (claims.aud !== this.tokenUri) return { error: audienceError };
-    // Google also bounds the lifetime the assertion claims for itself, not only its age.
-    if ((claims.exp ?? 0) - (claims.iat ?? 0) > ASSERTION_MAX_LIFETIME_SECONDS)
+
+    // Google's SDKs sign for Google's token URL whatever the key file's token_uri says; our own clients sign
+    // for the emulator's. Either is the token endpoint the assertion was meant for, and only an exact string.
+    if (typeof claims.aud !== 'string' || !this.audiences.has(claims.aud)) {
+      return {
+        error: `Invalid JWT: Failed audience check. The right audience is ${GOOGLE_TOKEN_URI} or ${this.tokenUri}`,
+      };
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const { iat, exp } = claims;
+    if (
+      typeof iat !== 'number' ||
+      typeof exp !== 'number' ||
+      exp <= now - CLOCK_SKEW_SECONDS ||
+      iat > now + CLOCK_SKEW_SECONDS ||
+      iat < now - ASSERTION_MAX_LIFETIME_SECONDS - CLOCK_SKEW_SECONDS ||
+      // Google also bounds the lifetime the assertion claims for itself, not only its age.
+      exp - iat > ASSERTION_MAX_LIFETIME_SECONDS
+    ) {
       return { error: SHORT_LIVED_ERROR };
+    }
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     if (!scopes.some((scope) => FCM_SCOPES.includes(scope))) {
       return { error: `Invalid scope: the assertion must ask for ${FCM_SCOPES[0]}` };
     }
-    return { clientEmail: issuer, projectId: account.projectId };
+    return { clientEmail: issuer, projectId };
+  }
+
+  /** The project of a service-account email (`name@PROJECT.iam.gserviceaccount.com`) when that project is open. */
+  #openProjectOf(clientEmail: string): string | undefined {
+    const project = SERVICE_ACCOUNT_EMAIL.exec(clientEmail)?.[1];
+    return project !== undefined && this.#openProjects.has(project) ? project : undefined;
   }
 
   async #send(exchange: Exchange, projectId: string): Promise<void> {
