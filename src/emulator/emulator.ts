@@ -4,8 +4,8 @@
  */
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors } from 'jose';
-import { validateSendRequest } from '../push/fcm-validation.ts';
 import type { ServiceAccount } from '../push/push-provider.ts';
+import { judgeSendRequest } from './message-model.ts';
 import { type Exchange, listen, type Reply } from './transport.ts';
 
 /** Errors the emulator can be told to answer with; CONNECTION_RESET drops the stream without an answer. */
@@ -382,7 +382,7 @@ class EmulatorState {
     if (raw === undefined)
       return exchange.reply(fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'Request too large.'));
 
-    const request = validateSendRequest(raw);
+    const request = judgeSendRequest(raw);
     const receivedAt = Date.now();
     const record = (reply: Reply | undefined, errorCode?: string, messageId?: string) => {
       if (!('message' in request) || this.#recording !== 'full') return;
