@@ -38,6 +38,17 @@ export const emulator = defineCommand({
       description: 'delay before answering each messages:send, in milliseconds',
       default: '0',
     },
+    tls: {
+      type: 'boolean',
+      description:
+        'serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a self-signed certificate kept in the temp dir',
+    },
+    'tls-cert': {
+      type: 'string',
+      value: 'FILE',
+      description: 'PEM certificate for --tls instead of the self-signed one',
+    },
+    'tls-key': { type: 'string', value: 'FILE', description: 'PEM private key of --tls-cert' },
     project: {
       type: 'string',
       value: 'ID[,ID…]',
@@ -50,12 +61,20 @@ export const emulator = defineCommand({
       default: '100000',
     },
   },
-  run: ({ values }) =>
-    runEmulator({
+  run: ({ values }) => {
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+      throw new UsageError('--tls-cert and --tls-key go together');
+    }
+    return runEmulator({
       host: values.host,
       port: nonNegativeInteger(values.port, '--port'),
       latencyMs: nonNegativeInteger(values['latency-ms'], '--latency-ms'),
       maxRecorded: nonNegativeInteger(values['max-recorded'], '--max-recorded'),
       projects: projectList(values.project),
-    }),
+      tls:
+        values['tls-cert'] !== undefined && values['tls-key'] !== undefined
+          ? { certFile: values['tls-cert'], keyFile: values['tls-key'] }
+          : values.tls === true,
+    });
+  },
 });

@@ -47,6 +47,8 @@ export interface ReceivedMessage {
   projectId: string;
   message: Record<string, unknown>;
   validateOnly: boolean;
+  /** The protocol the request came over: '2.0' or '1.1'. */
+  httpVersion: string;
   /** Milliseconds since the epoch. */
   receivedAt: number;
   /** HTTP status the emulator answered (0 when the stream was reset on purpose). */
@@ -92,6 +94,8 @@ export interface EmulatorOptions {
    * quick start with a real key file; anyone who can reach the emulator can then send as that project.
    */
   projects?: readonly string[];
+  /** PEM key and certificate: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) instead of cleartext. */
+  tls?: { key: string; cert: string };
 }
 
 export interface Emulator {
@@ -158,6 +162,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       maxConcurrentStreams: options.maxConcurrentStreams ?? 1000,
+      ...(options.tls ? { tls: options.tls } : {}),
     },
     (exchange) => {
       state.handle(exchange).catch((error: unknown) => {
@@ -391,6 +396,7 @@ class EmulatorState {
         projectId,
         message: request.message,
         validateOnly: request.validateOnly,
+        httpVersion: exchange.httpVersion,
         receivedAt,
         status: reply?.status ?? 0,
         ...(messageId ? { messageId } : {}),
