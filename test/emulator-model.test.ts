@@ -13,6 +13,7 @@ import {
 } from '../scripts/emulator-fcm-schema.ts';
 import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
 import { FCM_SCHEMA_VERSION, FCM_SCHEMAS } from '../src/emulator/fcm-schema.generated.ts';
+import { conditionMatches } from '../src/emulator/message-model.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import { validateSendRequest } from '../src/push/fcm-validation.ts';
 import { signAssertion } from '../src/push/oauth.ts';
@@ -112,5 +113,18 @@ describe('where the emulator and the sender disagree, the emulator follows FCM',
   ])('the emulator refuses %s, which the sender accepts', async (_case, message) => {
     expect(senderAccepts(message)).toBe(true);
     expect(await emulatorStatus(message)).toBe(400);
+  });
+});
+
+describe('condition matching for topic fan-out', () => {
+  it.each([
+    ["'a' in topics && 'b' in topics", ['a', 'b'], true],
+    ["'a' in topics && 'b' in topics", ['a'], false],
+    ["'a' in topics || 'b' in topics && 'c' in topics", ['a'], true],
+    ["('a' in topics || 'b' in topics) && 'c' in topics", ['a'], false],
+    ["!('a' in topics) && 'b' in topics", ['b'], true],
+    ["!('a' in topics) && 'b' in topics", ['a', 'b'], false],
+  ])('%s with %j → %s', (condition, topics, expected) => {
+    expect(conditionMatches(condition, new Set(topics))).toBe(expected);
   });
 });

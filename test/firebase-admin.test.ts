@@ -114,4 +114,42 @@ describe('firebase-admin against the emulator', () => {
       notification: { title: 'Hello', body: 'from firebase-admin' },
     });
   }, 60_000);
+
+  it('subscribes and unsubscribes tokens through both topic APIs, and a topic or condition send reaches the subscribers', async () => {
+    const topics = (method: string, tokens: string[], topic = 'news') => ({
+      kind: 'topics',
+      method,
+      tokens,
+      topic,
+    });
+    const [subscribed, legacy, unsubscribed, legacyOut, toTopic, toCondition] = await runFirebaseAdmin([
+      topics('subscribeToTopic', ['token-a', 'token-b', 'unregistered-gone']),
+      topics('subscribeToTopicLegacy', ['token-c', 'token-d', 'invalid-token']),
+      topics('unsubscribeFromTopic', ['token-b']),
+      topics('unsubscribeFromTopicLegacy', ['token-d']),
+      { kind: 'send', message: { topic: 'news', notification: { title: 'To the topic' } } },
+      { kind: 'send', message: { condition: "'news' in topics && !('sport' in topics)", data: { k: 'v' } } },
+    ]);
+    expect(subscribed).toEqual({
+      successCount: 2,
+      failureCount: 1,
+      errors: [{ index: 2, code: 'messaging/registration-token-not-registered' }],
+    });
+    expect(legacy).toEqual({
+      successCount: 2,
+      failureCount: 1,
+      errors: [{ index: 2, code: 'messaging/invalid-registration-token' }],
+    });
+    expect(unsubscribed).toMatchObject({ successCount: 1, failureCount: 0 });
+    expect(legacyOut).toMatchObject({ successCount: 1, failureCount: 0 });
+    expect(toTopic!.id).toMatch(/^projects\//);
+    expect(toCondition!.id).toMatch(/^projects\//);
+
+    const received = emulator.received();
+    expect(received.map((entry) => entry.deliveredTo)).toEqual([
+      ['token-a', 'token-c'],
+      ['token-a', 'token-c'],
+    ]);
+    expect(emulator.subscriptions(projectId)).toEqual({ news: ['token-a', 'token-c'] });
+  }, 60_000);
 });

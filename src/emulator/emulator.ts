@@ -6,6 +6,7 @@ import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:c
 import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors } from 'jose';
 import type { ServiceAccount } from '../push/push-provider.ts';
 import { judgeSendRequest } from './message-model.ts';
+import { TopicRegistry } from './topics.ts';
 import { type Exchange, listen, type Reply } from './transport.ts';
 
 /** Errors the emulator can be told to answer with; CONNECTION_RESET drops the stream without an answer. */
@@ -57,6 +58,8 @@ export interface ReceivedMessage {
   messageId?: string;
   /** FCM error code when refused. */
   errorCode?: string;
+  /** For an accepted topic or condition message: the tokens subscribed to it when it came, which it reached. */
+  deliveredTo?: string[];
 }
 
 export interface EmulatorStats {
@@ -111,6 +114,8 @@ export interface Emulator {
   /** Trusts this key for JWTs whose `iss` is the account's client_email. */
   addServiceAccount(account: EmulatorAccount | ServiceAccount): void;
   setFaults(faults: EmulatorFaults): void;
+  /** topic → subscribed tokens of a project (or `project/topic` → tokens of all). */
+  subscriptions(projectId?: string): Record<string, string[]>;
   /** Makes every issued access token invalid, as if they had expired (clients then get 401). */
   revokeTokens(): void;
   /** Cuts every open connection but keeps listening, to exercise client reconnects. */
@@ -130,6 +135,9 @@ const SHORT_LIVED_ERROR =
 /** The audience Google's SDKs put in their assertions, whatever the key file's token_uri. */
 export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const SERVICE_ACCOUNT_EMAIL = /^[^@\s]+@([a-z0-9][a-z0-9-]*)\.iam\.gserviceaccount\.com$/;
+const IID_BATCH_PATH = /^\/iid\/v1:(batchAdd|batchRemove)$/;
+const SUBSCRIPTION_PATH =
+  /^\/v1\/projects\/([^/]+)\/registrations\/([^/]+)\/topicSubscriptions(?:\/([^/]+))?$/;
 const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
 
 /** HTTP status, Google status and message of each injectable FCM error (as FCM words them). */
@@ -183,6 +191,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     reset: () => state.reset(),
     addServiceAccount: (account) => state.addAccount(account),
     setFaults: (faults) => state.setFaults(faults),
+    subscriptions: (projectId) => state.topics.list(projectId),
     revokeTokens: () => state.issued.clear(),
     dropConnections: () => listener.dropConnections(),
     close: () => listener.close(),
@@ -199,6 +208,7 @@ class EmulatorState {
   tokenUri = '';
   readonly issued = new Map<string, IssuedToken>();
   readonly audiences = new Set([GOOGLE_TOKEN_URI]);
+  readonly topics = new TopicRegistry();
   readonly #accounts = new Map<string, { projectId: string; publicKey: KeyObject }>();
   readonly #openProjects: ReadonlySet<string>;
   readonly #latencyMs: number;
@@ -229,6 +239,7 @@ class EmulatorState {
   reset(): void {
     this.clearMessages();
     this.#faults = {};
+    this.topics.clear();
   }
 
   clearMessages(): void {
@@ -258,6 +269,14 @@ class EmulatorState {
     const send = SEND_PATH.exec(path);
     if (send && exchange.method === 'POST') return this.#send(exchange, decodeURIComponent(send[1]!));
     if (path === '/token' && exchange.method === 'POST') return this.#token(exchange);
+    const batch = IID_BATCH_PATH.exec(path);
+    if (batch && exchange.method === 'POST') return this.#iidBatch(exchange, batch[1] === 'batchAdd');
+    const subscription = SUBSCRIPTION_PATH.exec(path);
+    if (subscription)
+      return this.#subscription(
+        exchange,
+        subscription.slice(1).map((part) => part && decodeURIComponent(part)),
+      );
     if (path.startsWith('/__emulator/')) return this.#control(exchange, path);
     exchange.reply(googleError(404, 'NOT_FOUND', `The emulator has no route ${exchange.method} ${path}`));
   }
@@ -363,33 +382,19 @@ class EmulatorState {
     const latency = this.#faults.latencyMs ?? this.#latencyMs;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
 
-    const caller = this.#authenticate(exchange.headers.authorization);
-    if (!caller) {
-      this.#countError('UNAUTHENTICATED');
-      return exchange.reply(
-        googleError(
-          401,
-          'UNAUTHENTICATED',
-          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
-        ),
-      );
-    }
-    if (caller.projectId !== projectId) {
-      this.#countError('PERMISSION_DENIED');
-      return exchange.reply(
-        googleError(
-          403,
-          'PERMISSION_DENIED',
-          `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`,
-        ),
-      );
-    }
+    const refused = this.#refuseCaller(exchange, projectId);
+    if (refused) return exchange.reply(refused);
     if (raw === undefined)
       return exchange.reply(fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'Request too large.'));
 
     const request = judgeSendRequest(raw);
     const receivedAt = Date.now();
-    const record = (reply: Reply | undefined, errorCode?: string, messageId?: string) => {
+    const record = (
+      reply: Reply | undefined,
+      errorCode?: string,
+      messageId?: string,
+      deliveredTo?: string[],
+    ) => {
       if (!('message' in request) || this.#recording !== 'full') return;
       this.#log.push({
         seq: ++this.#seq,
@@ -401,6 +406,7 @@ class EmulatorState {
         status: reply?.status ?? 0,
         ...(messageId ? { messageId } : {}),
         ...(errorCode ? { errorCode } : {}),
+        ...(deliveredTo ? { deliveredTo } : {}),
       });
     };
 
@@ -436,8 +442,119 @@ class EmulatorState {
     if (request.validateOnly) this.#stats.validated++;
     else this.#stats.delivered++;
     const reply: Reply = { status: 200, body: { name: messageId } };
-    record(reply, undefined, messageId);
+    const { target } = request;
+    record(
+      reply,
+      undefined,
+      messageId,
+      target.kind === 'token' || request.validateOnly
+        ? undefined
+        : this.topics.recipients(projectId, { kind: target.kind, value: target.value }),
+    );
     exchange.reply(reply);
+  }
+
+  /** 401 without a valid access token, 403 for another project than the token's (when one is named). */
+  #refuseCaller(exchange: Exchange, projectId?: string): Reply | undefined {
+    const caller = this.#authenticate(exchange.headers.authorization);
+    if (!caller) {
+      this.#countError('UNAUTHENTICATED');
+      return googleError(
+        401,
+        'UNAUTHENTICATED',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      );
+    }
+    if (projectId !== undefined && caller.projectId !== projectId) {
+      this.#countError('PERMISSION_DENIED');
+      return googleError(
+        403,
+        'PERMISSION_DENIED',
+        `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Why FCM would refuse this token in a topic subscription (NOT_FOUND, INVALID_ARGUMENT), if it would. */
+  #subscriptionProblem(token: string): 'NOT_FOUND' | 'INVALID_ARGUMENT' | undefined {
+    if (!/^\S+$/.test(token)) return 'INVALID_ARGUMENT';
+    const fault = this.#faultFor(token, false);
+    if (fault === 'UNREGISTERED') return 'NOT_FOUND';
+    if (fault === 'INVALID_ARGUMENT') return 'INVALID_ARGUMENT';
+    return undefined;
+  }
+
+  /**
+   * The Instance ID API's batchAdd / batchRemove, as the Admin SDKs' legacy topic calls use it: body
+   * `{"to": "/topics/NAME", "registration_tokens": [...]}` (at most 1000), answer `{"results": [{}, {"error":
+   * "NOT_FOUND"}, …]}` in token order: https://developers.google.com/instance-id/reference/server#manage_relationship_maps_for_multiple_app_instances
+   */
+  async #iidBatch(exchange: Exchange, add: boolean): Promise<void> {
+    const refused = this.#refuseCaller(exchange);
+    if (refused) return exchange.reply(refused);
+    const projectId = this.#authenticate(exchange.headers.authorization)!.projectId;
+    const body = decodeJsonText((await exchange.readBody()) ?? '');
+    const to = isRecord(body) ? body.to : undefined;
+    const tokens = isRecord(body) ? body.registration_tokens : undefined;
+    const topic = typeof to === 'string' ? /^\/topics\/([a-zA-Z0-9\-_.~%]+)$/.exec(to)?.[1] : undefined;
+    if (topic === undefined) return exchange.reply({ status: 400, body: { error: 'InvalidTopicName' } });
+    if (
+      !Array.isArray(tokens) ||
+      tokens.length === 0 ||
+      tokens.length > 1000 ||
+      !tokens.every((token) => typeof token === 'string')
+    ) {
+      return exchange.reply({ status: 400, body: { error: 'InvalidListOfTokens' } });
+    }
+    const results = (tokens as string[]).map((token) => {
+      const problem = this.#subscriptionProblem(token);
+      if (problem) return { error: problem };
+      if (!add) {
+        this.topics.unsubscribe(projectId, token, topic);
+        return {};
+      }
+      return this.topics.subscribe(projectId, token, topic) ? {} : { error: 'TOO_MANY_TOPICS' };
+    });
+    exchange.reply({ status: 200, body: { results } });
+  }
+
+  /**
+   * FCM's registrations API, what firebase-admin 14 subscribes through: POST
+   * /v1/projects/P/registrations/TOKEN/topicSubscriptions?topic_name=NAME, and DELETE
+   * …/topicSubscriptions/NAME?allow_missing=true; errors in Google's format (NOT_FOUND for a dead token).
+   */
+  async #subscription(
+    exchange: Exchange,
+    [projectId, token, named]: Array<string | undefined>,
+  ): Promise<void> {
+    const refused = this.#refuseCaller(exchange, projectId);
+    if (refused) return exchange.reply(refused);
+    await exchange.readBody();
+    const query = new URL(exchange.url, 'http://emulator').searchParams;
+    const topic = exchange.method === 'POST' && !named ? query.get('topic_name') : named;
+    if (!topic || !/^[a-zA-Z0-9\-_.~%]+$/.test(topic) || !['POST', 'DELETE'].includes(exchange.method)) {
+      return exchange.reply(googleError(400, 'INVALID_ARGUMENT', 'Invalid topic name.'));
+    }
+    const problem = this.#subscriptionProblem(token!);
+    if (problem === 'NOT_FOUND') {
+      return exchange.reply(googleError(404, 'NOT_FOUND', 'Requested entity was not found.'));
+    }
+    if (problem) {
+      return exchange.reply(googleError(400, 'INVALID_ARGUMENT', 'The registration token is not valid.'));
+    }
+    const name = `projects/${projectId}/registrations/${token}/topicSubscriptions/${topic}`;
+    if (exchange.method === 'POST') {
+      if (!this.topics.subscribe(projectId!, token!, topic)) {
+        return exchange.reply(googleError(400, 'TOO_MANY_TOPICS', 'Too many topics for this token.'));
+      }
+      return exchange.reply({ status: 200, body: { name } });
+    }
+    const removed = this.topics.unsubscribe(projectId!, token!, topic);
+    if (!removed && query.get('allow_missing') !== 'true') {
+      return exchange.reply(googleError(404, 'NOT_FOUND', 'Requested entity was not found.'));
+    }
+    exchange.reply({ status: 200, body: {} });
   }
 
   #authenticate(authorization: string | undefined): IssuedToken | undefined {
@@ -475,6 +592,10 @@ class EmulatorState {
     if (route === 'DELETE /__emulator/messages') {
       this.clearMessages();
       return exchange.reply({ status: 204, body: undefined });
+    }
+    if (route === 'GET /__emulator/topics') {
+      const projectId = new URL(exchange.url, 'http://emulator').searchParams.get('project_id') ?? undefined;
+      return exchange.reply({ status: 200, body: { topics: this.topics.list(projectId) } });
     }
     if (route === 'GET /__emulator/stats') return exchange.reply({ status: 200, body: this.snapshot() });
     if (route === 'POST /__emulator/reset') {
@@ -533,6 +654,10 @@ function oauthError(status: number, error: string, description: string): Reply {
 
 function controlError(status: number, message: string): Reply {
   return { status, body: { error: { code: status, message } } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function decodeJsonText(text: string): unknown {

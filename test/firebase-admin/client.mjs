@@ -31,9 +31,9 @@ for (const call of plan.calls) {
           response.success ? { id: response.messageId } : failure(response.error),
         ),
       });
-    } else if (call.kind === 'subscribe' || call.kind === 'unsubscribe') {
-      const method = call.kind === 'subscribe' ? 'subscribeToTopic' : 'unsubscribeFromTopic';
-      const result = await messaging[method](call.tokens, call.topic);
+    } else if (call.kind === 'topics') {
+      // subscribeToTopic / unsubscribeFromTopic (FCM's registrations API), or their *Legacy twins (Instance ID).
+      const result = await messaging[call.method](call.tokens, call.topic);
       outcomes.push({
         successCount: result.successCount,
         failureCount: result.failureCount,
