@@ -64,9 +64,8 @@ export async function listen(
     socket.on('error', () => socket.destroy());
   };
 
-  const server = options.tls
-    ? secureServer(options.tls, settings, h1Handler, h2Handler, track)
-    : cleartextServer(settings, h1Handler, h2Handler, track);
+  const handlers: Handlers = { settings, h1Handler, h2Handler, track };
+  const server = options.tls ? secureServer(options.tls, handlers) : cleartextServer(handlers);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -89,13 +88,19 @@ export async function listen(
   };
 }
 
+/** What both kinds of server hand requests and connections to. */
+interface Handlers {
+  settings: http2.Settings;
+  h1Handler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  h2Handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+  /** Keeps the connection for dropConnections() and close(). */
+  track: (socket: net.Socket) => void;
+}
+
 /** TLS: ALPN picks HTTP/2 or HTTP/1.1, each request goes to the handler of its protocol. */
 function secureServer(
   credentials: { key: string; cert: string },
-  settings: http2.Settings,
-  h1Handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-  h2Handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-  track: (socket: net.Socket) => void,
+  { settings, h1Handler, h2Handler, track }: Handlers,
 ): net.Server {
   const server = http2.createSecureServer({ ...credentials, allowHTTP1: true, settings }, (req, res) => {
     if (req.httpVersionMajor === 2) h2Handler(req, res);
@@ -108,12 +113,7 @@ function secureServer(
 }
 
 /** Cleartext: the first bytes tell HTTP/2 prior knowledge ("PRI * HTTP/2.0") from HTTP/1.1. */
-function cleartextServer(
-  settings: http2.Settings,
-  h1Handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-  h2Handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-  track: (socket: net.Socket) => void,
-): net.Server {
+function cleartextServer({ settings, h1Handler, h2Handler, track }: Handlers): net.Server {
   const h1 = http.createServer(h1Handler);
   const h2 = http2.createServer({ settings }, h2Handler);
   return net.createServer((socket) => {
