@@ -5,6 +5,7 @@
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors } from 'jose';
 import type { ServiceAccount } from '../push/push-provider.ts';
+import { INBOX_CSP, INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.ts';
 import { judgeSendRequest } from './message-model.ts';
 import { TopicRegistry } from './topics.ts';
 import { type Exchange, listen, type Reply } from './transport.ts';
@@ -135,6 +136,12 @@ const SHORT_LIVED_ERROR =
 /** The audience Google's SDKs put in their assertions, whatever the key file's token_uri. */
 export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const SERVICE_ACCOUNT_EMAIL = /^[^@\s]+@([a-z0-9][a-z0-9-]*)\.iam\.gserviceaccount\.com$/;
+/** The inbox page and its assets: path → [content type, text]. */
+const INBOX_FILES: Record<string, [string, string]> = {
+  '/': ['text/html; charset=utf-8', INBOX_HTML],
+  '/__emulator/inbox.js': ['text/javascript; charset=utf-8', INBOX_JS],
+  '/__emulator/inbox.css': ['text/css; charset=utf-8', INBOX_CSS],
+};
 const IID_BATCH_PATH = /^\/iid\/v1:(batchAdd|batchRemove)$/;
 const SUBSCRIPTION_PATH =
   /^\/v1\/projects\/([^/]+)\/registrations\/([^/]+)\/topicSubscriptions(?:\/([^/]+))?$/;
@@ -277,6 +284,19 @@ class EmulatorState {
         exchange,
         subscription.slice(1).map((part) => part && decodeURIComponent(part)),
       );
+    if (exchange.method === 'GET' && path in INBOX_FILES) {
+      const [type, body] = INBOX_FILES[path]!;
+      return exchange.reply({
+        status: 200,
+        type,
+        body,
+        headers: {
+          'content-security-policy': INBOX_CSP,
+          'x-content-type-options': 'nosniff',
+          'cache-control': 'no-store',
+        },
+      });
+    }
     if (path.startsWith('/__emulator/')) return this.#control(exchange, path);
     exchange.reply(googleError(404, 'NOT_FOUND', `The emulator has no route ${exchange.method} ${path}`));
   }

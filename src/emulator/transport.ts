@@ -7,11 +7,13 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 
-/** An answer: status, extra headers, and a body sent as JSON (none when undefined). */
+/** An answer: status, extra headers, and a body sent as JSON (none when undefined), or as text when `type` is set. */
 export interface Reply {
   status: number;
   headers?: Record<string, string>;
   body: unknown;
+  /** Content-Type of a text body (HTML, CSS, JavaScript): the body string is sent as is. */
+  type?: string;
 }
 
 /** One request as the handler sees it, whichever protocol carried it. */
@@ -157,9 +159,14 @@ function toExchange(req: CompatRequest, res: CompatResponse, reset: () => void):
     readBody: () => readBody(req),
     reply: (reply) => {
       if (res.headersSent) return;
-      const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+      const asText = reply.type !== undefined && typeof reply.body === 'string';
+      const text = asText
+        ? (reply.body as string)
+        : reply.body === undefined
+          ? ''
+          : JSON.stringify(reply.body);
       const headers: Record<string, string> = { ...reply.headers };
-      if (text) headers['content-type'] = 'application/json; charset=UTF-8';
+      if (text) headers['content-type'] = asText ? reply.type! : 'application/json; charset=UTF-8';
       res.writeHead(reply.status, headers).end(text);
     },
     reset,
