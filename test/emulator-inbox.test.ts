@@ -4,26 +4,15 @@
  */
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
-import { createTestServiceAccount } from '../src/emulator/test-account.ts';
-import { signAssertion } from '../src/push/oauth.ts';
+import type { Emulator } from '../src/emulator/emulator.ts';
+import { emulatorWithToken } from './emulator-client.ts';
 
 let emulator: Emulator;
 let browser: Browser;
 let accessToken: string;
 
 beforeAll(async () => {
-  emulator = await createEmulator();
-  const { account } = createTestServiceAccount({ projectId: 'inbox-demo', tokenUri: emulator.tokenUri });
-  emulator.addServiceAccount(account);
-  const minted = await fetch(emulator.tokenUri, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      assertion: await signAssertion(account, Math.floor(Date.now() / 1000)),
-    }),
-  });
-  accessToken = ((await minted.json()) as { access_token: string }).access_token;
+  ({ emulator, accessToken } = await emulatorWithToken('inbox-demo'));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [

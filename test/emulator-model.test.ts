@@ -11,12 +11,11 @@ import {
   parseSchemas,
   reachableSchemas,
 } from '../scripts/emulator-fcm-schema.ts';
-import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
+import type { Emulator } from '../src/emulator/emulator.ts';
 import { FCM_SCHEMA_VERSION, FCM_SCHEMAS } from '../src/emulator/fcm-schema.generated.ts';
 import { conditionMatches } from '../src/emulator/message-model.ts';
-import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import { validateSendRequest } from '../src/push/fcm-validation.ts';
-import { signAssertion } from '../src/push/oauth.ts';
+import { emulatorWithToken } from './emulator-client.ts';
 
 describe("the emulator's field model", () => {
   it('lists the same types, fields and field types as @googleapis/fcm (run scripts/emulator-fcm-schema.ts)', () => {
@@ -44,17 +43,7 @@ let emulator: Emulator;
 let accessToken: string;
 
 beforeAll(async () => {
-  emulator = await createEmulator();
-  const { account } = createTestServiceAccount({ projectId: 'judge', tokenUri: emulator.tokenUri });
-  emulator.addServiceAccount(account);
-  const minted = await fetch(emulator.tokenUri, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      assertion: await signAssertion(account, Math.floor(Date.now() / 1000)),
-    }),
-  });
-  accessToken = ((await minted.json()) as { access_token: string }).access_token;
+  ({ emulator, accessToken } = await emulatorWithToken('judge'));
 });
 
 afterAll(() => emulator.close());
