@@ -3,7 +3,7 @@
  * connections are redirected to the emulator (bin/emulator-preload.mjs) verifies it once it trusts it through
  * NODE_EXTRA_CA_CERTS. Kept on disk and reused while valid, so a restart does not invalidate that setting.
  */
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +32,14 @@ export async function selfSignedCredentials(dir = DEFAULT_TLS_DIR): Promise<TlsC
     const cert = readFileSync(certPath, 'utf8');
     const x509 = new X509Certificate(cert);
     const weekAhead = Date.now() + 7 * 24 * 3600 * 1000;
-    if (new Date(x509.validTo).getTime() > weekAhead && NAMES.every((name) => x509.checkHost(name))) {
-      return { key: readFileSync(keyPath, 'utf8'), cert, certPath };
+    const key = readFileSync(keyPath, 'utf8');
+    if (
+      new Date(x509.validTo).getTime() > weekAhead &&
+      NAMES.every((name) => x509.checkHost(name)) &&
+      // Two emulators generating at once could leave one's key beside the other's certificate.
+      x509.checkPrivateKey(createPrivateKey(key))
+    ) {
+      return { key, cert, certPath };
     }
   } catch {
     // Absent or unreadable: generate below.
