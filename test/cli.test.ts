@@ -212,7 +212,16 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   'create-client': ['--name', '--scopes', '--ip-allowlist', '--expires-at', '--json'],
   'rotate-client-token': ['--grace-seconds', '--json'],
   purge: ['--json'],
-  emulator: ['--host', '--port', '--latency-ms', '--max-recorded'],
+  emulator: [
+    '--host',
+    '--port',
+    '--latency-ms',
+    '--tls',
+    '--tls-cert',
+    '--tls-key',
+    '--project',
+    '--max-recorded',
+  ],
   'rotate-encryption-key': ['--batch-size'],
 };
 

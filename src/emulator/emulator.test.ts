@@ -68,6 +68,61 @@ describe('token endpoint', () => {
   });
 });
 
+describe('token endpoint audiences and open projects', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it("accepts Google's token URL as audience, as Google's SDKs sign it", async () => {
+    const google = await mintToken(
+      await signAssertion({ ...account, token_uri: 'https://oauth2.googleapis.com/token' }, now()),
+    );
+    expect(google.status).toBe(200);
+    const wrong = await mintToken(await signAssertion({ ...account, token_uri: 'https://x/token' }, now()));
+    expect(await wrong.json()).toMatchObject({
+      error: 'invalid_grant',
+      error_description: expect.stringMatching(/Failed audience check/),
+    });
+  });
+
+  it('with projects, trusts an unregistered service account of that project only', async () => {
+    const open = await createEmulator({ projects: ['demo'] });
+    try {
+      const mint = async (email: string, issuedAt = now()) => {
+        const { account: unregistered } = createTestServiceAccount({
+          projectId: 'demo',
+          tokenUri: open.tokenUri,
+          clientEmail: email,
+        });
+        return fetch(open.tokenUri, {
+          method: 'POST',
+          body: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+            assertion: await signAssertion(unregistered, issuedAt),
+          }),
+        });
+      };
+      const accepted = await mint('firebase-adminsdk-x@demo.iam.gserviceaccount.com');
+      expect(accepted.status).toBe(200);
+      const { access_token } = (await accepted.json()) as { access_token: string };
+      const sent = await fetch(`${open.url}/v1/projects/demo/messages:send`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${access_token}` },
+        body: JSON.stringify({ message: { token: 'abc' } }),
+      });
+      expect(sent.status).toBe(200);
+      // Another project, a non-service-account issuer and an expired assertion are refused as before.
+      for (const refused of [
+        await mint('firebase-adminsdk-x@other.iam.gserviceaccount.com'),
+        await mint('someone@demo.example.com'),
+        await mint('firebase-adminsdk-x@demo.iam.gserviceaccount.com', now() - 7200),
+      ]) {
+        expect(refused.status).toBe(400);
+      }
+    } finally {
+      await open.close();
+    }
+  });
+});
+
 describe('messages:send', () => {
   it('accepts a valid message over HTTP/1.1 and records it', async () => {
     const response = await send({ message: { token: 'abc', data: { a: '1' } } });

@@ -3,9 +3,11 @@
  * HTTP/2 (cleartext, prior knowledge) and HTTP/1.1 on one port, with fault injection and a record of messages.
  */
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import { validateSendRequest } from '../push/fcm-validation.ts';
+import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors } from 'jose';
 import type { ServiceAccount } from '../push/push-provider.ts';
+import { INBOX_CSP, INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.ts';
+import { judgeSendRequest } from './message-model.ts';
+import { TopicRegistry } from './topics.ts';
 import { type Exchange, listen, type Reply } from './transport.ts';
 
 /** Errors the emulator can be told to answer with; CONNECTION_RESET drops the stream without an answer. */
@@ -47,6 +49,8 @@ export interface ReceivedMessage {
   projectId: string;
   message: Record<string, unknown>;
   validateOnly: boolean;
+  /** The protocol the request came over: '2.0' or '1.1'. */
+  httpVersion: string;
   /** Milliseconds since the epoch. */
   receivedAt: number;
   /** HTTP status the emulator answered (0 when the stream was reset on purpose). */
@@ -55,6 +59,8 @@ export interface ReceivedMessage {
   messageId?: string;
   /** FCM error code when refused. */
   errorCode?: string;
+  /** For an accepted topic or condition message: the tokens subscribed to it when it came, which it reached. */
+  deliveredTo?: string[];
 }
 
 export interface EmulatorStats {
@@ -86,6 +92,14 @@ export interface EmulatorOptions {
   maxConcurrentStreams?: number;
   /** expires_in of issued access tokens. Default 3600. */
   tokenLifetimeSeconds?: number;
+  /**
+   * Projects whose service accounts need no registered key: any well-formed, unexpired, RS256 assertion whose
+   * issuer is `…@PROJECT.iam.gserviceaccount.com` gets a token for PROJECT, its signature unchecked. Handy for a
+   * quick start with a real key file; anyone who can reach the emulator can then send as that project.
+   */
+  projects?: readonly string[];
+  /** PEM key and certificate: serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) instead of cleartext. */
+  tls?: { key: string; cert: string };
 }
 
 export interface Emulator {
@@ -101,6 +115,8 @@ export interface Emulator {
   /** Trusts this key for JWTs whose `iss` is the account's client_email. */
   addServiceAccount(account: EmulatorAccount | ServiceAccount): void;
   setFaults(faults: EmulatorFaults): void;
+  /** topic → subscribed tokens of a project (or `project/topic` → tokens of all). */
+  subscriptions(projectId?: string): Record<string, string[]>;
   /** Makes every issued access token invalid, as if they had expired (clients then get 401). */
   revokeTokens(): void;
   /** Cuts every open connection but keeps listening, to exercise client reconnects. */
@@ -117,6 +133,18 @@ const CLOCK_SKEW_SECONDS = 300;
 const ASSERTION_MAX_LIFETIME_SECONDS = 3600;
 const SHORT_LIVED_ERROR =
   'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.';
+/** The audience Google's SDKs put in their assertions, whatever the key file's token_uri. */
+export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
+const SERVICE_ACCOUNT_EMAIL = /^[^@\s]+@([a-z0-9][a-z0-9-]*)\.iam\.gserviceaccount\.com$/;
+/** The inbox page and its assets: path → [content type, text]. */
+const INBOX_FILES: Record<string, [string, string]> = {
+  '/': ['text/html; charset=utf-8', INBOX_HTML],
+  '/__emulator/inbox.js': ['text/javascript; charset=utf-8', INBOX_JS],
+  '/__emulator/inbox.css': ['text/css; charset=utf-8', INBOX_CSS],
+};
+const IID_BATCH_PATH = /^\/iid\/v1:(batchAdd|batchRemove)$/;
+const SUBSCRIPTION_PATH =
+  /^\/v1\/projects\/([^/]+)\/registrations\/([^/]+)\/topicSubscriptions(?:\/([^/]+))?$/;
 const SEND_PATH = /^\/v1\/projects\/([^/]+)\/messages:send$/;
 
 /** HTTP status, Google status and message of each injectable FCM error (as FCM words them). */
@@ -149,6 +177,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       maxConcurrentStreams: options.maxConcurrentStreams ?? 1000,
+      ...(options.tls ? { tls: options.tls } : {}),
     },
     (exchange) => {
       state.handle(exchange).catch((error: unknown) => {
@@ -159,6 +188,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   );
   const { url } = listener;
   state.tokenUri = `${url}/token`;
+  state.audiences.add(state.tokenUri);
 
   return {
     url,
@@ -168,6 +198,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     reset: () => state.reset(),
     addServiceAccount: (account) => state.addAccount(account),
     setFaults: (faults) => state.setFaults(faults),
+    subscriptions: (projectId) => state.topics.list(projectId),
     revokeTokens: () => state.issued.clear(),
     dropConnections: () => listener.dropConnections(),
     close: () => listener.close(),
@@ -183,7 +214,10 @@ interface IssuedToken {
 class EmulatorState {
   tokenUri = '';
   readonly issued = new Map<string, IssuedToken>();
+  readonly audiences = new Set([GOOGLE_TOKEN_URI]);
+  readonly topics = new TopicRegistry();
   readonly #accounts = new Map<string, { projectId: string; publicKey: KeyObject }>();
+  readonly #openProjects: ReadonlySet<string>;
   readonly #latencyMs: number;
   readonly #recording: 'full' | 'counts';
   readonly #tokenLifetimeSeconds: number;
@@ -194,6 +228,7 @@ class EmulatorState {
 
   constructor(options: EmulatorOptions) {
     this.#latencyMs = options.latencyMs ?? 0;
+    this.#openProjects = new Set(options.projects ?? []);
     this.#recording = options.recording ?? 'full';
     this.#tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
     this.#log = new RingBuffer(options.maxRecorded ?? 100_000);
@@ -211,6 +246,7 @@ class EmulatorState {
   reset(): void {
     this.clearMessages();
     this.#faults = {};
+    this.topics.clear();
   }
 
   clearMessages(): void {
@@ -240,6 +276,27 @@ class EmulatorState {
     const send = SEND_PATH.exec(path);
     if (send && exchange.method === 'POST') return this.#send(exchange, decodeURIComponent(send[1]!));
     if (path === '/token' && exchange.method === 'POST') return this.#token(exchange);
+    const batch = IID_BATCH_PATH.exec(path);
+    if (batch && exchange.method === 'POST') return this.#iidBatch(exchange, batch[1] === 'batchAdd');
+    const subscription = SUBSCRIPTION_PATH.exec(path);
+    if (subscription)
+      return this.#subscription(
+        exchange,
+        subscription.slice(1).map((part) => part && decodeURIComponent(part)),
+      );
+    if (exchange.method === 'GET' && path in INBOX_FILES) {
+      const [type, body] = INBOX_FILES[path]!;
+      return exchange.reply({
+        status: 200,
+        type,
+        body,
+        headers: {
+          'content-security-policy': INBOX_CSP,
+          'x-content-type-options': 'nosniff',
+          'cache-control': 'no-store',
+        },
+      });
+    }
     if (path.startsWith('/__emulator/')) return this.#control(exchange, path);
     exchange.reply(googleError(404, 'NOT_FOUND', `The emulator has no route ${exchange.method} ${path}`));
   }
@@ -270,7 +327,11 @@ class EmulatorState {
     });
   }
 
-  /** Verifies a JWT bearer assertion the way Google's token endpoint does, with Google's error wording. */
+  /**
+   * Verifies a JWT bearer assertion the way Google's token endpoint does, with Google's error wording. The
+   * signature is checked against a registered key; an unregistered issuer of an open project (`--project`) is
+   * trusted on its word, its claims checked all the same.
+   */
   async #checkAssertion(
     assertion: string,
   ): Promise<{ clientEmail: string; projectId: string } | { error: string }> {
@@ -278,47 +339,61 @@ class EmulatorState {
       return { error: 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.' };
     }
     let alg: unknown;
-    let issuer: unknown;
+    let claims: JWTPayload;
     try {
       alg = decodeProtectedHeader(assertion).alg;
-      issuer = decodeJwt(assertion).iss;
+      claims = decodeJwt(assertion);
     } catch {
       return { error: 'Invalid JWT: the header or claims are not base64url JSON.' };
     }
     if (alg !== 'RS256') return { error: 'Invalid JWT: only RS256 is supported.' };
-    const account = typeof issuer === 'string' ? this.#accounts.get(issuer) : undefined;
-    if (!account || typeof issuer !== 'string') return { error: 'Invalid grant: account not found' };
-
-    const audienceError = `Invalid JWT: Failed audience check. The right audience is ${this.tokenUri}`;
-    let claims: JWTPayload;
-    try {
-      ({ payload: claims } = await jwtVerify(assertion, account.publicKey, {
-        algorithms: ['RS256'],
-        audience: this.tokenUri,
-        requiredClaims: ['iat', 'exp'],
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        maxTokenAge: ASSERTION_MAX_LIFETIME_SECONDS,
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed)
-        return { error: 'Invalid JWT Signature.' };
-      if (error instanceof joseErrors.JWTExpired) return { error: SHORT_LIVED_ERROR };
-      if (error instanceof joseErrors.JWTClaimValidationFailed) {
-        return { error: error.claim === 'aud' ? audienceError : SHORT_LIVED_ERROR };
+    const issuer = claims.iss;
+    if (typeof issuer !== 'string') return { error: 'Invalid grant: account not found' };
+    const account = this.#accounts.get(issuer);
+    const projectId = account?.projectId ?? this.#openProjectOf(issuer);
+    if (projectId === undefined) return { error: 'Invalid grant: account not found' };
+    if (account) {
+      try {
+        await compactVerify(assertion, account.publicKey, { algorithms: ['RS256'] });
+      } catch (error) {
+        if (error instanceof joseErrors.JWSSignatureVerificationFailed)
+          return { error: 'Invalid JWT Signature.' };
+        if (error instanceof joseErrors.JOSEError) return { error: `Invalid JWT: ${error.message}` };
+        throw error;
       }
-      if (error instanceof joseErrors.JOSEError) return { error: `Invalid JWT: ${error.message}` };
-      throw error;
     }
-    // jose accepts an audience array that contains ours; the emulator, like before, takes only the exact string.
-    if (claims.aud !== this.tokenUri) return { error: audienceError };
-    // Google also bounds the lifetime the assertion claims for itself, not only its age.
-    if ((claims.exp ?? 0) - (claims.iat ?? 0) > ASSERTION_MAX_LIFETIME_SECONDS)
+
+    // Google's SDKs sign for Google's token URL whatever the key file's token_uri says; our own clients sign
+    // for the emulator's. Either is the token endpoint the assertion was meant for, and only an exact string.
+    if (typeof claims.aud !== 'string' || !this.audiences.has(claims.aud)) {
+      return {
+        error: `Invalid JWT: Failed audience check. The right audience is ${GOOGLE_TOKEN_URI} or ${this.tokenUri}`,
+      };
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const { iat, exp } = claims;
+    if (
+      typeof iat !== 'number' ||
+      typeof exp !== 'number' ||
+      exp <= now - CLOCK_SKEW_SECONDS ||
+      iat > now + CLOCK_SKEW_SECONDS ||
+      iat < now - ASSERTION_MAX_LIFETIME_SECONDS - CLOCK_SKEW_SECONDS ||
+      // Google also bounds the lifetime the assertion claims for itself, not only its age.
+      exp - iat > ASSERTION_MAX_LIFETIME_SECONDS
+    ) {
       return { error: SHORT_LIVED_ERROR };
+    }
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     if (!scopes.some((scope) => FCM_SCOPES.includes(scope))) {
       return { error: `Invalid scope: the assertion must ask for ${FCM_SCOPES[0]}` };
     }
-    return { clientEmail: issuer, projectId: account.projectId };
+    return { clientEmail: issuer, projectId };
+  }
+
+  /** The project of a service-account email (`name@PROJECT.iam.gserviceaccount.com`) when that project is open. */
+  #openProjectOf(clientEmail: string): string | undefined {
+    const project = SERVICE_ACCOUNT_EMAIL.exec(clientEmail)?.[1];
+    return project !== undefined && this.#openProjects.has(project) ? project : undefined;
   }
 
   async #send(exchange: Exchange, projectId: string): Promise<void> {
@@ -327,43 +402,31 @@ class EmulatorState {
     const latency = this.#faults.latencyMs ?? this.#latencyMs;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
 
-    const caller = this.#authenticate(exchange.headers.authorization);
-    if (!caller) {
-      this.#countError('UNAUTHENTICATED');
-      return exchange.reply(
-        googleError(
-          401,
-          'UNAUTHENTICATED',
-          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
-        ),
-      );
-    }
-    if (caller.projectId !== projectId) {
-      this.#countError('PERMISSION_DENIED');
-      return exchange.reply(
-        googleError(
-          403,
-          'PERMISSION_DENIED',
-          `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`,
-        ),
-      );
-    }
+    const refused = this.#refuseCaller(exchange, projectId);
+    if (refused) return exchange.reply(refused);
     if (raw === undefined)
       return exchange.reply(fcmError(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'Request too large.'));
 
-    const request = validateSendRequest(raw);
+    const request = judgeSendRequest(raw);
     const receivedAt = Date.now();
-    const record = (reply: Reply | undefined, errorCode?: string, messageId?: string) => {
+    const record = (
+      reply: Reply | undefined,
+      errorCode?: string,
+      messageId?: string,
+      deliveredTo?: string[],
+    ) => {
       if (!('message' in request) || this.#recording !== 'full') return;
       this.#log.push({
         seq: ++this.#seq,
         projectId,
         message: request.message,
         validateOnly: request.validateOnly,
+        httpVersion: exchange.httpVersion,
         receivedAt,
         status: reply?.status ?? 0,
         ...(messageId ? { messageId } : {}),
         ...(errorCode ? { errorCode } : {}),
+        ...(deliveredTo ? { deliveredTo } : {}),
       });
     };
 
@@ -399,8 +462,119 @@ class EmulatorState {
     if (request.validateOnly) this.#stats.validated++;
     else this.#stats.delivered++;
     const reply: Reply = { status: 200, body: { name: messageId } };
-    record(reply, undefined, messageId);
+    const { target } = request;
+    record(
+      reply,
+      undefined,
+      messageId,
+      target.kind === 'token' || request.validateOnly
+        ? undefined
+        : this.topics.recipients(projectId, { kind: target.kind, value: target.value }),
+    );
     exchange.reply(reply);
+  }
+
+  /** 401 without a valid access token, 403 for another project than the token's (when one is named). */
+  #refuseCaller(exchange: Exchange, projectId?: string): Reply | undefined {
+    const caller = this.#authenticate(exchange.headers.authorization);
+    if (!caller) {
+      this.#countError('UNAUTHENTICATED');
+      return googleError(
+        401,
+        'UNAUTHENTICATED',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      );
+    }
+    if (projectId !== undefined && caller.projectId !== projectId) {
+      this.#countError('PERMISSION_DENIED');
+      return googleError(
+        403,
+        'PERMISSION_DENIED',
+        `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${projectId}' (or it may not exist).`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Why FCM would refuse this token in a topic subscription (NOT_FOUND, INVALID_ARGUMENT), if it would. */
+  #subscriptionProblem(token: string): 'NOT_FOUND' | 'INVALID_ARGUMENT' | undefined {
+    if (!/^\S+$/.test(token)) return 'INVALID_ARGUMENT';
+    const fault = this.#faultFor(token, false);
+    if (fault === 'UNREGISTERED') return 'NOT_FOUND';
+    if (fault === 'INVALID_ARGUMENT') return 'INVALID_ARGUMENT';
+    return undefined;
+  }
+
+  /**
+   * The Instance ID API's batchAdd / batchRemove, as the Admin SDKs' legacy topic calls use it: body
+   * `{"to": "/topics/NAME", "registration_tokens": [...]}` (at most 1000), answer `{"results": [{}, {"error":
+   * "NOT_FOUND"}, …]}` in token order: https://developers.google.com/instance-id/reference/server#manage_relationship_maps_for_multiple_app_instances
+   */
+  async #iidBatch(exchange: Exchange, add: boolean): Promise<void> {
+    const refused = this.#refuseCaller(exchange);
+    if (refused) return exchange.reply(refused);
+    const projectId = this.#authenticate(exchange.headers.authorization)!.projectId;
+    const body = decodeJsonText((await exchange.readBody()) ?? '');
+    const to = isRecord(body) ? body.to : undefined;
+    const tokens = isRecord(body) ? body.registration_tokens : undefined;
+    const topic = typeof to === 'string' ? /^\/topics\/([a-zA-Z0-9\-_.~%]+)$/.exec(to)?.[1] : undefined;
+    if (topic === undefined) return exchange.reply({ status: 400, body: { error: 'InvalidTopicName' } });
+    if (
+      !Array.isArray(tokens) ||
+      tokens.length === 0 ||
+      tokens.length > 1000 ||
+      !tokens.every((token) => typeof token === 'string')
+    ) {
+      return exchange.reply({ status: 400, body: { error: 'InvalidListOfTokens' } });
+    }
+    const results = (tokens as string[]).map((token) => {
+      const problem = this.#subscriptionProblem(token);
+      if (problem) return { error: problem };
+      if (!add) {
+        this.topics.unsubscribe(projectId, token, topic);
+        return {};
+      }
+      return this.topics.subscribe(projectId, token, topic) ? {} : { error: 'TOO_MANY_TOPICS' };
+    });
+    exchange.reply({ status: 200, body: { results } });
+  }
+
+  /**
+   * FCM's registrations API, what firebase-admin 14 subscribes through: POST
+   * /v1/projects/P/registrations/TOKEN/topicSubscriptions?topic_name=NAME, and DELETE
+   * …/topicSubscriptions/NAME?allow_missing=true; errors in Google's format (NOT_FOUND for a dead token).
+   */
+  async #subscription(
+    exchange: Exchange,
+    [projectId, token, named]: Array<string | undefined>,
+  ): Promise<void> {
+    const refused = this.#refuseCaller(exchange, projectId);
+    if (refused) return exchange.reply(refused);
+    await exchange.readBody();
+    const query = new URL(exchange.url, 'http://emulator').searchParams;
+    const topic = exchange.method === 'POST' && !named ? query.get('topic_name') : named;
+    if (!topic || !/^[a-zA-Z0-9\-_.~%]+$/.test(topic) || !['POST', 'DELETE'].includes(exchange.method)) {
+      return exchange.reply(googleError(400, 'INVALID_ARGUMENT', 'Invalid topic name.'));
+    }
+    const problem = this.#subscriptionProblem(token!);
+    if (problem === 'NOT_FOUND') {
+      return exchange.reply(googleError(404, 'NOT_FOUND', 'Requested entity was not found.'));
+    }
+    if (problem) {
+      return exchange.reply(googleError(400, 'INVALID_ARGUMENT', 'The registration token is not valid.'));
+    }
+    const name = `projects/${projectId}/registrations/${token}/topicSubscriptions/${topic}`;
+    if (exchange.method === 'POST') {
+      if (!this.topics.subscribe(projectId!, token!, topic)) {
+        return exchange.reply(googleError(400, 'TOO_MANY_TOPICS', 'Too many topics for this token.'));
+      }
+      return exchange.reply({ status: 200, body: { name } });
+    }
+    const removed = this.topics.unsubscribe(projectId!, token!, topic);
+    if (!removed && query.get('allow_missing') !== 'true') {
+      return exchange.reply(googleError(404, 'NOT_FOUND', 'Requested entity was not found.'));
+    }
+    exchange.reply({ status: 200, body: {} });
   }
 
   #authenticate(authorization: string | undefined): IssuedToken | undefined {
@@ -438,6 +612,10 @@ class EmulatorState {
     if (route === 'DELETE /__emulator/messages') {
       this.clearMessages();
       return exchange.reply({ status: 204, body: undefined });
+    }
+    if (route === 'GET /__emulator/topics') {
+      const projectId = new URL(exchange.url, 'http://emulator').searchParams.get('project_id') ?? undefined;
+      return exchange.reply({ status: 200, body: { topics: this.topics.list(projectId) } });
     }
     if (route === 'GET /__emulator/stats') return exchange.reply({ status: 200, body: this.snapshot() });
     if (route === 'POST /__emulator/reset') {
@@ -496,6 +674,10 @@ function oauthError(status: number, error: string, description: string): Reply {
 
 function controlError(status: number, message: string): Reply {
   return { status, body: { error: { code: status, message } } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function decodeJsonText(text: string): unknown {
