@@ -1,5 +1,5 @@
 /** SQL for profiles (the tenant's users, found by id, phone number or external id). Soft-deleted rows are invisible. */
-import { and, asc, eq, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
 import { type Executor, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { profiles } from './schema.ts';
@@ -122,4 +122,60 @@ export async function deleteProfiles(ex: Executor, ids: string[]): Promise<numbe
   if (ids.length === 0) return 0;
   const rows = await ex.delete(profiles).where(inArray(profiles.id, ids)).returning({ id: profiles.id });
   return rows.length;
+}
+
+/**
+ * Device import: the ids of the tenant's live profiles with these phone numbers and external ids, creating in
+ * one multi-row statement each those that do not exist yet (a concurrent import creating the same one is no
+ * conflict: the unique indexes make the second insert a no-op and the lookup finds the first one's row).
+ */
+export async function ensureProfiles(
+  ex: Executor,
+  tenantId: string,
+  keys: { phoneNumbers: string[]; externalIds: string[] },
+  newId: () => string,
+): Promise<{ byPhone: Map<string, string>; byExternalId: Map<string, string> }> {
+  const phoneNumbers = [...new Set(keys.phoneNumbers)];
+  const externalIds = [...new Set(keys.externalIds)];
+  const rows = [
+    ...phoneNumbers.map((phoneNumber) => ({ id: newId(), apiClientId: tenantId, phoneNumber })),
+    ...externalIds.map((externalId) => ({ id: newId(), apiClientId: tenantId, externalId })),
+  ];
+  if (rows.length > 0) await ex.insert(profiles).values(rows).onConflictDoNothing();
+  const found =
+    rows.length === 0
+      ? []
+      : await ex
+          .select({ id: profiles.id, phoneNumber: profiles.phoneNumber, externalId: profiles.externalId })
+          .from(profiles)
+          .where(
+            and(
+              live(tenantId),
+              or(
+                phoneNumbers.length > 0 ? inArray(profiles.phoneNumber, phoneNumbers) : undefined,
+                externalIds.length > 0 ? inArray(profiles.externalId, externalIds) : undefined,
+              ),
+            ),
+          );
+  const byPhone = new Map<string, string>();
+  const byExternalId = new Map<string, string>();
+  for (const row of found) {
+    if (row.phoneNumber !== null) byPhone.set(row.phoneNumber, row.id);
+    if (row.externalId !== null) byExternalId.set(row.externalId, row.id);
+  }
+  return { byPhone, byExternalId };
+}
+
+/** Device import: which of these ids are live profiles of the tenant. */
+export async function findLiveProfileIds(
+  ex: Executor,
+  tenantId: string,
+  ids: string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await ex
+    .select({ id: profiles.id })
+    .from(profiles)
+    .where(and(live(tenantId), inArray(profiles.id, [...new Set(ids)])));
+  return new Set(rows.map((r) => r.id));
 }
