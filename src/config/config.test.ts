@@ -133,7 +133,7 @@ describe('loadConfig', () => {
         send: 100,
         bulk: 10,
         device_registration: 50,
-        device_import: 10,
+        device_import: 60,
         analytics: 30,
         default: 600,
       },

@@ -12,7 +12,7 @@ export const RATE_LIMIT_DEFAULTS = {
   /** POST /devices. */
   device_registration: 50,
   /** POST /devices/import: one request carries up to 10,000 devices, and counts once. */
-  device_import: 10,
+  device_import: 60,
   /** /analytics and everything under it. */
   analytics: 30,
   /** Everything else, and every unauthenticated request (counted per IP address). */
