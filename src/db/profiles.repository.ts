@@ -1,5 +1,5 @@
 /** SQL for profiles (the tenant's users, found by id, phone number or external id). Soft-deleted rows are invisible. */
-import { and, asc, eq, inArray, isNotNull, isNull, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import { type Executor, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { profiles } from './schema.ts';
@@ -142,21 +142,18 @@ export async function ensureProfiles(
     ...externalIds.map((externalId) => ({ id: newId(), apiClientId: tenantId, externalId })),
   ];
   if (rows.length > 0) await ex.insert(profiles).values(rows).onConflictDoNothing();
-  const found =
-    rows.length === 0
+  // One lookup per key, each on its own partial unique index (an OR of the two would scan the table).
+  const lookup = (column: typeof profiles.phoneNumber | typeof profiles.externalId, values: string[]) =>
+    values.length === 0
       ? []
-      : await ex
+      : ex
           .select({ id: profiles.id, phoneNumber: profiles.phoneNumber, externalId: profiles.externalId })
           .from(profiles)
-          .where(
-            and(
-              live(tenantId),
-              or(
-                phoneNumbers.length > 0 ? inArray(profiles.phoneNumber, phoneNumbers) : undefined,
-                externalIds.length > 0 ? inArray(profiles.externalId, externalIds) : undefined,
-              ),
-            ),
-          );
+          .where(and(live(tenantId), inArray(column, values)));
+  const found = [
+    ...(await lookup(profiles.phoneNumber, phoneNumbers)),
+    ...(await lookup(profiles.externalId, externalIds)),
+  ];
   const byPhone = new Map<string, string>();
   const byExternalId = new Map<string, string>();
   for (const row of found) {
