@@ -1,0 +1,61 @@
+/**
+ * The Python SDK (sdk/python) against a live server on a real port, in the storage mode of the run: its own
+ * unittest suite runs in python3 with the server's URL and credentials in the environment, and exercises every
+ * operation of the API. A non-zero exit fails this test, with Python's output as the message.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestServiceAccount } from '../src/emulator/test-account.ts';
+import { createClient } from '../src/services/clients.service.ts';
+import { startTestServer, type Tenant, type TestServer } from './helpers.ts';
+
+const run = promisify(execFile);
+let server: TestServer;
+let tenant: Tenant;
+let baseUrl: string;
+let admin: { clientId: string; clientToken: string };
+
+beforeAll(async () => {
+  server = await startTestServer({
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    WEBHOOK_ALLOW_HTTP: 'true',
+    SEND_MAX_ATTEMPTS: '1',
+  });
+  tenant = await server.tenant('python-sdk');
+  admin = await createClient(server.runtime.deps, { name: 'python-admin', scopes: ['admin'] });
+  baseUrl = (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('the Python SDK', () => {
+  it('passes its unittest suite against the live server', async () => {
+    const { account } = createTestServiceAccount({
+      projectId: 'python-sdk-second',
+      tokenUri: server.emulator.tokenUri,
+    });
+    server.emulator.addServiceAccount(account);
+    const result = await run('python3', ['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.', '-v'], {
+      cwd: join(import.meta.dirname, '..', 'sdk', 'python'),
+      env: {
+        PATH: process.env.PATH,
+        PYTHONDONTWRITEBYTECODE: '1',
+        FCM_SERVER_URL: baseUrl,
+        FCM_CLIENT_ID: tenant.clientId,
+        FCM_CLIENT_TOKEN: tenant.token,
+        FCM_ADMIN_ID: admin.clientId,
+        FCM_ADMIN_TOKEN: admin.clientToken,
+        FCM_EMULATOR_URL: server.emulator.url,
+        FCM_SERVICE_ACCOUNT: JSON.stringify(account),
+      },
+      timeout: 240_000,
+    }).catch((error: { stdout?: string; stderr?: string }) => {
+      throw new Error(`python3 -m unittest failed:\n${error.stderr ?? ''}${error.stdout ?? ''}`);
+    });
+    expect(result.stderr).toMatch(/\nOK\b/);
+  }, 300_000);
+});
