@@ -4,6 +4,7 @@
  * operation of the API. A non-zero exit fails this test, with Python's output as the message.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,22 @@ afterAll(async () => {
 });
 
 describe('the Python SDK', () => {
+  it('has a method for every operation of the OpenAPI document, each used by its tests', async () => {
+    const document = (await server.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
+    const sdk = join(import.meta.dirname, '..', 'sdk', 'python');
+    const client = readFileSync(join(sdk, 'fcm_server_client', 'client.py'), 'utf8');
+    const tests = readFileSync(join(sdk, 'tests', 'test_live.py'), 'utf8');
+    const names = Object.values(document.paths)
+      .flatMap((operations) => Object.values(operations).map((o) => o.operationId))
+      .filter((id): id is string => id !== undefined && id !== 'listSandboxMessages')
+      .map((id) => id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    expect(names.length).toBeGreaterThan(70);
+    expect(names.filter((name) => !client.includes(`def ${name}(`))).toEqual([]);
+    expect(names.filter((name) => !tests.includes(`.${name}`))).toEqual([]);
+  });
+
   it('passes its unittest suite against the live server', async () => {
     const { account } = createTestServiceAccount({
       projectId: 'python-sdk-second',

@@ -443,6 +443,10 @@ class FcmServerClient:
         """GET /api/v1/audit-logs: Your audit log: every change made to your data, by you or an admin"""
         return self._request("GET", "/api/v1/audit-logs", query=query)
 
+    def list_sandbox_messages(self, **query: Any) -> Any:
+        """GET /api/v1/sandbox/messages: what the in-process FCM emulator received (sandbox mode only)"""
+        return self._request("GET", "/api/v1/sandbox/messages", query=query)
+
 
 def _retry_after(value: Optional[str]) -> Optional[float]:
     try:
