@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
-import { startTestServer, type Tenant, type TestServer } from './helpers.ts';
+import { listenOnLoopback, startTestServer, type Tenant, type TestServer } from './helpers.ts';
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', 'bin', 'fcm-server.js');
@@ -23,7 +23,7 @@ let baseUrl: string;
 beforeAll(async () => {
   server = await startTestServer({}, { worker: false });
   tenant = await server.tenant('cli-import');
-  baseUrl = (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
+  baseUrl = await listenOnLoopback(server);
 }, 60_000);
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import { createClient } from '../src/services/clients.service.ts';
-import { startTestServer, type Tenant, type TestServer } from './helpers.ts';
+import { listenOnLoopback, startTestServer, type Tenant, type TestServer } from './helpers.ts';
 
 const run = promisify(execFile);
 let server: TestServer;
@@ -26,8 +26,8 @@ beforeAll(async () => {
   });
   tenant = await server.tenant('python-sdk');
   admin = await createClient(server.runtime.deps, { name: 'python-admin', scopes: ['admin'] });
-  baseUrl = (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
-}, 60_000);
+  baseUrl = await listenOnLoopback(server);
+}, 120_000);
 
 afterAll(async () => {
   await server?.close();
