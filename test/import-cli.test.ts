@@ -76,7 +76,7 @@ describe('fcm-server import devices', () => {
     const again = await importFile(file, '--rejects', join(dir, 'again.ndjson'));
     expect(again.stdout).toMatch(/26 lines in [\d.]+ s: 0 created, 25 updated, 1 rejected/);
     expect(await devicesWithTokenPrefix('csv-token-')).toBe(25);
-  });
+  }, 120_000);
 
   it('imports NDJSON, passes --validate through, and reports lines that are not JSON', async () => {
     server.emulator.setFaults({ tokens: { 'ndjson-token-dead': 'UNREGISTERED' } });
@@ -106,7 +106,7 @@ describe('fcm-server import devices', () => {
       [3, 'malformed_json'],
       [4, 'invalid_token'],
     ]);
-  });
+  }, 120_000);
 
   it('refuses unknown CSV columns and missing credentials before sending anything', async () => {
     const file = join(dir, 'wrong.csv');
@@ -121,5 +121,5 @@ describe('fcm-server import devices', () => {
       }),
     ).rejects.toMatchObject({ code: 2 });
     expect(await devicesWithTokenPrefix('wrong-column')).toBe(0);
-  });
+  }, 120_000);
 });
