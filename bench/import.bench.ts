@@ -121,7 +121,12 @@ async function measure(mode: Mode, file: string, port: number): Promise<number> 
       process.execPath,
       [bin, 'import', 'devices', file, '--url', baseUrl, '--client-id', credentials.client_id],
       { env: { ...env, FCM_SERVER_CLIENT_TOKEN: credentials.client_token }, timeout: timeoutMs },
-    );
+    ).catch((error: { killed?: boolean; stderr?: string }) => {
+      if (!error.killed) throw error;
+      // Past --timeout-s: say how far it got (the command's last progress line) and give up this mode.
+      const progress = (error.stderr ?? '').trim().split('\n').at(-1);
+      throw new Error(`stopped after ${timeoutMs / 1000} s: ${progress}`);
+    });
     const seconds = (performance.now() - started) / 1000;
     if (!summary.includes(`${count} created`)) throw new Error(`unexpected import summary: ${summary}`);
     return seconds;
@@ -145,9 +150,16 @@ try {
   for (const mode of modes) {
     const seconds: number[] = [];
     for (let i = 0; i < runs; i += 1) {
-      seconds.push(await measure(mode, file, port));
+      try {
+        seconds.push(await measure(mode, file, port));
+      } catch (error) {
+        console.log(`${mode} run ${i + 1}: ${(error as Error).message}`);
+        process.exitCode = 1;
+        break;
+      }
       console.log(`${mode} run ${i + 1}: ${seconds.at(-1)!.toFixed(1)} s`);
     }
+    if (seconds.length === 0) continue;
     const median = [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)]!;
     console.log(
       `${mode}: median ${median.toFixed(1)} s over ${runs} run(s), ` +
