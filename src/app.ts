@@ -21,6 +21,7 @@ import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { auditLogRoutes } from './http/routes/v1/audit-logs.routes.ts';
 import { clientRoutes } from './http/routes/v1/clients.routes.ts';
 import { deadLetterRoutes } from './http/routes/v1/dead-letters.routes.ts';
+import { deviceImportRoutes } from './http/routes/v1/device-import.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
@@ -136,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         profileRoutes,
         topicRoutes,
         deviceRoutes,
+        deviceImportRoutes,
         notifyRoutes,
         notificationRoutes,
         deadLetterRoutes,

@@ -44,6 +44,7 @@ describe('rate-limit groups', () => {
     expect(rateLimitGroupOf('POST', '/api/v1/notify/schedule')).toBe('send');
     expect(rateLimitGroupOf('POST', '/api/v1/notify/bulk')).toBe('bulk');
     expect(rateLimitGroupOf('POST', '/api/v1/devices')).toBe('device_registration');
+    expect(rateLimitGroupOf('POST', '/api/v1/devices/import')).toBe('device_import');
     expect(rateLimitGroupOf('GET', '/api/v1/devices')).toBe('default');
     expect(rateLimitGroupOf('GET', '/api/v1/analytics/summary')).toBe('analytics');
     expect(rateLimitGroupOf('GET', '/api/v1/analytics')).toBe('analytics');

@@ -232,3 +232,8 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => probe.close(resolve));
   return port;
 }
+
+/** Makes a test server's app listen on a free loopback port, for clients in other processes; returns its URL. */
+export async function listenOnLoopback(server: TestServer): Promise<string> {
+  return (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
+}

@@ -48,6 +48,7 @@ const ORDER = [
   'getProfile',
   'updateProfile',
   'registerDevice',
+  'importDevices',
   'listDevices',
   'getDevice',
   'updateDevice',

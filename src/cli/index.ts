@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.ts';
 import { type Command, formatOptions, helpLine, PROGRAM, runCommand, UsageError } from './command.ts';
 import { createClient } from './create-client.ts';
 import { emulator } from './emulator.ts';
+import { importDevices } from './import-devices.ts';
 import { migrate } from './migrate.ts';
 import { purge } from './purge.ts';
 import { rotateClientToken } from './rotate-client-token.ts';
@@ -22,6 +23,7 @@ const COMMANDS: readonly Command[] = [
   worker,
   migrate,
   createClient,
+  importDevices,
   rotateClientToken,
   purge,
   emulator,

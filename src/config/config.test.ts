@@ -129,7 +129,14 @@ describe('loadConfig', () => {
   it('has the spec rate limits by default, server-wide overrides, and an off switch', () => {
     expect(loadConfig({}).rateLimits).toEqual({
       enabled: true,
-      perMinute: { send: 100, bulk: 10, device_registration: 50, analytics: 30, default: 600 },
+      perMinute: {
+        send: 100,
+        bulk: 10,
+        device_registration: 50,
+        device_import: 60,
+        analytics: 30,
+        default: 600,
+      },
     });
     const config = loadConfig({ RATE_LIMITS: 'send=300, default=1200', RATE_LIMIT_ENABLED: 'false' });
     expect(config.rateLimits).toMatchObject({
@@ -137,7 +144,7 @@ describe('loadConfig', () => {
       perMinute: { send: 300, bulk: 10, default: 1200 },
     });
     expect(() => loadConfig({ RATE_LIMITS: 'sends=5' })).toThrowError(
-      /RATE_LIMITS: "sends=5" is not group=requests_per_minute; groups: send, bulk, device_registration, analytics, default/,
+      /RATE_LIMITS: "sends=5" is not group=requests_per_minute; groups: send, bulk, device_registration, device_import, analytics, default/,
     );
     expect(() => loadConfig({ RATE_LIMITS: 'send=-1' })).toThrowError(/RATE_LIMITS/);
   });

@@ -3,4 +3,4 @@ export type { Config } from './config.ts';
 export { parseEncryptionKey } from './encryption-key.ts';
 export { ENV_VARIABLES, type Env } from './env.schema.ts';
 export { ConfigError } from './errors.ts';
-export { FILE_SECRETS, loadConfig } from './load-config.ts';
+export { type ApiClientEnv, FILE_SECRETS, loadApiClientEnv, loadConfig } from './load-config.ts';

@@ -49,3 +49,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   }
   return configFromEnv(parsed.data);
 }
+
+/** What a command that calls a running server's API reads: its URL and the API client to call it as. */
+export interface ApiClientEnv {
+  url: string | undefined;
+  clientId: string | undefined;
+  clientToken: string | undefined;
+}
+
+/** FCM_SERVER_URL, FCM_SERVER_CLIENT_ID and FCM_SERVER_CLIENT_TOKEN (the client token from a file with _FILE). */
+export function loadApiClientEnv(source: NodeJS.ProcessEnv = process.env): ApiClientEnv {
+  const tokenFile = source.FCM_SERVER_CLIENT_TOKEN_FILE;
+  return {
+    url: source.FCM_SERVER_URL || undefined,
+    clientId: source.FCM_SERVER_CLIENT_ID || undefined,
+    clientToken: tokenFile
+      ? readFileSync(tokenFile, 'utf8').replace(/\r?\n$/, '')
+      : source.FCM_SERVER_CLIENT_TOKEN || undefined,
+  };
+}

@@ -11,6 +11,26 @@ export type DeviceInsert = typeof devices.$inferInsert;
 
 const live = (tenantId: string) => and(eq(devices.apiClientId, tenantId), isNull(devices.deletedAt));
 
+/** Every column an upsert of a known token overwrites, from the proposed row (`excluded`). */
+const upsertedColumns = {
+  profileId: sql`excluded.profile_id`,
+  platform: sql`excluded.platform`,
+  tokenCiphertext: sql`excluded.token_ciphertext`,
+  appVersion: sql`excluded.app_version`,
+  appVersionKey: sql`excluded.app_version_key`,
+  osVersion: sql`excluded.os_version`,
+  model: sql`excluded.model`,
+  timezone: sql`excluded.timezone`,
+  locale: sql`excluded.locale`,
+  tags: sql`excluded.tags`,
+  isActive: true,
+  deactivatedReason: null,
+  deactivatedAt: null,
+  deletedAt: null,
+  lastSeenAt: sql`excluded.last_seen_at`,
+  updatedAt: sql`excluded.updated_at`,
+};
+
 /**
  * Registers a device, or, when the tenant already has this token, updates that device and reactivates it:
  * a re-installed app re-registering its token never creates a duplicate. Returns whether it was new.
@@ -19,31 +39,10 @@ export async function upsertDevice(
   ex: Executor,
   row: DeviceInsert,
 ): Promise<{ device: DeviceRow; created: boolean }> {
-  const now = new Date();
   const [device] = await ex
     .insert(devices)
     .values(row)
-    .onConflictDoUpdate({
-      target: [devices.apiClientId, devices.tokenHash],
-      set: {
-        profileId: row.profileId ?? null,
-        platform: row.platform,
-        tokenCiphertext: row.tokenCiphertext,
-        appVersion: row.appVersion ?? null,
-        appVersionKey: row.appVersionKey ?? null,
-        osVersion: row.osVersion ?? null,
-        model: row.model ?? null,
-        timezone: row.timezone ?? null,
-        locale: row.locale ?? null,
-        tags: row.tags ?? [],
-        isActive: true,
-        deactivatedReason: null,
-        deactivatedAt: null,
-        deletedAt: null,
-        lastSeenAt: now,
-        updatedAt: now,
-      },
-    })
+    .onConflictDoUpdate({ target: [devices.apiClientId, devices.tokenHash], set: upsertedColumns })
     .returning();
   // On conflict the existing row keeps its id, so a returned id equal to the proposed one means "inserted".
   return { device: device!, created: device!.id === row.id };
@@ -264,4 +263,32 @@ export async function deleteDevicesOfProfiles(ex: Executor, profileIds: string[]
     )
     .returning({ id: devices.id });
   return rows.length;
+}
+
+/**
+ * Device import: upsertDevice for many rows in one statement (the rows' tokens must be distinct). Returns the
+ * stored id of each token hash; an id equal to the proposed one means the row was inserted.
+ */
+export async function upsertDevices(ex: Executor, rows: DeviceInsert[]): Promise<Map<string, string>> {
+  if (rows.length === 0) return new Map();
+  const stored = await ex
+    .insert(devices)
+    .values(rows)
+    .onConflictDoUpdate({ target: [devices.apiClientId, devices.tokenHash], set: upsertedColumns })
+    .returning({ id: devices.id, tokenHash: devices.tokenHash });
+  return new Map(stored.map((r) => [r.tokenHash, r.id]));
+}
+
+/** reindexDeviceToken for many tokens in one statement: each entry moves `previous` hashes onto `hash`. */
+export async function reindexDeviceTokens(
+  ex: Executor,
+  tenantId: string,
+  entries: { previous: string[]; hash: string; ciphertext: string }[],
+): Promise<void> {
+  const pairs = entries.flatMap((e) => e.previous.map((old) => ({ old, hash: e.hash, ct: e.ciphertext })));
+  if (pairs.length === 0) return;
+  await ex.execute(sql`update devices d set token_hash = v.hash, token_ciphertext = v.ct
+    from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as v(old text, hash text, ct text)
+    where d.api_client_id = ${tenantId} and d.token_hash = v.old
+      and not exists (select 1 from devices o where o.api_client_id = ${tenantId} and o.token_hash = v.hash)`);
 }

@@ -123,3 +123,56 @@ export async function deleteProfiles(ex: Executor, ids: string[]): Promise<numbe
   const rows = await ex.delete(profiles).where(inArray(profiles.id, ids)).returning({ id: profiles.id });
   return rows.length;
 }
+
+/**
+ * Device import: the ids of the tenant's live profiles with these phone numbers and external ids, creating in
+ * one multi-row statement each those that do not exist yet (a concurrent import creating the same one is no
+ * conflict: the unique indexes make the second insert a no-op and the lookup finds the first one's row).
+ */
+export async function ensureProfiles(
+  ex: Executor,
+  tenantId: string,
+  keys: { phoneNumbers: string[]; externalIds: string[] },
+  newId: () => string,
+): Promise<{ byPhone: Map<string, string>; byExternalId: Map<string, string> }> {
+  const phoneNumbers = [...new Set(keys.phoneNumbers)];
+  const externalIds = [...new Set(keys.externalIds)];
+  const rows = [
+    ...phoneNumbers.map((phoneNumber) => ({ id: newId(), apiClientId: tenantId, phoneNumber })),
+    ...externalIds.map((externalId) => ({ id: newId(), apiClientId: tenantId, externalId })),
+  ];
+  if (rows.length > 0) await ex.insert(profiles).values(rows).onConflictDoNothing();
+  // One lookup per key, each on its own partial unique index (an OR of the two would scan the table).
+  const lookup = (column: typeof profiles.phoneNumber | typeof profiles.externalId, values: string[]) =>
+    values.length === 0
+      ? []
+      : ex
+          .select({ id: profiles.id, phoneNumber: profiles.phoneNumber, externalId: profiles.externalId })
+          .from(profiles)
+          .where(and(live(tenantId), inArray(column, values)));
+  const found = [
+    ...(await lookup(profiles.phoneNumber, phoneNumbers)),
+    ...(await lookup(profiles.externalId, externalIds)),
+  ];
+  const byPhone = new Map<string, string>();
+  const byExternalId = new Map<string, string>();
+  for (const row of found) {
+    if (row.phoneNumber !== null) byPhone.set(row.phoneNumber, row.id);
+    if (row.externalId !== null) byExternalId.set(row.externalId, row.id);
+  }
+  return { byPhone, byExternalId };
+}
+
+/** Device import: which of these ids are live profiles of the tenant. */
+export async function findLiveProfileIds(
+  ex: Executor,
+  tenantId: string,
+  ids: string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await ex
+    .select({ id: profiles.id })
+    .from(profiles)
+    .where(and(live(tenantId), inArray(profiles.id, [...new Set(ids)])));
+  return new Set(rows.map((r) => r.id));
+}

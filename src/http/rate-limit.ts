@@ -1,6 +1,6 @@
 /**
  * Rate limits (@fastify/rate-limit): a fixed one-minute window per client and endpoint group (send, bulk,
- * device_registration, analytics, default), unauthenticated requests per IP address. Counted in Redis when
+ * device_registration, device_import, analytics, default), unauthenticated requests per IP address. Counted in Redis when
  * REDIS_URL is set, so every API process shares one budget; in-process otherwise.
  *
  * Runs as a preValidation hook registered after authentication, so it keys on the tenant and rejects before

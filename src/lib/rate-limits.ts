@@ -11,6 +11,8 @@ export const RATE_LIMIT_DEFAULTS = {
   bulk: 10,
   /** POST /devices. */
   device_registration: 50,
+  /** POST /devices/import: one request carries up to 10,000 devices, and counts once. */
+  device_import: 60,
   /** /analytics and everything under it. */
   analytics: 30,
   /** Everything else, and every unauthenticated request (counted per IP address). */
@@ -41,6 +43,7 @@ export function rateLimitGroupOf(method: string, routeUrl: string): RateLimitGro
   if (path === '/notify/bulk') return 'bulk';
   if (path === '/notify' || path.startsWith('/notify/')) return 'send';
   if (path === '/devices') return 'device_registration';
+  if (path === '/devices/import') return 'device_import';
   return 'default';
 }
 

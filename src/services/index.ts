@@ -19,6 +19,7 @@ import {
 } from './clients.service.ts';
 import { discard, getDeadLetter, listDeadLetterPage, requeue } from './dead-letters.service.ts';
 import type { ServiceDeps } from './deps.ts';
+import { importDevices } from './device-import.service.ts';
 import { changeDevice, deleteDevice, getDevice, listDevicePage, registerDevice } from './devices.service.ts';
 import {
   getProject,
@@ -109,6 +110,7 @@ export function createServices(deps: ServiceDeps) {
     deadLetters: bind(deps, { listDeadLetterPage, getDeadLetter, requeue, discard }),
     devices: bind(deps, {
       registerDevice,
+      importDevices,
       getDevice,
       listDevicePage,
       changeDevice,

@@ -2,7 +2,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { platformSchema } from '../../../domain/platform.ts';
-import { isTimeZone } from '../../../lib/time-zones.ts';
+import {
+  deviceMetadata,
+  deviceOwner,
+  ONE_OWNER,
+  oneOwner,
+  registerDeviceSchema,
+  TOKEN_RULES,
+  tokenSchema,
+} from '../../../services/device-input.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -49,56 +57,14 @@ const deviceSchema = z
     },
   });
 
-const metadata = {
-  app_version: z.string().max(64).nullable().optional().meta({ example: '2.3.1' }),
-  os_version: z.string().max(64).nullable().optional(),
-  model: z.string().max(128).nullable().optional(),
-  timezone: z
-    .string()
-    .max(64)
-    .refine(isTimeZone, 'must be an IANA time zone such as Africa/Dar_es_Salaam')
-    .nullable()
-    .optional(),
-  locale: z
-    .string()
-    .regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/, 'must be a BCP 47 locale such as sw-TZ')
-    .nullable()
-    .optional(),
-  tags: z.array(z.string().min(1).max(64)).max(50).optional(),
-};
-
-const owner = {
-  profile_id: z.uuid().optional(),
-  phone_number: z.string().min(1).max(32).optional().meta({ example: '+255712345678' }),
-  external_id: z.string().min(1).max(255).optional(),
-};
-
-const oneOwner = (value: { profile_id?: unknown; phone_number?: unknown; external_id?: unknown }) =>
-  [value.profile_id, value.phone_number, value.external_id].filter((v) => v !== undefined).length <= 1;
-
-const TOKEN_RULES = '8 to 4,096 characters, printable ASCII without spaces';
-
-/** FCM registration tokens are URL-safe text, typically ~160 characters. */
-const tokenSchema = z
-  .string()
-  .min(8)
-  .max(4096)
-  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
-  .meta({ description: `The FCM registration token: ${TOKEN_RULES}` });
-
-const registerBody = z
-  .strictObject({ platform: platformSchema, token: tokenSchema, ...owner, ...metadata })
-  .refine(oneOwner, {
-    message: 'give at most one of profile_id, phone_number, external_id',
-    path: ['profile_id'],
-  });
-
 const updateBody = z
-  .strictObject({ platform: platformSchema.optional(), token: tokenSchema.optional(), ...owner, ...metadata })
-  .refine(oneOwner, {
-    message: 'give at most one of profile_id, phone_number, external_id',
-    path: ['profile_id'],
-  });
+  .strictObject({
+    platform: platformSchema.optional(),
+    token: tokenSchema.optional(),
+    ...deviceOwner,
+    ...deviceMetadata,
+  })
+  .refine(oneOwner, ONE_OWNER);
 
 export const deviceRoutes =
   ({ services }: RouteDeps): FastifyPluginAsyncZod =>
@@ -118,7 +84,7 @@ export const deviceRoutes =
             'accepted. In the sandbox (the in-process FCM emulator), tokens starting with `unregistered-` or ' +
             '`invalid-` pass the dry run and fail at send time (UNREGISTERED, INVALID_ARGUMENT), so a dead ' +
             'token can be tried end to end: see GET /sandbox/messages and docs/emulator.md.',
-          body: registerBody.meta({
+          body: registerDeviceSchema.meta({
             examples: [
               {
                 platform: 'android',
