@@ -48,6 +48,8 @@ const ORDER = [
   'getProfile',
   'updateProfile',
   'registerDevice',
+  'createRegistrationToken',
+  'registerAppDevice',
   'listDevices',
   'getDevice',
   'updateDevice',
@@ -148,6 +150,8 @@ let receiver: Server;
 let receiverUrl: string;
 let baseUrl: string;
 const created = new Map<Resource, string>();
+/** What createRegistrationToken minted: registerAppDevice's credential, as the app would send it. */
+let registrationToken = '';
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -249,7 +253,8 @@ async function receiptOfLastPush(): Promise<Json> {
   });
 }
 
-function headersOf({ op, path }: Operation): Record<string, string> {
+function headersOf({ op, path, operationId }: Operation): Record<string, string> {
+  if (operationId === 'registerAppDevice') return { authorization: `Bearer ${registrationToken}` };
   if (Array.isArray(op.security) && op.security.length === 0) return {};
   return path.startsWith('/api/v1/admin/') ? adminHeaders : tenant.headers;
 }
@@ -327,6 +332,8 @@ describe('the request examples of the OpenAPI document', () => {
           answer = response.body;
           const made = CREATES[operationId];
           if (made && status < 300) created.set(made.resource, String(response.json()[made.field]));
+          if (operationId === 'createRegistrationToken')
+            registrationToken = response.json().registration_token;
         }
       } catch (error) {
         problems.push((error as Error).message);

@@ -6,6 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerDevice as registerAppDevice } from '../packages/client/src/browser.ts';
 import {
   createClient,
   type FcmClient,
@@ -22,6 +23,8 @@ let server: TestServer;
 let baseUrl: string;
 let fcm: FcmClient;
 let admin: FcmClient;
+/** The tenant's client token, which the app-side route must refuse. */
+let ownToken: string;
 let receiver: Server;
 let receiverUrl: string;
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
@@ -41,6 +44,7 @@ beforeAll(async () => {
   });
   baseUrl = (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
   const created = await createApiClient(server.runtime.deps, { name: 'sdk' });
+  ownToken = created.clientToken;
   fcm = createClient({
     baseUrl,
     clientId: created.clientId,
@@ -366,6 +370,46 @@ describe('the TypeScript SDK against a live server', () => {
     expect(seen).toHaveLength(3);
     expect(new Set(seen).size).toBe(1);
     expect(seen[0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('registration tokens: the app registers for its user alone, never with a client token', async () => {
+    const { data: minted, response } = await fcm.POST('/api/v1/registration-tokens', {
+      body: { external_id: 'sdk-app-user', ttl_seconds: 120 },
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const registrationToken = minted!.registration_token;
+    const device = await registerAppDevice({
+      baseUrl,
+      registrationToken,
+      token: 'sdk-app-web-token-0123456789',
+      locale: 'sw-TZ',
+      fetch: recordingFetch,
+    });
+    expect(device.platform).toBe('web');
+    const { data: owner } = await fcm.GET('/api/v1/profiles/{id}', {
+      params: { path: { id: device.profile_id! } },
+    });
+    expect(owner?.external_id).toBe('sdk-app-user');
+    // The same FCM token again (FCM rotated nothing): the device is updated, not duplicated.
+    const again = await registerAppDevice({
+      baseUrl,
+      registrationToken,
+      token: 'sdk-app-web-token-0123456789',
+    });
+    expect(again.id).toBe(device.id);
+
+    const refused = (token: string) =>
+      registerAppDevice({ baseUrl, registrationToken: token, token: 'sdk-app-web-token-9876543210' }).catch(
+        (error: unknown) => error,
+      );
+    expect(await refused(ownToken)).toMatchObject({ status: 401, code: 'invalid_registration_token' });
+    expect(await refused(`${registrationToken.slice(0, -2)}xx`)).toMatchObject({
+      status: 401,
+      code: 'invalid_registration_token',
+    });
+    const tampered = `fcmr_${Buffer.from(JSON.stringify({ c: 'x', e: 'sdk-app-user', x: 9e9 })).toString('base64url')}.${registrationToken.split('.')[1]}`;
+    expect(await refused(tampered)).toMatchObject({ status: 401 });
   });
 
   it('deletes and restores', async () => {

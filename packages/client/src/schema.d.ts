@@ -331,6 +331,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/registration-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a short-lived token with which a user's app registers its device
+         * @description For apps and web pages, which must never hold a client token: your backend mints this token for the signed-in user (by phone number or external id) and hands it to the app, which registers its FCM token with POST /api/v1/app/devices. The token does nothing else, is signed (not stored), serves until ttl_seconds pass, and stops working when this client is revoked or disabled.
+         */
+        post: operations["createRegistrationToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register the calling app's device with a registration token
+         * @description Called by the app (Android, iOS, a web page) with Authorization: Bearer <registration token> from POST /api/v1/registration-tokens; a client token is refused (401 invalid_registration_token). The device belongs to the token's profile; re-registering a known FCM token updates that device.
+         */
+        post: operations["registerAppDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notify": {
         parameters: {
             query?: never;
@@ -1851,6 +1891,21 @@ export interface components {
             };
             created_at: string;
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "registration_token": "fcmr_eyJjIjoiMDE5M2UxYjAtMWEyYi03YzNkLTllNGYtNWE2YjdjOGQ5ZTBmIiwiZSI6InVzZXItMTIzNCIsIngiOjE3OTU2MDAwMDB9.c2lnbmF0dXJlLW9mLXRoZS1wYXlsb2FkLWJ5LXRoZS1zZXJ2ZXI",
+         *       "expires_at": "2026-11-25T09:40:00.000Z",
+         *       "phone_number": null,
+         *       "external_id": "user-1234"
+         *     }
+         */
+        RegistrationToken: {
+            /** @description Hand it to the app, which sends it as Authorization: Bearer to POST /api/v1/app/devices */
+            registration_token: string;
+            expires_at: string;
+            phone_number: string | null;
+            external_id: string | null;
         };
         /**
          * @example {
@@ -5004,6 +5059,242 @@ export interface operations {
             };
             /** @description Default Response */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createRegistrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "external_id": "user-1234",
+                 *       "ttl_seconds": 600
+                 *     }
+                 */
+                "application/json": {
+                    phone_number: string;
+                    /** @description Seconds the token stays valid (default 600) */
+                    ttl_seconds?: number;
+                } | {
+                    external_id: string;
+                    /** @description Seconds the token stays valid (default 600) */
+                    ttl_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationToken"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    registerAppDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "platform": "web",
+                 *       "token": "eKx1Yv3oQ8u:APA91bG7sT2mWc9Lq4Hn0ZrXy5DfJk8PvNb1Qe6Tw3Ua",
+                 *       "app_version": "2.3.1",
+                 *       "locale": "sw-TZ",
+                 *       "timezone": "Africa/Dar_es_Salaam"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    platform: "ios" | "android" | "web";
+                    /** @description The FCM registration token: 8 to 4,096 characters, printable ASCII without spaces */
+                    token: string;
+                    /** @example 2.3.1 */
+                    app_version?: string | null;
+                    os_version?: string | null;
+                    model?: string | null;
+                    timezone?: string | null;
+                    locale?: string | null;
+                    tags?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,7 +8,7 @@ import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 
-const deviceSchema = z
+export const deviceSchema = z
   .object({
     id: z.uuid(),
     profile_id: z.uuid().nullable(),
@@ -49,7 +49,7 @@ const deviceSchema = z
     },
   });
 
-const metadata = {
+export const deviceMetadata = {
   app_version: z.string().max(64).nullable().optional().meta({ example: '2.3.1' }),
   os_version: z.string().max(64).nullable().optional(),
   model: z.string().max(128).nullable().optional(),
@@ -79,7 +79,7 @@ const oneOwner = (value: { profile_id?: unknown; phone_number?: unknown; externa
 const TOKEN_RULES = '8 to 4,096 characters, printable ASCII without spaces';
 
 /** FCM registration tokens are URL-safe text, typically ~160 characters. */
-const tokenSchema = z
+export const tokenSchema = z
   .string()
   .min(8)
   .max(4096)
@@ -87,14 +87,19 @@ const tokenSchema = z
   .meta({ description: `The FCM registration token: ${TOKEN_RULES}` });
 
 const registerBody = z
-  .strictObject({ platform: platformSchema, token: tokenSchema, ...owner, ...metadata })
+  .strictObject({ platform: platformSchema, token: tokenSchema, ...owner, ...deviceMetadata })
   .refine(oneOwner, {
     message: 'give at most one of profile_id, phone_number, external_id',
     path: ['profile_id'],
   });
 
 const updateBody = z
-  .strictObject({ platform: platformSchema.optional(), token: tokenSchema.optional(), ...owner, ...metadata })
+  .strictObject({
+    platform: platformSchema.optional(),
+    token: tokenSchema.optional(),
+    ...owner,
+    ...deviceMetadata,
+  })
   .refine(oneOwner, {
     message: 'give at most one of profile_id, phone_number, external_id',
     path: ['profile_id'],
