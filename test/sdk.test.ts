@@ -16,8 +16,15 @@ import {
   WebhookVerificationError,
 } from '../packages/client/src/index.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
+import { createCipher } from '../src/lib/crypto.ts';
 import { createClient as createApiClient } from '../src/services/clients.service.ts';
-import { startTestServer, type TestServer, waitFor } from './helpers.ts';
+import {
+  receiptOfLastPush,
+  startTestServer,
+  TEST_ENCRYPTION_KEY,
+  type TestServer,
+  waitFor,
+} from './helpers.ts';
 
 let server: TestServer;
 let baseUrl: string;
@@ -69,20 +76,6 @@ afterAll(async () => {
   await server?.close();
   await new Promise((resolve) => receiver?.close(resolve));
 });
-
-/** What the device that received the last push would post back. */
-async function receiptOfLastPush(): Promise<{ delivery_id: string; receipt_token: string }> {
-  return waitFor(async () => {
-    const push = server.emulator
-      .received()
-      .filter((r) => r.status === 200 && !r.validateOnly)
-      .at(-1);
-    const data = (push?.message as { data?: Record<string, string> } | undefined)?.data;
-    return data?.fcms_delivery_id && data.fcms_receipt
-      ? { delivery_id: data.fcms_delivery_id, receipt_token: data.fcms_receipt }
-      : undefined;
-  });
-}
 
 async function finished(notificationId: string) {
   return waitFor(async () => {
@@ -257,7 +250,7 @@ describe('the TypeScript SDK against a live server', () => {
     controller.abort();
     await streaming;
 
-    const receipt = await receiptOfLastPush();
+    const receipt = await receiptOfLastPush(server.emulator);
     const { data: recorded } = await fcm.POST('/api/v1/receipts', { body: { ...receipt, status: 'read' } });
     expect(recorded?.status).toBe('read');
     const { data: notification } = await fcm.GET('/api/v1/notifications/{id}', {
@@ -410,6 +403,28 @@ describe('the TypeScript SDK against a live server', () => {
     });
     const tampered = `fcmr_${Buffer.from(JSON.stringify({ c: 'x', e: 'sdk-app-user', x: 9e9 })).toString('base64url')}.${registrationToken.split('.')[1]}`;
     expect(await refused(tampered)).toMatchObject({ status: 401 });
+
+    // Signed by this server but past its expiry.
+    const expiredPayload = Buffer.from(JSON.stringify({ c: device.id, e: 'sdk-app-user', x: 1 })).toString(
+      'base64url',
+    );
+    const signer = createCipher(Buffer.from(TEST_ENCRYPTION_KEY, 'base64'));
+    expect(
+      await refused(`fcmr_${expiredPayload}.${signer.signRegistrationToken(expiredPayload)}`),
+    ).toMatchObject({
+      status: 401,
+      code: 'registration_token_expired',
+    });
+
+    // A token of a client revoked since is refused.
+    const { data: other } = await admin.POST('/api/v1/admin/clients', { body: { name: 'sdk-app-minter' } });
+    const minter = createClient({ baseUrl, clientId: other!.id, token: other!.client_token });
+    const { data: doomed } = await minter.POST('/api/v1/registration-tokens', { body: { external_id: 'u' } });
+    await admin.POST('/api/v1/admin/clients/{id}/revoke', { params: { path: { id: other!.id } } });
+    expect(await refused(doomed!.registration_token)).toMatchObject({
+      status: 401,
+      code: 'invalid_registration_token',
+    });
   });
 
   it('deletes and restores', async () => {
