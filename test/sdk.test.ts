@@ -30,6 +30,8 @@ let server: TestServer;
 let baseUrl: string;
 let fcm: FcmClient;
 let admin: FcmClient;
+/** The last event the first stream saw: where the resumed stream starts. */
+let lastEventId: string;
 /** The tenant's client token, which the app-side route must refuse. */
 let ownToken: string;
 let receiver: Server;
@@ -48,6 +50,8 @@ beforeAll(async () => {
     WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     WEBHOOK_ALLOW_HTTP: 'true',
     SEND_MAX_ATTEMPTS: '1',
+    // Small, so that a resumed stream pages through its replay (close 4010, reconnect with `after`).
+    EVENT_STREAM_REPLAY_LIMIT: '2',
   });
   baseUrl = (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
   const created = await createApiClient(server.runtime.deps, { name: 'sdk' });
@@ -249,6 +253,7 @@ describe('the TypeScript SDK against a live server', () => {
     await waitFor(async () => (events.some((e) => e.notification_id === notificationId) ? true : undefined));
     controller.abort();
     await streaming;
+    lastEventId = events.at(-1)!.id;
 
     const receipt = await receiptOfLastPush(server.emulator);
     const { data: recorded } = await fcm.POST('/api/v1/receipts', { body: { ...receipt, status: 'read' } });
@@ -266,6 +271,30 @@ describe('the TypeScript SDK against a live server', () => {
     await fcm.POST('/api/v1/notify/bulk', {
       body: { template: 'sdk_welcome', targets: [{ device_id: deviceId, variables: { name: 'Asha' } }] },
     });
+  });
+
+  it('events() resumes with `after`, reconnecting through a replay longer than one connection may carry', async () => {
+    const registered: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const { data } = await fcm.POST('/api/v1/devices', {
+        body: { platform: 'web', token: `sdk-resume-token-${i}-0123456789` },
+      });
+      registered.push(data!.id);
+    }
+    const controller = new AbortController();
+    let connections = 0;
+    const seen: string[] = [];
+    for await (const event of fcm.events({
+      after: lastEventId,
+      types: ['device.registered'],
+      signal: controller.signal,
+      onConnect: () => (connections += 1),
+    })) {
+      seen.push(String((event.data.device as { id: string }).id));
+      if (registered.every((id) => seen.includes(id))) controller.abort();
+    }
+    expect(seen).toEqual(registered);
+    expect(connections).toBeGreaterThanOrEqual(3);
   });
 
   it('schedules, analytics and dead letters', async () => {
