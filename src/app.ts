@@ -30,6 +30,7 @@ import { notificationRoutes } from './http/routes/v1/notifications.routes.ts';
 import { notifyRoutes } from './http/routes/v1/notify.routes.ts';
 import { profileRoutes } from './http/routes/v1/profiles.routes.ts';
 import { receiptRoutes } from './http/routes/v1/receipts.routes.ts';
+import { registrationTokenRoutes } from './http/routes/v1/registration-tokens.routes.ts';
 import { sandboxRoutes } from './http/routes/v1/sandbox.routes.ts';
 import { scheduleRoutes } from './http/routes/v1/schedules.routes.ts';
 import { templateRoutes } from './http/routes/v1/templates.routes.ts';
@@ -138,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         topicRoutes,
         deviceRoutes,
         deviceImportRoutes,
+        registrationTokenRoutes,
         notifyRoutes,
         notificationRoutes,
         deadLetterRoutes,

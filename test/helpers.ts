@@ -237,3 +237,19 @@ export async function freePort(): Promise<number> {
 export async function listenOnLoopback(server: TestServer): Promise<string> {
   return (await server.app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
 }
+
+/** What the device that received the emulator's last push would post back to /receipts. */
+export async function receiptOfLastPush(
+  emulator: Emulator,
+): Promise<{ delivery_id: string; receipt_token: string }> {
+  return waitFor(async () => {
+    const push = emulator
+      .received()
+      .filter((r) => r.status === 200 && !r.validateOnly)
+      .at(-1);
+    const data = (push?.message as { data?: Record<string, string> } | undefined)?.data;
+    return data?.fcms_delivery_id && data.fcms_receipt
+      ? { delivery_id: data.fcms_delivery_id, receipt_token: data.fcms_receipt }
+      : undefined;
+  });
+}

@@ -18,7 +18,13 @@ import WebSocket from 'ws';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import { EXAMPLE_IDS } from '../src/http/schemas.ts';
 import { createClient } from '../src/services/clients.service.ts';
-import { startTestServer, type Tenant, type TestServer, waitFor, waitForNotification } from './helpers.ts';
+import {
+  receiptOfLastPush,
+  startTestServer,
+  type Tenant,
+  type TestServer,
+  waitForNotification,
+} from './helpers.ts';
 
 type Json = Record<string, unknown>;
 type Resource = keyof typeof EXAMPLE_IDS;
@@ -49,6 +55,8 @@ const ORDER = [
   'updateProfile',
   'registerDevice',
   'importDevices',
+  'createRegistrationToken',
+  'registerAppDevice',
   'listDevices',
   'getDevice',
   'updateDevice',
@@ -149,6 +157,8 @@ let receiver: Server;
 let receiverUrl: string;
 let baseUrl: string;
 const created = new Map<Resource, string>();
+/** What createRegistrationToken minted: registerAppDevice's credential, as the app would send it. */
+let registrationToken = '';
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -234,23 +244,12 @@ async function bodyOf({ operationId, op }: Operation): Promise<Json | undefined>
   if (JSON.stringify(body).includes(EXAMPLE_WEBHOOK_URL)) {
     body = JSON.parse(JSON.stringify(body).replaceAll(EXAMPLE_WEBHOOK_URL, receiverUrl));
   }
-  if (operationId === 'recordReceipt') body = { ...body, ...(await receiptOfLastPush()) };
+  if (operationId === 'recordReceipt') body = { ...body, ...(await receiptOfLastPush(server.emulator)) };
   return body;
 }
 
-/** What the device that received the last push would post back. */
-async function receiptOfLastPush(): Promise<Json> {
-  return waitFor(async () => {
-    const push = server.emulator
-      .received()
-      .filter((r) => r.status === 200 && !r.validateOnly)
-      .at(-1);
-    const data = (push?.message as { data?: Record<string, string> } | undefined)?.data;
-    return data ? { delivery_id: data.fcms_delivery_id, receipt_token: data.fcms_receipt } : undefined;
-  });
-}
-
-function headersOf({ op, path }: Operation): Record<string, string> {
+function headersOf({ op, path, operationId }: Operation): Record<string, string> {
+  if (operationId === 'registerAppDevice') return { authorization: `Bearer ${registrationToken}` };
   if (Array.isArray(op.security) && op.security.length === 0) return {};
   return path.startsWith('/api/v1/admin/') ? adminHeaders : tenant.headers;
 }
@@ -328,6 +327,8 @@ describe('the request examples of the OpenAPI document', () => {
           answer = response.body;
           const made = CREATES[operationId];
           if (made && status < 300) created.set(made.resource, String(response.json()[made.field]));
+          if (operationId === 'createRegistrationToken')
+            registrationToken = response.json().registration_token;
         }
       } catch (error) {
         problems.push((error as Error).message);

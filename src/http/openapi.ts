@@ -112,6 +112,11 @@ export function openApiOptions(options: { sandbox: boolean }): SwaggerOptions {
           clientId: { type: 'apiKey', in: 'header', name: 'Client-ID' },
           bearer: { type: 'http', scheme: 'bearer', description: 'The client token as a bearer token' },
           metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when it is set' },
+          registrationToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A registration token (fcmr_…) from POST /api/v1/registration-tokens, for apps',
+          },
         },
       },
       security: [{ clientId: [], clientToken: [] }, { bearer: [] }],

@@ -35,6 +35,10 @@ export interface Cipher {
   receiptToken(deliveryId: string): string;
   /** Accepts receipt tokens minted under the current key or a previous one (pushes sent before a rotation). */
   verifyReceiptToken(deliveryId: string, token: string): boolean;
+  /** The signature of a registration token's payload (services/registration-tokens.service.ts). */
+  signRegistrationToken(payload: string): string;
+  /** Accepts signatures made under the current key or a previous one. */
+  verifyRegistrationToken(payload: string, signature: string): boolean;
 }
 
 /** A KeyObject, not a Buffer: Node checks a raw key on every createHmac/createCipheriv call (~10 µs each). */
@@ -57,6 +61,7 @@ interface KeySet {
   enc: KeyObject;
   index: KeyObject;
   receipt: KeyObject;
+  registration: KeyObject;
 }
 
 function deriveKeys(masterKey: Buffer): KeySet {
@@ -66,12 +71,26 @@ function deriveKeys(masterKey: Buffer): KeySet {
     enc: subkey(masterKey, 'encryption'),
     index: subkey(masterKey, 'blind-index'),
     receipt: subkey(masterKey, 'receipt'),
+    registration: subkey(masterKey, 'registration-token'),
   };
 }
 
 const hmac = (key: KeyObject, value: string) => createHmac('sha256', key).update(value, 'utf8').digest();
 const receiptTokenWith = (keys: KeySet, deliveryId: string) =>
   hmac(keys.receipt, deliveryId).subarray(0, 18).toString('base64url');
+const registrationSignatureWith = (keys: KeySet, payload: string) =>
+  hmac(keys.registration, payload).toString('base64url');
+
+/** Whether `given` equals what one of the key sets makes, compared in constant time. */
+function madeByOneOf(keySets: KeySet[], given: string, make: (keys: KeySet) => string): boolean {
+  const bytes = Buffer.from(given);
+  let valid = false;
+  for (const keys of keySets) {
+    const expected = Buffer.from(make(keys));
+    if (expected.length === bytes.length && timingSafeEqual(expected, bytes)) valid = true;
+  }
+  return valid;
+}
 
 /**
  * A cipher that encrypts under `currentKey` and decrypts under it or any of `previousKeys` (each value names
@@ -125,13 +144,15 @@ export function createCipher(currentKey: Buffer, previousKeys: readonly Buffer[]
       return receiptTokenWith(current, deliveryId);
     },
     verifyReceiptToken(deliveryId, token) {
-      const given = Buffer.from(token);
-      let valid = false;
-      for (const keys of [current, ...previous]) {
-        const expected = Buffer.from(receiptTokenWith(keys, deliveryId));
-        if (expected.length === given.length && timingSafeEqual(expected, given)) valid = true;
-      }
-      return valid;
+      return madeByOneOf([current, ...previous], token, (keys) => receiptTokenWith(keys, deliveryId));
+    },
+    signRegistrationToken(payload) {
+      return registrationSignatureWith(current, payload);
+    },
+    verifyRegistrationToken(payload, signature) {
+      return madeByOneOf([current, ...previous], signature, (keys) =>
+        registrationSignatureWith(keys, payload),
+      );
     },
   };
 }

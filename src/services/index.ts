@@ -44,6 +44,7 @@ import {
   listProfilePage,
   replaceProfile,
 } from './profiles.service.ts';
+import { mintRegistrationToken, registerWithRegistrationToken } from './registration-tokens.service.ts';
 import { purgeSoftDeleted, restoreDevice, restoreProfile } from './retention.service.ts';
 import { listSandboxMessagePage } from './sandbox.service.ts';
 import { changeSchedule, createSchedule, getSchedule, listSchedulePage } from './schedules.service.ts';
@@ -117,6 +118,7 @@ export function createServices(deps: ServiceDeps) {
       deleteDevice,
       restoreDevice,
     }),
+    registrationTokens: bind(deps, { mintRegistrationToken, registerWithRegistrationToken }),
     firebaseProjects: bind(deps, {
       registerFirebaseProject,
       listProjectPage,

@@ -16,7 +16,7 @@ import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
 
-const deviceSchema = z
+export const deviceSchema = z
   .object({
     id: z.uuid(),
     profile_id: z.uuid().nullable(),
