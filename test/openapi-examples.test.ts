@@ -77,6 +77,7 @@ const ORDER = [
   'getNotification',
   'getNotificationStatus',
   'recordReceipt',
+  'cancelNotification',
   'scheduleNotification',
   'listSchedules',
   'getSchedule',
