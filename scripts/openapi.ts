@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import type { Db } from '../src/db/client.ts';
+import { systemClock } from '../src/lib/clock.ts';
 import { createCipher } from '../src/lib/crypto.ts';
 import { createLogger } from '../src/logger.ts';
 import { disabledReporter } from '../src/observability/error-reporter.ts';
@@ -50,6 +51,7 @@ const app = await buildApp({
   cipher: createCipher(randomBytes(32)),
   push: unreachable<PushProvider>('push'),
   logger: createLogger('silent'),
+  clock: systemClock,
   defaultAccount: undefined,
   metrics: new Metrics({ queueDepths: async () => [] }),
   errors: disabledReporter,

@@ -16,6 +16,7 @@ import { createEmulator, type Emulator } from './emulator/emulator.ts';
 import { createTestServiceAccount } from './emulator/test-account.ts';
 import { connectRateLimitRedis } from './http/rate-limit.ts';
 import { startWorkers } from './jobs/workers.ts';
+import { type Clock, systemClock } from './lib/clock.ts';
 import { createCipher } from './lib/crypto.ts';
 import { settledWithin } from './lib/deadline.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
@@ -49,6 +50,8 @@ export interface RuntimeOptions {
   /** Tests and benchmarks may pass their own provider or emulator. */
   push?: PushProvider;
   emulator?: Emulator;
+  /** Tests pass a clock they move forward; the system clock otherwise. */
+  clock?: Clock;
   /** Opens the CLI's internal admin routes to callers holding this secret (embedded mode, see cli/local-server.ts). */
   internalSecret?: string | undefined;
 }
@@ -217,6 +220,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cipher,
       push,
       logger,
+      clock: options.clock ?? systemClock,
       defaultAccount,
       metrics,
       errors,

@@ -61,6 +61,10 @@ function stats(
     delivered,
     read,
     failed,
+    // No delivery control withheld anything in these sends (test/delivery-controls.test.ts covers those).
+    skipped: 0,
+    expired: 0,
+    cancelled: 0,
     delivery_rate: sent === 0 ? null : Math.round((delivered / sent) * 10_000) / 10_000,
     read_rate: delivered === 0 ? null : Math.round((read / delivered) * 10_000) / 10_000,
     avg_delivery_ms: avg,

@@ -86,6 +86,7 @@ const ORDER = [
   'getNotification',
   'getNotificationStatus',
   'recordReceipt',
+  'cancelNotification',
   'scheduleNotification',
   'listSchedules',
   'getSchedule',

@@ -21,7 +21,15 @@ type AnalyticsDailyRow = typeof analyticsDaily.$inferSelect;
 /** The counters of one group (what a row of analytics_daily counts; the API shows them under the same names). */
 export type AnalyticsCounters = Pick<
   AnalyticsDailyRow,
-  'notifications' | 'deliveries' | 'sent' | 'delivered' | 'read' | 'failed'
+  | 'notifications'
+  | 'deliveries'
+  | 'sent'
+  | 'delivered'
+  | 'read'
+  | 'failed'
+  | 'skipped'
+  | 'expired'
+  | 'cancelled'
 >;
 
 /** Counters and latencies of one group, as stored in a row of analytics_daily. */
@@ -44,7 +52,8 @@ const dayStart = (day: string) => sql`(${day}::date)::timestamp at time zone 'UT
  * - notifications: created that day; in a platform's rows, those with at least one delivery to the platform.
  * - deliveries: every delivery of those notifications, whatever its state.
  * - sent: accepted by FCM (sent, delivered or read); delivered: delivered or read; read: read;
- *   failed: failed for good (failed or dead). Pending and retrying deliveries are in none of these.
+ *   failed: failed for good (failed or dead); skipped, expired, cancelled: withheld by a delivery control.
+ *   Pending, waiting and retrying deliveries are in none of these.
  * - delivery time: delivered_at - sent_at of delivered deliveries, at least 0 (a receipt may overtake our own
  *   record of the send by a few milliseconds), averaged and its 95th percentile (continuous).
  */
@@ -58,6 +67,9 @@ function cube(tenantId: string, fromDay: string, toDay: string, topicId?: string
       (count(*) filter (where status in ('delivered', 'read')))::int as delivered,
       (count(*) filter (where status = 'read'))::int as read,
       (count(*) filter (where status in ('failed', 'dead')))::int as failed,
+      (count(*) filter (where status = 'skipped'))::int as skipped,
+      (count(*) filter (where status = 'expired'))::int as expired,
+      (count(*) filter (where status = 'cancelled'))::int as cancelled,
       avg(ms) as avg_delivery_ms,
       percentile_cont(0.95) within group (order by ms) as p95_delivery_ms
     from (
@@ -90,13 +102,14 @@ export async function rollUpDay(
     sql`with agg as (${cube(tenantId, day, addDays(day, 1))}),
       up as (
         insert into analytics_daily (day, api_client_id, topic_key, platform, notifications, deliveries, sent,
-          delivered, read, failed, avg_delivery_ms, p95_delivery_ms, updated_at)
+          delivered, read, failed, skipped, expired, cancelled, avg_delivery_ms, p95_delivery_ms, updated_at)
         select day, ${tenantId}, topic_key, platform, notifications, deliveries, sent, delivered, read, failed,
-          avg_delivery_ms, p95_delivery_ms, now()
+          skipped, expired, cancelled, avg_delivery_ms, p95_delivery_ms, now()
         from agg
         on conflict (day, api_client_id, topic_key, platform) do update set
           notifications = excluded.notifications, deliveries = excluded.deliveries, sent = excluded.sent,
           delivered = excluded.delivered, read = excluded.read, failed = excluded.failed,
+          skipped = excluded.skipped, expired = excluded.expired, cancelled = excluded.cancelled,
           avg_delivery_ms = excluded.avg_delivery_ms, p95_delivery_ms = excluded.p95_delivery_ms,
           updated_at = excluded.updated_at
         returning topic_key, platform
@@ -141,7 +154,7 @@ function rowsOf(tenantId: string, q: RangeQuery, where: SQL): SQL {
   const parts: SQL[] = [];
   if (q.from < storedEnd) {
     parts.push(sql`select day, topic_key, platform, notifications, deliveries, sent, delivered, read, failed,
-        avg_delivery_ms, p95_delivery_ms
+        skipped, expired, cancelled, avg_delivery_ms, p95_delivery_ms
       from analytics_daily
       where api_client_id = ${tenantId} and day >= ${q.from}::date and day < ${storedEnd}::date and (${where})`);
   }
@@ -161,7 +174,8 @@ function rowsOf(tenantId: string, q: RangeQuery, where: SQL): SQL {
  */
 const combined = sql`sum(notifications)::float8 as notifications, sum(deliveries)::float8 as deliveries,
   sum(sent)::float8 as sent, sum(delivered)::float8 as delivered, sum(read)::float8 as read,
-  sum(failed)::float8 as failed,
+  sum(failed)::float8 as failed, sum(skipped)::float8 as skipped, sum(expired)::float8 as expired,
+  sum(cancelled)::float8 as cancelled,
   (sum(avg_delivery_ms * delivered) / nullif(sum(delivered) filter (where avg_delivery_ms is not null), 0))::float8
     as avg_delivery_ms,
   (sum(p95_delivery_ms * delivered) / nullif(sum(delivered) filter (where p95_delivery_ms is not null), 0))::float8
@@ -181,6 +195,9 @@ const toCombined = (r: CombinedRow): CombinedCounts => ({
   delivered: Number(r.delivered),
   read: Number(r.read),
   failed: Number(r.failed),
+  skipped: Number(r.skipped),
+  expired: Number(r.expired),
+  cancelled: Number(r.cancelled),
   avgDeliveryMs: r.avg_delivery_ms === null ? null : Number(r.avg_delivery_ms),
   p95DeliveryMs: r.p95_delivery_ms === null ? null : Number(r.p95_delivery_ms),
   p95Parts: Number(r.p95_parts),

@@ -191,23 +191,39 @@ export async function loadOpenDeliveries(
 
 export interface DeliveryOutcome {
   id: string;
-  status: 'sent' | 'retrying' | 'failed' | 'dead';
+  status: 'sent' | 'retrying' | 'failed' | 'dead' | 'expired' | 'cancelled';
   messageId?: string | undefined;
   errorCode?: string | undefined;
   errorMessage?: string | undefined;
   nextAttemptAt?: Date | undefined;
 }
 
+/** What recordOutcomes changed: the counters to add to the notification, and which deliveries changed. */
+export interface RecordedOutcomes {
+  sent: number;
+  failed: number;
+  expired: number;
+  /**
+   * Deliveries the job found cancelled (its notification was), less the cancelled ones FCM had already accepted
+   * when the cancel came (now sent, no longer cancelled): may be negative.
+   */
+  cancelled: number;
+  changed: Set<string>;
+}
+
 /**
  * Records a batch of outcomes in one UPDATE. Only rows still open for this attempt change, so a repeated job
- * cannot count twice. Returns how many became sent and how many failed for good, and which rows changed.
+ * cannot count twice. A delivery cancelled while its batch was with FCM, and that FCM accepted, was sent: a
+ * second statement (only then) records it as sent and takes it off the cancelled count, so no delivery is
+ * counted both cancelled and sent. Returns the counts and which rows changed.
  */
 export async function recordOutcomes(
   ex: Executor,
   attempt: number,
   outcomes: DeliveryOutcome[],
-): Promise<{ sent: number; failed: number; changed: Set<string> }> {
-  if (outcomes.length === 0) return { sent: 0, failed: 0, changed: new Set() };
+): Promise<RecordedOutcomes> {
+  const recorded: RecordedOutcomes = { sent: 0, failed: 0, expired: 0, cancelled: 0, changed: new Set() };
+  if (outcomes.length === 0) return recorded;
   const payload = JSON.stringify(
     outcomes.map((o) => ({
       id: o.id,
@@ -237,13 +253,64 @@ export async function recordOutcomes(
       where dl.id = u.id and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
       returning dl.id::text as id, u.status`,
   );
-  let sent = 0;
-  let failed = 0;
   for (const r of rows) {
-    if (r.status === 'sent') sent++;
-    else if (r.status === 'failed' || r.status === 'dead') failed++;
+    recorded.changed.add(r.id);
+    if (r.status === 'sent') recorded.sent++;
+    else if (r.status === 'failed' || r.status === 'dead') recorded.failed++;
+    else if (r.status === 'expired') recorded.expired++;
+    else if (r.status === 'cancelled') recorded.cancelled++;
   }
-  return { sent, failed, changed: new Set(rows.map((r) => r.id)) };
+  const sentButUnrecorded = outcomes.filter((o) => o.status === 'sent' && !recorded.changed.has(o.id));
+  if (sentButUnrecorded.length > 0) {
+    const reclaimed = await recordSentAfterCancel(ex, attempt, sentButUnrecorded);
+    for (const id of reclaimed) recorded.changed.add(id);
+    recorded.sent += reclaimed.length;
+    recorded.cancelled -= reclaimed.length;
+  }
+  return recorded;
+}
+
+/** Cancelled deliveries FCM accepted anyway (their batch was in flight): sent, as they were. */
+async function recordSentAfterCancel(
+  ex: Executor,
+  attempt: number,
+  outcomes: DeliveryOutcome[],
+): Promise<string[]> {
+  const payload = JSON.stringify(outcomes.map((o) => ({ id: o.id, message_id: o.messageId ?? null })));
+  const rows = await query<{ id: string }>(
+    ex,
+    sql`update deliveries dl set
+        status = case when dl.read_at is not null then 'read' when dl.delivered_at is not null then 'delivered' else 'sent' end,
+        attempts = ${attempt}, fcm_message_id = u.message_id,
+        error_code = null, error_message = null, sent_at = now(), updated_at = now()
+      from jsonb_to_recordset(${payload}::jsonb) as u(id bigint, message_id text)
+      where dl.id = u.id and dl.status = 'cancelled' and dl.attempts < ${attempt}
+      returning dl.id::text as id`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Cancels a notification's deliveries not sent yet (pending, waiting, retrying) in one statement; returns how
+ * many. Rows a send job is recording at this moment are skipped, not waited for: waiting could deadlock with it
+ * (it locks deliveries, then the notification), and whatever it leaves open, its next job finds the
+ * notification cancelled. A delivery whose batch is with FCM may still come back sent (see recordOutcomes).
+ */
+export async function cancelOpenDeliveries(ex: Executor, notificationId: string): Promise<number> {
+  const [row] = await query<{ count: number }>(
+    ex,
+    sql`with open as (
+        select id from deliveries
+        where notification_id = ${notificationId} and status in ('pending', 'waiting', 'retrying')
+        for update skip locked
+      ), cancelled as (
+        update deliveries dl set status = 'cancelled', error_code = 'cancelled', error_message = null,
+          next_attempt_at = null, updated_at = now()
+        from open where dl.id = open.id
+        returning 1
+      ) select count(*)::int as count from cancelled`,
+  );
+  return row?.count ?? 0;
 }
 
 export interface StatusCount {
@@ -342,7 +409,7 @@ export async function applyReceipt(
             then (case when ${read} or dl.read_at is not null then 'read' else 'delivered' end)
             else dl.status end,
           updated_at = now()
-        from before where dl.id = before.id and before.status not in ('failed', 'dead')
+        from before where dl.id = before.id and before.status not in ('failed', 'dead', 'skipped', 'expired')
         returning dl.status
       )
       select before.notification_id, before.api_client_id,

@@ -14,15 +14,18 @@ export async function insertNotification(
   return created!;
 }
 
+/** A tenant's notification; with `lock`, its row is locked for a change of its state (cancel). */
 export async function findNotification(
   ex: Executor,
   tenantId: string,
   id: string,
+  options: { lock?: boolean } = {},
 ): Promise<NotificationRow | undefined> {
-  const [row] = await ex
+  const query = ex
     .select()
     .from(notifications)
     .where(and(eq(notifications.apiClientId, tenantId), eq(notifications.id, id)));
+  const [row] = options.lock ? await query.for('update') : await query;
   return row;
 }
 
@@ -68,14 +71,22 @@ export async function listNotifications(
   return toPage(rows, limit);
 }
 
+/** Deliveries that reached an end: sent (and beyond), failed for good, or withheld by a delivery control. */
+const settledCount = sql`(sent_count + failed_count + skipped_count + expired_count + cancelled_count)`;
+
 /**
- * The status a notification ends in, as SQL over its (already updated) counters: completed when every
- * delivery was sent, failed when none was, partially_failed otherwise; sending while deliveries are open.
+ * The status a notification ends in, as SQL over its (already updated) counters: sending while deliveries are
+ * open; then cancelled after a cancel; failed when nothing was sent and something failed (or there was no
+ * device); expired when nothing was sent because it expired; completed when nothing failed (skipped and expired
+ * deliveries are the sender's rules at work, not failures); partially_failed otherwise.
  */
 const settledStatus = sql`case
     when not fanout_done then (case when status = 'queued' then 'queued' else 'sending' end)
-    when sent_count + failed_count < total_count then 'sending'
-    when total_count = 0 or sent_count = 0 then 'failed'
+    when ${settledCount} < total_count then 'sending'
+    when cancelled_at is not null then 'cancelled'
+    when total_count = 0 then 'failed'
+    when sent_count = 0 and failed_count > 0 then 'failed'
+    when sent_count = 0 and expired_count > 0 then 'expired'
     when failed_count = 0 then 'completed'
     else 'partially_failed' end`;
 
@@ -103,25 +114,44 @@ export async function finishFanout(
   return settle(ex, id);
 }
 
+/** How many deliveries a step moved to each end (cancelled may be negative: a cancelled delivery found sent). */
+export interface OutcomeCounts {
+  sent: number;
+  failed: number;
+  skipped?: number;
+  expired?: number;
+  cancelled?: number;
+}
+
 /** Adds send outcomes to the counters and settles the status when nothing is left open. */
 export async function addOutcomeCounts(
   ex: Executor,
   id: string,
-  sent: number,
-  failed: number,
+  counts: OutcomeCounts,
 ): Promise<NotificationRow | undefined> {
-  if (sent === 0 && failed === 0) return undefined;
+  const { sent, failed, skipped = 0, expired = 0, cancelled = 0 } = counts;
+  if (sent === 0 && failed === 0 && skipped === 0 && expired === 0 && cancelled === 0) return undefined;
   await ex.execute(sql`update notifications
-    set sent_count = sent_count + ${sent}, failed_count = failed_count + ${failed}, updated_at = now()
+    set sent_count = sent_count + ${sent}, failed_count = failed_count + ${failed},
+      skipped_count = skipped_count + ${skipped}, expired_count = expired_count + ${expired},
+      cancelled_count = cancelled_count + ${cancelled}, updated_at = now()
     where id = ${id}`);
   return settle(ex, id);
+}
+
+/** A cancel, under the notification's lock: no more fan-out pages, and every send job from now on stands down. */
+export async function markCancelled(ex: Executor, id: string, at: Date): Promise<void> {
+  await ex.execute(sql`update notifications
+    set cancelled_at = coalesce(cancelled_at, ${at.toISOString()}::timestamptz), fanout_done = true,
+      updated_at = now()
+    where id = ${id}`);
 }
 
 /**
  * Recomputes the status from the counters. Returns the notification when this call is the one that finished it
  * (completed_at went from null to set), so exactly one caller emits notification.completed.
  */
-async function settle(ex: Executor, id: string): Promise<NotificationRow | undefined> {
+export async function settle(ex: Executor, id: string): Promise<NotificationRow | undefined> {
   const [before] = await ex
     .select({ completedAt: notifications.completedAt })
     .from(notifications)
@@ -131,7 +161,7 @@ async function settle(ex: Executor, id: string): Promise<NotificationRow | undef
     .update(notifications)
     .set({
       status: sql`${settledStatus}`,
-      completedAt: sql`case when fanout_done and sent_count + failed_count >= total_count then coalesce(completed_at, now()) end`,
+      completedAt: sql`case when fanout_done and ${settledCount} >= total_count then coalesce(completed_at, now()) end`,
     })
     .where(eq(notifications.id, id))
     .returning();

@@ -16,6 +16,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Platform } from '../domain/platform.ts';
+import type { DeliveryStatus, NotificationStatus } from '../domain/states.ts';
 import type { MisfirePolicy, ScheduleRecurrence } from '../scheduling/recurrence.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -237,7 +238,7 @@ export const schedules = pgTable(
   ],
 );
 
-export type NotificationStatus = 'queued' | 'sending' | 'completed' | 'partially_failed' | 'failed';
+export type { NotificationStatus } from '../domain/states.ts';
 
 export const notifications = pgTable(
   'notifications',
@@ -257,6 +258,16 @@ export const notifications = pgTable(
     failedCount: integer('failed_count').notNull().default(0),
     deliveredCount: integer('delivered_count').notNull().default(0),
     readCount: integer('read_count').notNull().default(0),
+    /** Deliveries withheld by a delivery control (skipped: frequency cap, quiet hours "drop"). */
+    skippedCount: integer('skipped_count').notNull().default(0),
+    /** Deliveries not sent by the send's expires_at. */
+    expiredCount: integer('expired_count').notNull().default(0),
+    /** Deliveries stopped by POST /notifications/{id}/cancel before they were sent. */
+    cancelledCount: integer('cancelled_count').notNull().default(0),
+    /** The send's expires_at: deliveries not sent by then become expired. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    /** When POST /notifications/{id}/cancel stopped it. */
+    cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
     /** Fan-out is finished once every target device has its delivery row. */
     fanoutDone: boolean('fanout_done').notNull().default(false),
     /** Keyset cursor of the fan-out (last device id or bulk recipient seq done), so a restarted fan-out resumes instead of repeating. */
@@ -308,7 +319,7 @@ export const notificationRecipients = pgTable(
   (t) => [primaryKey({ columns: [t.notificationId, t.seq] })],
 );
 
-export type DeliveryStatus = 'pending' | 'retrying' | 'sent' | 'delivered' | 'read' | 'failed' | 'dead';
+export type { DeliveryStatus } from '../domain/states.ts';
 
 export const deliveries = pgTable(
   'deliveries',
@@ -487,6 +498,9 @@ export const analyticsDaily = pgTable(
     delivered: integer('delivered').notNull().default(0),
     read: integer('read').notNull().default(0),
     failed: integer('failed').notNull().default(0),
+    skipped: integer('skipped').notNull().default(0),
+    expired: integer('expired').notNull().default(0),
+    cancelled: integer('cancelled').notNull().default(0),
     avgDeliveryMs: doublePrecision('avg_delivery_ms'),
     p95DeliveryMs: doublePrecision('p95_delivery_ms'),
     updatedAt: updatedAt(),

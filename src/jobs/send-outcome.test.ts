@@ -39,6 +39,24 @@ describe('unsendable', () => {
   });
 });
 
+describe('unsendable under the delivery controls', () => {
+  const batch = { hasAccount: true, expired: false, maxAgeSeconds: 60 };
+  const sendExpiredAt = Date.parse('2026-11-25T12:00:00Z');
+  it('settles a cancelled notification as cancelled before anything else', () => {
+    expect(
+      unsendable({ id: '1', deviceActive: false }, { ...batch, cancelled: true, sendExpiredAt }),
+    ).toEqual({ id: '1', status: 'cancelled', errorCode: 'cancelled' });
+  });
+  it("ends a delivery past the send's expires_at as expired (reason expired), not dead", () => {
+    expect(unsendable({ id: '1', deviceActive: true }, { ...batch, expired: true, sendExpiredAt })).toEqual({
+      id: '1',
+      status: 'expired',
+      errorCode: 'expired',
+      errorMessage: "not sent by the send's expires_at (2026-11-25T12:00:00.000Z)",
+    });
+  });
+});
+
 describe('classify', () => {
   const now = Date.parse('2026-11-25T09:00:00Z');
   const rules: SendRules = {
@@ -115,6 +133,12 @@ describe('classify', () => {
       throttleUntil: now + 30_000,
     });
     expect(classify('7', { ...quota, retryAfterMs: 5000 }, rules, now).throttleUntil).toBe(now + 5000);
+  });
+
+  it("ends expired when the retry would come after the send's expires_at", () => {
+    const sendExpiry = now + 500;
+    const { outcome } = classify('7', unavailable, { ...rules, sendExpiry, random: () => 1 }, now);
+    expect(outcome).toMatchObject({ id: '7', status: 'expired', errorCode: 'expired' });
   });
 
   it('ends dead after the last attempt', () => {

@@ -16,6 +16,8 @@ export interface SendRules {
   expiry: number;
   /** SEND_MAX_AGE_SECONDS, quoted in the error message of an expired delivery. */
   maxAgeSeconds: number;
+  /** The send's own expires_at (epoch ms), when it has one: past it a delivery ends expired, not dead. */
+  sendExpiry?: number | undefined;
   /** How long a project holds back after a QUOTA_EXCEEDED without Retry-After. */
   throttleDefaultMs: number;
   backoff: Backoff;
@@ -32,14 +34,34 @@ function expiredMessage(maxAgeSeconds: number, lastError?: string): string {
   return `not sent within SEND_MAX_AGE_SECONDS (${maxAgeSeconds} s)${lastError ? `; last error: ${lastError}` : ''}`;
 }
 
+/** A delivery the send's expires_at caught before it was sent: the sender's rule, not a failure. */
+function expiredBySend(deliveryId: string, sendExpiry: number): DeliveryOutcome {
+  return {
+    id: deliveryId,
+    status: 'expired',
+    errorCode: 'expired',
+    errorMessage: `not sent by the send's expires_at (${new Date(sendExpiry).toISOString()})`,
+  };
+}
+
 /**
- * The outcome of a delivery that is not sent at all: its device was deactivated, its tenant's Firebase project
- * is gone, or it is too old. Undefined when it should be sent.
+ * The outcome of a delivery that is not sent at all: its notification was cancelled, the send's expires_at has passed, its device was
+ * deactivated, its tenant's Firebase project is gone, or it is too old. Undefined when it should be sent.
  */
 export function unsendable(
   delivery: { id: string; deviceActive: boolean },
-  batch: { hasAccount: boolean; expired: boolean; maxAgeSeconds: number },
+  batch: {
+    hasAccount: boolean;
+    expired: boolean;
+    maxAgeSeconds: number;
+    /** The send's expires_at when it has passed. */
+    sendExpiredAt?: number | undefined;
+    /** The notification was cancelled after this batch's deliveries were made. */
+    cancelled?: boolean;
+  },
 ): DeliveryOutcome | undefined {
+  if (batch.cancelled) return { id: delivery.id, status: 'cancelled', errorCode: 'cancelled' };
+  if (batch.sendExpiredAt !== undefined) return expiredBySend(delivery.id, batch.sendExpiredAt);
   if (!delivery.deviceActive) return { id: delivery.id, status: 'failed', errorCode: 'DEVICE_INACTIVE' };
   if (!batch.hasAccount) {
     return {
@@ -120,6 +142,8 @@ function retryOrGiveUp(
   if (rules.attempt >= rules.maxAttempts) return { id: deliveryId, status: 'dead', ...error };
   const next =
     now + backoffDelayMs(rules.attempt, rules.backoff, { atLeastMs: retryAfterMs, random: rules.random });
+  if (rules.sendExpiry !== undefined && next >= rules.sendExpiry)
+    return expiredBySend(deliveryId, rules.sendExpiry);
   if (next >= rules.expiry) {
     return {
       id: deliveryId,

@@ -80,7 +80,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   if (!batch) return;
   // The worker's logger already carries request_id, job_id and notification_id.
   const log = deps.logger.child({ attempt: job.attempt });
-  const { settled, toSend } = triage(batch, Date.now());
+  const { settled, toSend } = triage(batch, deps.clock.now().getTime());
   let answers = noAnswers();
   if (batch.account && toSend.length > 0) {
     const project = batch.account.project_id;
@@ -91,7 +91,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
       return;
     }
     const results = await deps.push.send(batch.account, render(deps, batch, toSend));
-    answers = classifyAnswers(toSend, results, batch.rules);
+    answers = classifyAnswers(toSend, results, batch.rules, deps.clock.now().getTime());
     await reportToProject(deps, log, project, answers);
   }
   const outcomes = answers.outcomes.length > 0 ? [...settled, ...answers.outcomes] : settled;
@@ -129,18 +129,25 @@ async function claim(deps: ServiceDeps, job: SendJob): Promise<Batch | undefined
     maxAttempts,
     expiry: expiresAt(notification.createdAt, job.since, maxAgeSeconds),
     maxAgeSeconds,
+    sendExpiry: notification.expiresAt?.getTime(),
     throttleDefaultMs,
     backoff: { baseMs: retryBaseMs, maxMs: retryMaxMs, jitter: 'full' },
   };
   return { notification, open, account, rules };
 }
 
-/** Triage: settles the deliveries not to be sent (inactive device, no credentials, expired); returns the rest. */
+/**
+ * Triage: settles the deliveries not to be sent (cancelled, past expires_at, inactive device, no credentials,
+ * too old); returns the rest.
+ */
 function triage(batch: Batch, now: number): { settled: DeliveryOutcome[]; toSend: DeliveryToSend[] } {
+  const { sendExpiry } = batch.rules;
   const context = {
     hasAccount: batch.account !== undefined,
     expired: now >= batch.rules.expiry,
     maxAgeSeconds: batch.rules.maxAgeSeconds,
+    sendExpiredAt: sendExpiry !== undefined && now >= sendExpiry ? sendExpiry : undefined,
+    cancelled: batch.notification.cancelledAt !== null,
   };
   const settled: DeliveryOutcome[] = [];
   const toSend: DeliveryToSend[] = [];
@@ -186,8 +193,12 @@ function render(deps: ServiceDeps, batch: Batch, toSend: DeliveryToSend[]): FcmM
 }
 
 /** Classify: every answer (in the order of the messages sent), folded into what the batch records. */
-function classifyAnswers(toSend: DeliveryToSend[], results: SendOutcome[], rules: SendRules): Answers {
-  const now = Date.now();
+function classifyAnswers(
+  toSend: DeliveryToSend[],
+  results: SendOutcome[],
+  rules: SendRules,
+  now: number,
+): Answers {
   const answers = noAnswers();
   toSend.forEach((d, i) => {
     const { outcome, circuit, deactivate, throttleUntil } = classify(d.id, results[i]!, rules, now);
@@ -236,7 +247,7 @@ async function record(
   const { notification } = batch;
   return deps.db.transaction(async (tx) => {
     const counts = await recordOutcomes(tx, job.attempt, outcomes);
-    const finished = await addOutcomeCounts(tx, notification.id, counts.sent, counts.failed);
+    const finished = await addOutcomeCounts(tx, notification.id, counts);
     await emitEvents(tx, [
       ...settledEvents(notification, batch.open, outcomes, counts.changed, job.requestId),
       ...(await deactivateDeadTokens(tx, notification, answers.deadTokens, job.requestId)),

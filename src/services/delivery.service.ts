@@ -38,6 +38,7 @@ export function settledEvents(
   for (const [type, statuses] of [
     ['notification.sent', ['sent']],
     ['notification.failed', ['failed', 'dead']],
+    ['notification.expired', ['expired']],
   ] as const) {
     const deliveries = settled.filter((o) => (statuses as readonly string[]).includes(o.status)).map(view);
     if (deliveries.length === 0) continue;
@@ -86,6 +87,9 @@ export function completedEvent(notification: NotificationRow, requestId: string 
         failed: notification.failedCount,
         delivered: notification.deliveredCount,
         read: notification.readCount,
+        skipped: notification.skippedCount,
+        expired: notification.expiredCount,
+        cancelled: notification.cancelledCount,
       },
       completed_at: notification.completedAt?.toISOString() ?? null,
     },

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/client.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Cipher } from '../lib/crypto.ts';
 import type { ErrorReporter } from '../observability/error-reporter.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -24,6 +25,8 @@ export interface ServiceDeps {
   cipher: Cipher;
   push: PushProvider;
   logger: Logger;
+  /** What time it is, for every decision by time (tests move it forward instead of sleeping). */
+  clock: Clock;
   /**
    * The server-wide service account used for tenants without a Firebase project of their own:
    * GOOGLE_APPLICATION_CREDENTIALS, or the sandbox account of the in-process emulator.

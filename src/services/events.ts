@@ -18,6 +18,8 @@ export const EVENT_TYPES = [
   'notification.delivered',
   'notification.read',
   'notification.completed',
+  'notification.expired',
+  'notification.cancelled',
   'device.registered',
   'device.deactivated',
   'webhook.disabled',

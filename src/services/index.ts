@@ -31,6 +31,7 @@ import {
 import { createReadinessProbe } from './health.service.ts';
 import { claimIdempotencyKey, finishIdempotentRequest } from './idempotency.service.ts';
 import {
+  cancelNotification,
   getDeliveryStatus,
   getNotification,
   listNotificationPage,
@@ -128,7 +129,13 @@ export function createServices(deps: ServiceDeps) {
     }),
     health: createReadinessProbe(deps),
     idempotency: bind(deps, { claimIdempotencyKey, finishIdempotentRequest }),
-    notifications: bind(deps, { getNotification, listNotificationPage, getDeliveryStatus, recordReceipt }),
+    notifications: bind(deps, {
+      getNotification,
+      listNotificationPage,
+      getDeliveryStatus,
+      recordReceipt,
+      cancelNotification,
+    }),
     notify: bind(deps, { acceptSend, acceptBulk }),
     profiles: bind(deps, {
       createProfile,

@@ -1,19 +1,24 @@
 /** Reading notifications back: details, lists, delivery status; and the device receipts that move deliveries forward. */
 import {
   applyReceipt,
+  cancelOpenDeliveries,
   countDeliveries,
   type DeliveryView,
   listDeliveries,
 } from '../db/deliveries.repository.ts';
 import {
+  addOutcomeCounts,
   addReceiptCounts,
   findNotification,
   listNotifications,
+  markCancelled,
   type NotificationFilter,
   type NotificationRow,
+  settle,
 } from '../db/notifications.repository.ts';
 import type { DeliveryStatus, NotificationStatus } from '../db/schema.ts';
 import { AppError, notFound } from '../lib/errors.ts';
+import { completedEvent, logCompleted } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
 import { emitEvents, type NewEvent } from './events.ts';
 import { isoOrNull, type PageView, pageView } from './views.ts';
@@ -30,7 +35,18 @@ export interface NotificationView {
   schedule_id: string | null;
   occurrence_at: string | null;
   firebase_project_id: string | null;
-  counts: { total: number; sent: number; failed: number; delivered: number; read: number };
+  counts: {
+    total: number;
+    sent: number;
+    failed: number;
+    delivered: number;
+    read: number;
+    skipped: number;
+    expired: number;
+    cancelled: number;
+  };
+  expires_at: string | null;
+  cancelled_at: string | null;
   error_code: string | null;
   request_id: string | null;
   created_at: string;
@@ -75,7 +91,12 @@ export function toView(row: NotificationRow): NotificationView {
       failed: row.failedCount,
       delivered: row.deliveredCount,
       read: row.readCount,
+      skipped: row.skippedCount,
+      expired: row.expiredCount,
+      cancelled: row.cancelledCount,
     },
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    cancelled_at: row.cancelledAt?.toISOString() ?? null,
     error_code: row.errorCode,
     request_id: row.requestId,
     created_at: row.createdAt.toISOString(),
@@ -169,6 +190,62 @@ export async function getDeliveryStatus(
   };
 }
 
+export interface CancelView {
+  /** Deliveries this call stopped (0 when an earlier cancel already stopped them all). */
+  cancelled: number;
+  notification: NotificationView;
+}
+
+/**
+ * POST /notifications/{id}/cancel: stops what has not been sent (pending, waiting, retrying deliveries, and the
+ * fan-out pages not made yet). A batch already handed to FCM cannot be called back: what FCM accepted is recorded as sent and leaves the
+ * cancelled count (see recordOutcomes). Cancelling again, or cancelling a notification that already finished,
+ * changes nothing and answers `cancelled: 0` (the status says which it was).
+ */
+export async function cancelNotification(
+  deps: ServiceDeps,
+  tenantId: string,
+  id: string,
+): Promise<CancelView> {
+  // First the flag, under the notification's lock (so after any fan-out page in progress): from its commit on,
+  // no page is made and every send job that claims a batch settles it as cancelled instead of sending.
+  const first = await deps.db.transaction(async (tx) => {
+    const row = await findNotification(tx, tenantId, id, { lock: true });
+    if (!row) throw notFound('notification');
+    // Finished before the cancel came: nothing is left to stop, and its status stays what it is.
+    if (row.completedAt !== null && row.cancelledAt === null) return { row, stop: false };
+    await markCancelled(tx, id, deps.clock.now());
+    return { row, stop: true };
+  });
+  if (!first.stop) return { cancelled: 0, notification: toView(first.row) };
+  // Then the deliveries, in the order a send job's record step locks (deliveries, then the notification).
+  const outcome = await deps.db.transaction(async (tx) => {
+    const cancelled = await cancelOpenDeliveries(tx, id);
+    const finished =
+      cancelled > 0
+        ? await addOutcomeCounts(tx, id, { sent: 0, failed: 0, cancelled })
+        : await settle(tx, id);
+    const happened: NewEvent[] = [];
+    if (first.row.cancelledAt === null || cancelled > 0) {
+      happened.push({
+        tenantId,
+        type: 'notification.cancelled',
+        notificationId: id,
+        data: { notification_id: id, cancelled },
+      });
+    }
+    if (finished) happened.push(completedEvent(finished, undefined));
+    await emitEvents(tx, happened);
+    const after = await findNotification(tx, tenantId, id);
+    return { cancelled, after: after!, finished };
+  });
+  if (outcome.finished) logCompleted(deps.logger.child({ notification_id: id }), outcome.finished);
+  return { cancelled: outcome.cancelled, notification: toView(outcome.after) };
+}
+
+/** Deliveries that never reached FCM (or FCM refused): a receipt for one is a conflict. */
+const NEVER_SENT = new Set<DeliveryStatus>(['failed', 'dead', 'skipped', 'expired']);
+
 /**
  * A device receipt: the app echoes `fcms_delivery_id` and `fcms_receipt` from the push it received. The receipt
  * token is an HMAC of the delivery id, so no API credentials live in the app and nobody can forge receipts.
@@ -187,8 +264,8 @@ export async function recordReceipt(
   return deps.db.transaction(async (tx) => {
     const result = await applyReceipt(tx, input.delivery_id, input.status);
     if (!result) throw unknown;
-    if (result.status === 'failed' || result.status === 'dead') {
-      throw new AppError('delivery_failed', 409, 'this delivery failed: it cannot have been delivered');
+    if (NEVER_SENT.has(result.status)) {
+      throw new AppError('delivery_failed', 409, 'this delivery was not sent: it cannot have been delivered');
     }
     await addReceiptCounts(
       tx,

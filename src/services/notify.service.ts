@@ -24,6 +24,7 @@ import { chooseProjectForSend } from './firebase-projects.service.ts';
 import { normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import {
   type ContentInput,
+  type ControlInput,
   contentFields,
   type SegmentFilters,
   type SendBody,
@@ -194,6 +195,21 @@ async function writeNotification(
 }
 
 /**
+ * The delivery controls of a send, as notification columns. An expires_at already past is refused for a request
+ * made now; a schedule's stored request re-read at an occurrence keeps it (its deliveries then expire).
+ */
+function controlsOf(deps: ServiceDeps, body: ControlInput, meta: SendMeta): { expiresAt: Date | null } {
+  if (body.expires_at === undefined) return { expiresAt: null };
+  const expiresAt = new Date(body.expires_at);
+  if (meta.scheduleId === undefined && expiresAt.getTime() <= deps.clock.now().getTime()) {
+    throw invalid('expires_at is in the past: nothing could be sent', [
+      { field: 'expires_at', message: 'must be in the future' },
+    ]);
+  }
+  return { expiresAt };
+}
+
+/**
  * Accepts one send. Runs in `ex` when given (the scheduler's transaction, so the occurrence and its
  * notification commit together), otherwise in a transaction of its own.
  */
@@ -205,10 +221,12 @@ export async function acceptSend(
   ex?: Executor,
 ): Promise<NotificationRow> {
   const run = async (tx: Executor) => {
+    const controls = controlsOf(deps, body, meta);
     const template = await loadTemplate(tx, tenantId, body);
     const contents = buildContents(template, body);
     const target = await resolveTarget(tx, tenantId, body);
     return writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
+      ...controls,
       target: target as unknown as Record<string, unknown>,
       ...splitContents(contents),
       templateId: template?.id ?? null,
@@ -255,12 +273,13 @@ export interface BulkTarget {
   data?: Record<string, string> | undefined;
 }
 
-export type BulkBody = ContentInput & {
-  targets: BulkTarget[];
-  template?: string | undefined;
-  variables?: Record<string, string> | undefined;
-  filters?: SegmentFilters | undefined;
-};
+export type BulkBody = ContentInput &
+  ControlInput & {
+    targets: BulkTarget[];
+    template?: string | undefined;
+    variables?: Record<string, string> | undefined;
+    filters?: SegmentFilters | undefined;
+  };
 
 export type TargetStatus = 'accepted' | 'invalid' | 'not_found' | 'no_devices';
 
@@ -317,6 +336,7 @@ export async function acceptBulk(
   meta: SendMeta,
 ): Promise<BulkOutcome> {
   const filters = deviceFilters(body.filters);
+  const controls = controlsOf(deps, body, meta);
   const outcome = await deps.db.transaction(async (tx) => {
     const template = await loadTemplate(tx, tenantId, body);
     let shared: Contents | AppError | undefined;
@@ -419,6 +439,7 @@ export async function acceptBulk(
     }
     const common = sharedContents();
     const notification = await writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
+      ...controls,
       target: {
         kind: 'bulk',
         targets: body.targets.length,

@@ -211,9 +211,26 @@ export const silentShowsNothing = (
   }
 };
 
+/** Delivery controls: when the deliveries of a send stop being worth sending (docs/delivery-controls.md). */
+export const controlFields = {
+  expires_at: z.iso.datetime({ offset: true }).optional().meta({
+    description:
+      'Deliveries not sent by then end as expired (status expired, reason expired) instead of arriving late',
+    example: '2026-11-25T10:00:00Z',
+  }),
+};
+
+export type ControlInput = { [K in keyof typeof controlFields]?: z.infer<(typeof controlFields)[K]> };
+
 /** The body of POST /notify (and the stored request of a schedule). */
 export const sendBodySchema = z
-  .strictObject({ ...targetFields, ...contentFields, ...templateFields, filters: filtersSchema.optional() })
+  .strictObject({
+    ...targetFields,
+    ...contentFields,
+    ...templateFields,
+    ...controlFields,
+    filters: filtersSchema.optional(),
+  })
   .superRefine(exactlyOneTarget)
   .superRefine(silentShowsNothing);
 

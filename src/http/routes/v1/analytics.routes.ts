@@ -33,6 +33,12 @@ const stats = {
   delivered: z.int().min(0).meta({ description: 'Deliveries the app reported delivered (including read)' }),
   read: z.int().min(0).meta({ description: 'Deliveries the app reported read' }),
   failed: z.int().min(0).meta({ description: 'Deliveries that failed for good (failed or dead)' }),
+  skipped: z
+    .int()
+    .min(0)
+    .meta({ description: 'Deliveries withheld by a frequency cap or quiet hours (drop)' }),
+  expired: z.int().min(0).meta({ description: "Deliveries not sent by their send's expires_at" }),
+  cancelled: z.int().min(0).meta({ description: 'Deliveries stopped by a cancel' }),
   delivery_rate: z.number().nullable().meta({ description: 'delivered / sent, null when nothing was sent' }),
   read_rate: z.number().nullable().meta({ description: 'read / delivered, null when nothing was delivered' }),
   avg_delivery_ms: z
@@ -57,6 +63,9 @@ const statsExample = {
   delivered: 1302,
   read: 417,
   failed: 30,
+  skipped: 0,
+  expired: 0,
+  cancelled: 0,
   delivery_rate: 0.8979,
   read_rate: 0.3203,
   avg_delivery_ms: 412.5,

@@ -3,13 +3,19 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 import { platformSchema } from '../../../domain/platform.ts';
+import { DELIVERY_STATUSES, NOTIFICATION_STATUSES } from '../../../domain/states.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 import { authErrors, EXAMPLE_IDS, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
 
-const notificationStatus = z.enum(['queued', 'sending', 'completed', 'partially_failed', 'failed']);
-const deliveryStatus = z.enum(['pending', 'retrying', 'sent', 'delivered', 'read', 'failed', 'dead']);
+const notificationStatus = z.enum(NOTIFICATION_STATUSES);
+const deliveryStatus = z.enum(DELIVERY_STATUSES).meta({
+  description:
+    'pending, waiting (held until a local time or the end of quiet hours), retrying, sent, delivered, read; ' +
+    'failed and dead (FCM refused); skipped, expired and cancelled (a delivery control withheld it: ' +
+    'error_code names the reason: quiet_hours, frequency_cap, expired or cancelled)',
+});
 
 const NOTIFICATION_EXAMPLE = {
   id: EXAMPLE_IDS.notification,
@@ -26,7 +32,9 @@ const NOTIFICATION_EXAMPLE = {
   schedule_id: null,
   occurrence_at: null,
   firebase_project_id: null,
-  counts: { total: 2, sent: 2, failed: 0, delivered: 1, read: 0 },
+  counts: { total: 2, sent: 2, failed: 0, delivered: 1, read: 0, skipped: 0, expired: 0, cancelled: 0 },
+  expires_at: null,
+  cancelled_at: null,
   error_code: null,
   request_id: 'req-7f3a',
   created_at: '2026-11-25T09:30:00.000Z',
@@ -68,7 +76,12 @@ const notificationSchema = z
       failed: z.number(),
       delivered: z.number(),
       read: z.number(),
+      skipped: z.number().meta({ description: 'Withheld by a frequency cap or quiet hours (drop)' }),
+      expired: z.number().meta({ description: "Not sent by the send's expires_at" }),
+      cancelled: z.number().meta({ description: 'Stopped by POST /notifications/{id}/cancel' }),
     }),
+    expires_at: z.string().nullable(),
+    cancelled_at: z.string().nullable(),
     error_code: z.string().nullable(),
     request_id: z.string().nullable(),
     created_at: z.string(),
@@ -199,5 +212,44 @@ export const notificationRoutes =
           request.params.id,
           request.query,
         ),
+    );
+
+    app.post(
+      '/notifications/:id/cancel',
+      {
+        config: { scope: 'send' },
+        schema: {
+          operationId: 'cancelNotification',
+          tags: ['notifications'],
+          summary: 'Cancel what has not been sent yet',
+          description:
+            'Stops the deliveries not sent yet (pending, waiting, retrying) and the fan-out not done yet. A batch ' +
+            'FCM already has cannot be called back: what FCM accepted counts as sent, never also as cancelled. ' +
+            'Cancelling again, or cancelling a finished notification, answers cancelled: 0.',
+          params: idParams,
+          response: {
+            200: z
+              .object({
+                cancelled: z.number().meta({ description: 'Deliveries this call stopped' }),
+                notification: notificationSchema,
+              })
+              .meta({
+                example: {
+                  cancelled: 2,
+                  notification: {
+                    ...NOTIFICATION_EXAMPLE,
+                    status: 'cancelled',
+                    counts: { ...NOTIFICATION_EXAMPLE.counts, sent: 0, delivered: 0, cancelled: 2 },
+                    cancelled_at: '2026-11-25T09:30:01.000Z',
+                  },
+                },
+              }),
+            404: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) =>
+        services.notifications.cancelNotification(principalOf(request).clientId, request.params.id),
     );
   };

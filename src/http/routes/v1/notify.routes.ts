@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 import {
   contentFields,
+  controlFields,
   filtersSchema,
   sendBodySchema,
   silentShowsNothing,
@@ -70,6 +71,7 @@ const topicSendBody = z
   .strictObject({
     ...contentFields,
     ...templateFields,
+    ...controlFields,
     filters: filtersSchema.optional(),
   })
   .superRefine(silentShowsNothing);
@@ -93,6 +95,7 @@ const bulkBody = z
     targets: z.array(bulkTarget).min(1).max(MAX_BULK_TARGETS),
     ...contentFields,
     ...templateFields,
+    ...controlFields,
     filters: filtersSchema.optional(),
   })
   .superRefine(silentShowsNothing);
