@@ -502,6 +502,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel what has not been sent yet
+         * @description Stops the deliveries not sent yet (pending, waiting, retrying) and the fan-out not done yet. A batch FCM already has cannot be called back: what FCM accepted counts as sent, never also as cancelled. Cancelling again, or cancelling a finished notification, answers cancelled: 0.
+         */
+        post: operations["cancelNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dead-letters": {
         parameters: {
             query?: never;
@@ -1157,6 +1177,9 @@ export interface components {
          *       "delivered": 1302,
          *       "read": 417,
          *       "failed": 30,
+         *       "skipped": 0,
+         *       "expired": 0,
+         *       "cancelled": 0,
          *       "delivery_rate": 0.8979,
          *       "read_rate": 0.3203,
          *       "avg_delivery_ms": 412.5,
@@ -1177,6 +1200,12 @@ export interface components {
             read: number;
             /** @description Deliveries that failed for good (failed or dead) */
             failed: number;
+            /** @description Deliveries withheld by a frequency cap or quiet hours (drop) */
+            skipped: number;
+            /** @description Deliveries not sent by their send's expires_at */
+            expired: number;
+            /** @description Deliveries stopped by a cancel */
+            cancelled: number;
             /** @description delivered / sent, null when nothing was sent */
             delivery_rate: number | null;
             /** @description read / delivered, null when nothing was delivered */
@@ -1200,6 +1229,9 @@ export interface components {
          *         "delivered": 1302,
          *         "read": 417,
          *         "failed": 30,
+         *         "skipped": 0,
+         *         "expired": 0,
+         *         "cancelled": 0,
          *         "delivery_rate": 0.8979,
          *         "read_rate": 0.3203,
          *         "avg_delivery_ms": 412.5,
@@ -1215,6 +1247,9 @@ export interface components {
          *           "delivered": 1302,
          *           "read": 417,
          *           "failed": 30,
+         *           "skipped": 0,
+         *           "expired": 0,
+         *           "cancelled": 0,
          *           "delivery_rate": 0.8979,
          *           "read_rate": 0.3203,
          *           "avg_delivery_ms": 412.5,
@@ -1232,6 +1267,9 @@ export interface components {
          *           "delivered": 1302,
          *           "read": 417,
          *           "failed": 30,
+         *           "skipped": 0,
+         *           "expired": 0,
+         *           "cancelled": 0,
          *           "delivery_rate": 0.8979,
          *           "read_rate": 0.3203,
          *           "avg_delivery_ms": 412.5,
@@ -1262,6 +1300,12 @@ export interface components {
                 read: number;
                 /** @description Deliveries that failed for good (failed or dead) */
                 failed: number;
+                /** @description Deliveries withheld by a frequency cap or quiet hours (drop) */
+                skipped: number;
+                /** @description Deliveries not sent by their send's expires_at */
+                expired: number;
+                /** @description Deliveries stopped by a cancel */
+                cancelled: number;
                 /** @description delivered / sent, null when nothing was sent */
                 delivery_rate: number | null;
                 /** @description read / delivered, null when nothing was delivered */
@@ -1290,6 +1334,12 @@ export interface components {
                 read: number;
                 /** @description Deliveries that failed for good (failed or dead) */
                 failed: number;
+                /** @description Deliveries withheld by a frequency cap or quiet hours (drop) */
+                skipped: number;
+                /** @description Deliveries not sent by their send's expires_at */
+                expired: number;
+                /** @description Deliveries stopped by a cancel */
+                cancelled: number;
                 /** @description delivered / sent, null when nothing was sent */
                 delivery_rate: number | null;
                 /** @description read / delivered, null when nothing was delivered */
@@ -1318,6 +1368,9 @@ export interface components {
          *           "delivered": 1302,
          *           "read": 417,
          *           "failed": 30,
+         *           "skipped": 0,
+         *           "expired": 0,
+         *           "cancelled": 0,
          *           "delivery_rate": 0.8979,
          *           "read_rate": 0.3203,
          *           "avg_delivery_ms": 412.5,
@@ -1334,6 +1387,9 @@ export interface components {
          *           "delivered": 1302,
          *           "read": 417,
          *           "failed": 30,
+         *           "skipped": 0,
+         *           "expired": 0,
+         *           "cancelled": 0,
          *           "delivery_rate": 0.8979,
          *           "read_rate": 0.3203,
          *           "avg_delivery_ms": 412.5,
@@ -1367,6 +1423,12 @@ export interface components {
                 read: number;
                 /** @description Deliveries that failed for good (failed or dead) */
                 failed: number;
+                /** @description Deliveries withheld by a frequency cap or quiet hours (drop) */
+                skipped: number;
+                /** @description Deliveries not sent by their send's expires_at */
+                expired: number;
+                /** @description Deliveries stopped by a cancel */
+                cancelled: number;
                 /** @description delivered / sent, null when nothing was sent */
                 delivery_rate: number | null;
                 /** @description read / delivered, null when nothing was delivered */
@@ -1793,8 +1855,13 @@ export interface components {
          *         "sent": 2,
          *         "failed": 0,
          *         "delivered": 1,
-         *         "read": 0
+         *         "read": 0,
+         *         "skipped": 0,
+         *         "expired": 0,
+         *         "cancelled": 0
          *       },
+         *       "expires_at": null,
+         *       "cancelled_at": null,
          *       "error_code": null,
          *       "request_id": "req-7f3a",
          *       "created_at": "2026-11-25T09:30:00.000Z",
@@ -1806,7 +1873,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            status: "queued" | "sending" | "completed" | "partially_failed" | "failed";
+            status: "queued" | "sending" | "completed" | "partially_failed" | "failed" | "expired" | "cancelled";
             target: {
                 [key: string]: unknown;
             };
@@ -1829,7 +1896,15 @@ export interface components {
                 failed: number;
                 delivered: number;
                 read: number;
+                /** @description Withheld by a frequency cap or quiet hours (drop) */
+                skipped: number;
+                /** @description Not sent by the send's expires_at */
+                expired: number;
+                /** @description Stopped by POST /notifications/{id}/cancel */
+                cancelled: number;
             };
+            expires_at: string | null;
+            cancelled_at: string | null;
             error_code: string | null;
             request_id: string | null;
             created_at: string;
@@ -1859,8 +1934,11 @@ export interface components {
             device_id: string;
             /** @enum {string} */
             platform: "ios" | "android" | "web";
-            /** @enum {string} */
-            status: "pending" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead";
+            /**
+             * @description pending, waiting (held until a local time or the end of quiet hours), retrying, sent, delivered, read; failed and dead (FCM refused); skipped, expired and cancelled (a delivery control withheld it: error_code names the reason: quiet_hours, frequency_cap, expired or cancelled)
+             * @enum {string}
+             */
+            status: "pending" | "waiting" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead" | "skipped" | "expired" | "cancelled";
             attempts: number;
             fcm_message_id: string | null;
             error_code: string | null;
@@ -5635,6 +5713,12 @@ export interface operations {
                     variables?: {
                         [key: string]: string;
                     };
+                    /**
+                     * Format: date-time
+                     * @description Deliveries not sent by then end as expired (status expired, reason expired) instead of arriving late
+                     * @example 2026-11-25T10:00:00Z
+                     */
+                    expires_at?: string;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -5846,6 +5930,12 @@ export interface operations {
                     variables?: {
                         [key: string]: string;
                     };
+                    /**
+                     * Format: date-time
+                     * @description Deliveries not sent by then end as expired (status expired, reason expired) instead of arriving late
+                     * @example 2026-11-25T10:00:00Z
+                     */
+                    expires_at?: string;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -6068,6 +6158,12 @@ export interface operations {
                     variables?: {
                         [key: string]: string;
                     };
+                    /**
+                     * Format: date-time
+                     * @description Deliveries not sent by then end as expired (status expired, reason expired) instead of arriving late
+                     * @example 2026-11-25T10:00:00Z
+                     */
+                    expires_at?: string;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -6181,7 +6277,7 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
-                status?: "queued" | "sending" | "completed" | "partially_failed" | "failed";
+                status?: "queued" | "sending" | "completed" | "partially_failed" | "failed" | "expired" | "cancelled";
                 created_from?: string;
                 created_to?: string;
                 topic_id?: string;
@@ -6336,7 +6432,8 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
-                status?: "pending" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead";
+                /** @description pending, waiting (held until a local time or the end of quiet hours), retrying, sent, delivered, read; failed and dead (FCM refused); skipped, expired and cancelled (a delivery control withheld it: error_code names the reason: quiet_hours, frequency_cap, expired or cancelled) */
+                status?: "pending" | "waiting" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead" | "skipped" | "expired" | "cancelled";
             };
             header?: never;
             path: {
@@ -6396,6 +6493,104 @@ export interface operations {
             };
             /** @description Default Response */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Deliveries this call stopped */
+                        cancelled: number;
+                        notification: components["schemas"]["Notification"];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6948,6 +7143,12 @@ export interface operations {
                     variables?: {
                         [key: string]: string;
                     };
+                    /**
+                     * Format: date-time
+                     * @description Deliveries not sent by then end as expired (status expired, reason expired) instead of arriving late
+                     * @example 2026-11-25T10:00:00Z
+                     */
+                    expires_at?: string;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                     /**
                      * Format: date-time
@@ -8941,7 +9142,7 @@ export interface operations {
                      *       "notification.read"
                      *     ]
                      */
-                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
+                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
                 };
             };
         };
@@ -9137,7 +9338,7 @@ export interface operations {
                      *       "notification.read"
                      *     ]
                      */
-                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
+                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
                     is_active?: boolean;
                 };
             };
