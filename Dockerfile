@@ -9,6 +9,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
+# The dashboard bundle (dist/dashboard) is built here too: the image serves it at /dashboard.
+COPY dashboard ./dashboard
+COPY scripts/build-dashboard.ts ./scripts/
 RUN npm run build
 
 FROM node:24-bookworm-slim AS production-deps
