@@ -46,6 +46,11 @@ describe('a first notification, from sign-in to the sandbox inbox', () => {
     await expect
       .poll(() => page.locator('pre.curl').textContent())
       .toContain('"title": "Hello from the browser"');
+    // The preview is what FCM would get per platform.
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await expect.poll(() => page.locator('pre.preview').textContent()).toContain('"priority": "HIGH"');
+    await page.getByRole('radio', { name: 'ios' }).check();
+    await expect.poll(() => page.locator('pre.preview').textContent()).toContain('"apns"');
     await page.getByRole('button', { name: 'Send now' }).click();
 
     await page.getByRole('heading', { name: 'Notification' }).waitFor();

@@ -70,6 +70,7 @@ const ORDER = [
   'testWebhook',
   'listWebhookDeliveries',
   'streamEvents',
+  'previewNotification',
   'sendNotification',
   'sendToTopic',
   'sendBulk',

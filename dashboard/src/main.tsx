@@ -6,11 +6,13 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Link, Route, Router, Switch, useLocation } from 'wouter-preact';
 import { apiClient } from './api.ts';
 import { ComposePage } from './pages/compose.tsx';
+import { DeadLettersPage } from './pages/dead-letters.tsx';
 import { NotificationPage } from './pages/notification.tsx';
 import { NotificationsPage } from './pages/notifications.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { SandboxPage } from './pages/sandbox.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
+import { WebhooksPage } from './pages/webhooks.tsx';
 import { allSessions, type Credentials, currentSession, signOut, switchTo } from './session.ts';
 import { Page, type Signed, SignedContext } from './ui.tsx';
 
@@ -19,6 +21,8 @@ const NAV: Array<{ href: string; label: string; sandbox?: boolean }> = [
   { href: '/compose', label: 'Compose' },
   { href: '/notifications', label: 'Notifications' },
   { href: '/sandbox', label: 'Sandbox inbox', sandbox: true },
+  { href: '/dead-letters', label: 'Dead letters' },
+  { href: '/webhooks', label: 'Webhooks' },
 ];
 
 function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) {
@@ -104,6 +108,8 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/notifications" component={NotificationsPage} />
           <Route path="/notifications/:id">{(params) => <NotificationPage id={params.id} />}</Route>
           <Route path="/sandbox" component={SandboxPage} />
+          <Route path="/dead-letters" component={DeadLettersPage} />
+          <Route path="/webhooks" component={WebhooksPage} />
           <Route>
             <Page title="Not found">
               <p>

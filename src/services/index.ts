@@ -35,7 +35,7 @@ import {
   listNotificationPage,
   recordReceipt,
 } from './notifications.service.ts';
-import { acceptBulk, acceptSend } from './notify.service.ts';
+import { acceptBulk, acceptSend, previewSend } from './notify.service.ts';
 import {
   createProfile,
   deleteProfile,
@@ -125,7 +125,7 @@ export function createServices(deps: ServiceDeps) {
     health: createReadinessProbe(deps),
     idempotency: bind(deps, { claimIdempotencyKey, finishIdempotentRequest }),
     notifications: bind(deps, { getNotification, listNotificationPage, getDeliveryStatus, recordReceipt }),
-    notify: bind(deps, { acceptSend, acceptBulk }),
+    notify: bind(deps, { acceptSend, acceptBulk, previewSend }),
     profiles: bind(deps, {
       createProfile,
       getProfile,

@@ -10,6 +10,10 @@ import { ErrorBox, Page, useAction, useLoad, useSigned } from '../ui.tsx';
 
 type SendBody = paths['/api/v1/notify']['post']['requestBody']['content']['application/json'];
 type ScheduleBody = paths['/api/v1/notify/schedule']['post']['requestBody']['content']['application/json'];
+type PreviewBody = paths['/api/v1/notify/preview']['post']['requestBody']['content']['application/json'];
+type Preview = paths['/api/v1/notify/preview']['post']['responses']['200']['content']['application/json'];
+
+const PLATFORMS = ['android', 'ios', 'web'] as const;
 
 const TARGETS = {
   all_devices: 'All devices',
@@ -65,6 +69,49 @@ function sendBody(form: Form): SendBody {
           data: parseObject(form.data, 'data'),
         };
   return JSON.parse(JSON.stringify({ ...target, ...content })) as SendBody;
+}
+
+/** The content part of the send: what the preview endpoint renders. */
+function previewBody(form: Form): PreviewBody {
+  const { template, variables, title, body, data } = sendBody(form) as PreviewBody;
+  return JSON.parse(JSON.stringify({ template, variables, title, body, data })) as PreviewBody;
+}
+
+/** The FCM message per platform for the content as it is now (POST /api/v1/notify/preview). */
+function PreviewPanel({ form }: { form: Form }) {
+  const { api } = useSigned();
+  const [preview, setPreview] = useState<Preview | undefined>();
+  const [platform, setPlatform] = useState<(typeof PLATFORMS)[number]>('android');
+  const [action, run] = useAction();
+  return (
+    <section aria-labelledby="preview-title">
+      <h2 id="preview-title">What each platform receives</h2>
+      <div class="actions">
+        <button
+          type="button"
+          disabled={action.busy}
+          onClick={() =>
+            run(async () => {
+              setPreview(undefined);
+              setPreview(await call(api.POST('/api/v1/notify/preview', { body: previewBody(form) })));
+            })
+          }
+        >
+          Preview
+        </button>
+        <div class="radios" role="radiogroup" aria-label="Platform">
+          {PLATFORMS.map((p) => (
+            <label key={p}>
+              <input type="radio" name="platform" checked={platform === p} onChange={() => setPlatform(p)} />
+              {p}
+            </label>
+          ))}
+        </div>
+      </div>
+      {action.error && <ErrorBox error={action.error} />}
+      {preview && <pre class="json preview">{JSON.stringify(preview.messages[platform], null, 2)}</pre>}
+    </section>
+  );
 }
 
 function scheduleBody(form: Form): ScheduleBody {
@@ -295,6 +342,7 @@ export function ComposePage() {
         </div>
         {action.error && <ErrorBox error={action.error} />}
       </form>
+      {!('problem' in request) && <PreviewPanel form={form} />}
       <section aria-labelledby="curl-title">
         <h2 id="curl-title">The same request with curl</h2>
         {'problem' in request ? (

@@ -346,6 +346,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notify/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render the FCM message each platform would receive, without sending
+         * @description The content of a send (its content fields, or a template with variables and an optional locale) rendered and checked as POST /notify would: the FCM v1 message for Android, iOS and Web. Nothing is stored or sent. The token is a placeholder, and the receipt fields every real message carries (data.fcms_delivery_id, data.fcms_receipt) are left out. A template not found is a 404; content FCM would refuse is a 422 (413 when too large), as at send time.
+         */
+        post: operations["previewNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notify/topic/{topic_name}": {
         parameters: {
             query?: never;
@@ -2379,6 +2399,59 @@ export interface components {
             duration_ms: number | null;
             next_attempt_at: string | null;
             created_at: string;
+        };
+        /**
+         * @example {
+         *       "messages": {
+         *         "android": {
+         *           "token": "<device token>",
+         *           "notification": {
+         *             "title": "Order Confirmed",
+         *             "body": "Your order #1234 has been confirmed."
+         *           },
+         *           "android": {
+         *             "priority": "HIGH"
+         *           }
+         *         },
+         *         "ios": {
+         *           "token": "<device token>",
+         *           "notification": {
+         *             "title": "Order Confirmed",
+         *             "body": "Your order #1234 has been confirmed."
+         *           },
+         *           "apns": {
+         *             "headers": {
+         *               "apns-priority": "10"
+         *             }
+         *           }
+         *         },
+         *         "web": {
+         *           "token": "<device token>",
+         *           "notification": {
+         *             "title": "Order Confirmed",
+         *             "body": "Your order #1234 has been confirmed."
+         *           },
+         *           "webpush": {
+         *             "headers": {
+         *               "Urgency": "high"
+         *             }
+         *           }
+         *         }
+         *       }
+         *     }
+         */
+        NotificationPreview: {
+            messages: {
+                android: {
+                    [key: string]: unknown;
+                };
+                ios: {
+                    [key: string]: unknown;
+                };
+                web: {
+                    [key: string]: unknown;
+                };
+            };
         };
     };
     responses: never;
@@ -5257,6 +5330,205 @@ export interface operations {
             };
             /** @description Default Response */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Order Confirmed",
+                 *       "body": "Your order #1234 has been confirmed.",
+                 *       "priority": "high"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example Order Confirmed */
+                    title?: string;
+                    /** @example Your order #1234 has been confirmed. */
+                    body?: string;
+                    /**
+                     * @description Custom key/value pairs delivered to the app (values are strings, as FCM requires)
+                     * @example {
+                     *       "order_id": "1234",
+                     *       "screen": "order_details"
+                     *     }
+                     */
+                    data?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description high (default): delivered immediately, may wake the device; normal: may be batched
+                     * @enum {string}
+                     */
+                    priority?: "high" | "normal";
+                    /** @description How long FCM keeps the message for an offline device (max 28 days) */
+                    ttl_seconds?: number;
+                    /**
+                     * Format: uri
+                     * @example https://example.com/image.png
+                     */
+                    image_url?: string;
+                    /**
+                     * @description Groups messages: android collapse_key, apns-collapse-id, web push Topic
+                     * @example order_updates
+                     */
+                    collapse_key?: string;
+                    /** @description Data-only (background) push: no visible notification */
+                    silent?: boolean;
+                    sound?: string;
+                    badge?: number;
+                    android_channel_id?: string;
+                    /** @description Android intent action on tap; the APNs category on iOS */
+                    click_action?: string;
+                    /**
+                     * Format: uri
+                     * @description Deep link / URL opened on tap (web push fcm_options.link; passed to apps as data)
+                     */
+                    link?: string;
+                    /** @description Action buttons: web push notification.actions; on Android and iOS passed to the app as data (fcms_actions, JSON) because FCM has no cross-platform action field */
+                    actions?: {
+                        id: string;
+                        title: string;
+                        /** Format: uri */
+                        link?: string;
+                        /** Format: uri */
+                        icon?: string;
+                    }[];
+                    analytics_label?: string;
+                    /** @description Raw FCM v1 android / apns / webpush fields merged over the rendered message */
+                    platform_overrides?: {
+                        android?: {
+                            [key: string]: unknown;
+                        };
+                        apns?: {
+                            [key: string]: unknown;
+                        };
+                        webpush?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                    /**
+                     * Format: uuid
+                     * @description Send through this Firebase project instead of the default
+                     */
+                    firebase_project_id?: string;
+                    /** @description Template name or id; explicit content fields override the template */
+                    template?: string;
+                    /**
+                     * @description Values for the template's {{variables}}
+                     * @example {
+                     *       "name": "John"
+                     *     }
+                     */
+                    variables?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description A device locale, to pick the template's variant: exact, else its language, else the default
+                     * @example fr-CA
+                     */
+                    locale?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreview"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
