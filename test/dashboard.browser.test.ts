@@ -3,6 +3,7 @@
  * notification, watches it reach `completed` live, and finds it in the sandbox inbox; another tenant signed in
  * sees none of it. Everything goes through the public API, as the dashboard does.
  */
+import { createServer, type Server } from 'node:http';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
@@ -14,7 +15,8 @@ let b: Tenant;
 let page: Page;
 
 beforeAll(async () => {
-  rig = await startDashboardRig();
+  // Two attempts, so a delivery FCM keeps answering 503 is dead quickly.
+  rig = await startDashboardRig({ SEND_MAX_ATTEMPTS: '2' });
   a = await rig.server.tenant('shop-a');
   b = await rig.server.tenant('shop-b');
   page = await signedInPage(rig, a);
@@ -86,5 +88,66 @@ describe('a first notification, from sign-in to the sandbox inbox', () => {
     // Both sign-ins are kept for the tab; switching back shows the first tenant's data again.
     await page.getByLabel('Tenant').selectOption(a.clientId);
     await page.locator('article.bubble').first().waitFor();
+  });
+});
+
+describe('fixing what went wrong', () => {
+  it('requeues a dead letter, which is then sent', async () => {
+    const token = `flaky-android-${Date.now()}`;
+    const device = await rig.server.as(a, 'POST', '/api/v1/devices/', { platform: 'android', token });
+    rig.server.emulator.setFaults({ tokens: { [token]: 'UNAVAILABLE' } });
+    const sent = await rig.server.as(a, 'POST', '/api/v1/notify/', {
+      device_ids: [device.json().id],
+      title: 'Will die first',
+    });
+    const id = sent.json().notification_id as string;
+    await expect
+      .poll(async () => (await rig.server.as(a, 'GET', '/api/v1/dead-letters/')).json().items.length, {
+        timeout: 20_000,
+      })
+      .toBe(1);
+    rig.server.emulator.setFaults({});
+
+    await go(page, 'Dead letters');
+    await expect.poll(() => page.locator('table').textContent()).toContain('UNAVAILABLE');
+    await page.getByRole('button', { name: 'Requeue', exact: true }).click();
+    await page.getByText('Requeued 1 delivery(ies).').waitFor();
+    await page.getByText('No dead letters').waitFor();
+    await expect
+      .poll(async () => (await rig.server.as(a, 'GET', `/api/v1/notifications/${id}/`)).json().counts.sent, {
+        timeout: 20_000,
+      })
+      .toBe(1);
+  });
+
+  it('registers a webhook, sends it a test event and shows the attempt', async () => {
+    const received: string[] = [];
+    const receiver: Server = createServer((request, response) => {
+      request.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+      request.on('end', () => response.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { port } = receiver.address() as { port: number };
+    try {
+      await go(page, 'Webhooks');
+      await page.getByText('No webhooks').waitFor();
+      await page.getByLabel('Endpoint URL').fill(`http://127.0.0.1:${port}/hooks`);
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByText('Its signing secret (shown once)').waitFor();
+      await page.getByRole('button', { name: 'Send a test event' }).click();
+      await expect.poll(() => received.join(''), { timeout: 20_000 }).toContain('webhook.test');
+      const attempts = page.getByRole('table', { name: 'Attempts' });
+      await expect
+        .poll(
+          async () => {
+            await page.getByRole('button', { name: 'Refresh' }).click();
+            return (await attempts.count()) > 0 ? attempts.textContent() : '';
+          },
+          { timeout: 20_000 },
+        )
+        .toMatch(/webhook\.test.*succeeded/);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 });
