@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
+import { cspViolations, type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
 import type { Tenant } from './helpers.ts';
 
 let rig: DashboardRig;
@@ -21,7 +21,11 @@ beforeAll(async () => {
   b = await rig.server.tenant('shop-b');
   page = await signedInPage(rig, a);
 }, 90_000);
-afterAll(() => rig?.close());
+afterAll(async () => {
+  await rig?.close();
+  // Nothing the pages did was refused by the CSP: no inline script or style, no other origin.
+  expect(cspViolations).toEqual([]);
+});
 
 describe('a first notification, from sign-in to the sandbox inbox', () => {
   it('a wrong token is refused in our error format, with its request id', async () => {
@@ -150,4 +154,40 @@ describe('fixing what went wrong', () => {
       await new Promise((resolve) => receiver.close(resolve));
     }
   });
+});
+
+/** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
+const screenshots = process.env.DASHBOARD_SCREENSHOTS;
+describe.runIf(screenshots)('screenshots for the docs', () => {
+  it('takes each page at both widths', async () => {
+    const notification = (await rig.server.as(a, 'GET', '/api/v1/notifications/')).json().items[0]
+      .id as string;
+    const pages: Array<[string, string]> = [
+      ['overview', '/'],
+      ['compose', '/compose'],
+      ['notifications', '/notifications'],
+      ['notification', `/notifications/${notification}`],
+      ['sandbox', '/sandbox'],
+      ['dead-letters', '/dead-letters'],
+      ['webhooks', '/webhooks'],
+    ];
+    for (const width of [1280, 390]) {
+      const shot = await signedInPage(rig, a, width);
+      for (const [name, path] of pages) {
+        await shot.goto(`${rig.origin}/dashboard${path}`);
+        await shot.locator('h1').first().waitFor();
+        await shot.waitForLoadState('networkidle');
+        if (name === 'compose') await shot.getByRole('button', { name: 'Preview' }).click();
+        await shot.waitForTimeout(300);
+        await shot.evaluate('window.scrollTo(0, 0)');
+        await shot.screenshot({ path: `${screenshots}/${name}-${width}.png`, fullPage: width === 1280 });
+      }
+      await shot.context().close();
+    }
+    const signIn = await rig.browser.newPage({ viewport: { width: 1280, height: 700 } });
+    await signIn.goto(`${rig.origin}/dashboard/`);
+    await signIn.getByLabel('Client ID').waitFor();
+    await signIn.screenshot({ path: `${screenshots}/sign-in-1280.png` });
+    await signIn.close();
+  }, 120_000);
 });
