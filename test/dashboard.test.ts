@@ -47,7 +47,8 @@ describe('GET /dashboard', () => {
     expect(missing.statusCode).toBe(404);
   });
 
-  it('is gone with DASHBOARD_ENABLED=false', async () => {
+  // A second server of its own: its start alone can take half a minute on a loaded machine.
+  it('is gone with DASHBOARD_ENABLED=false', { timeout: 90_000 }, async () => {
     const off = await startTestServer({ DASHBOARD_ENABLED: 'false' }, { worker: false });
     try {
       expect((await off.app.inject({ method: 'GET', url: '/dashboard/' })).statusCode).toBe(404);
