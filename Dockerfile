@@ -11,6 +11,11 @@ COPY packages/client/package.json ./packages/client/
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
+# The dashboard bundle (dist/dashboard) is built here too: the image serves it at /dashboard.
+COPY dashboard ./dashboard
+# It calls the API through the SDK's sources (packages/client/src).
+COPY packages/client/src ./packages/client/src
+COPY scripts/build-dashboard.ts ./scripts/
 RUN npm run build
 
 FROM node:24-bookworm-slim AS production-deps

@@ -20,7 +20,7 @@ const GENERATOR = join(CLIENT, 'node_modules/.bin/openapi-typescript');
 
 function generate(outDir: string): void {
   const document = join(outDir, FILES.document);
-  execFileSync(process.execPath, ['scripts/openapi.ts', document], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/openapi.ts', document, '--sandbox'], { stdio: 'inherit' });
   execFileSync(GENERATOR, [document, '--output', join(outDir, FILES.types), '--silent'], {
     stdio: 'inherit',
   });

@@ -2,7 +2,9 @@
  * Writes the OpenAPI document the server serves at /openapi.json to a file (default openapi.json), without a
  * database or a listening port: `npm run lint:openapi` lints that file with Redocly CLI.
  *
- *   node scripts/openapi.ts [output-file]
+ *   node scripts/openapi.ts [output-file] [--sandbox]
+ *
+ * --sandbox documents the routes a sandbox server adds (GET /api/v1/sandbox/messages), as the typed client needs.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { CircuitBreaker } from '../src/push/circuit-breaker.ts';
 import type { PushProvider } from '../src/push/push-provider.ts';
 import type { JobQueue } from '../src/queue/contract.ts';
 import type { EventStream } from '../src/services/event-stream.service.ts';
+import type { SandboxInbox } from '../src/services/sandbox-inbox.ts';
 
 /** Registering routes never reaches the database, queue, FCM or event stream: only a request would. */
 function unreachable<T>(what: string): T {
@@ -35,7 +38,9 @@ function unreachable<T>(what: string): T {
   ) as T;
 }
 
-const output = process.argv[2] ?? 'openapi.json';
+const args = process.argv.slice(2);
+const output = args.find((arg) => !arg.startsWith('--')) ?? 'openapi.json';
+const sandbox = args.includes('--sandbox');
 const config = loadConfig({
   NODE_ENV: 'development',
   DATA_DIR: 'memory://',
@@ -58,6 +63,7 @@ const app = await buildApp({
   // Present, so that /events/stream is registered and documented as it is in a server.
   eventStream: unreachable<EventStream>('eventStream'),
   circuit: new CircuitBreaker(config.circuit, {}),
+  sandboxInbox: sandbox ? unreachable<SandboxInbox>('sandboxInbox') : undefined,
 });
 await app.ready();
 mkdirSync(dirname(output), { recursive: true });

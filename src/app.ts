@@ -16,6 +16,7 @@ import { registerJsonBodyParser } from './http/json-body.ts';
 import { RequestLogController, registerObservability } from './http/observability.ts';
 import { openApiOptions } from './http/openapi.ts';
 import { registerRateLimits } from './http/rate-limit.ts';
+import { dashboardRoutes } from './http/routes/dashboard.routes.ts';
 import { internalRoutes } from './http/routes/internal.routes.ts';
 import { analyticsRoutes } from './http/routes/v1/analytics.routes.ts';
 import { auditLogRoutes } from './http/routes/v1/audit-logs.routes.ts';
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs', 302));
 
+  if (deps.config.dashboard) await app.register(dashboardRoutes(), { prefix: '/dashboard' });
   if (deps.internalSecret)
     await app.register(internalRoutes(routeDeps, deps.internalSecret), { prefix: '/internal' });
   await app.register(websocket, {

@@ -102,6 +102,11 @@ describe('fcm-server CLI', () => {
     expect(banner).toContain(
       `FCM sandbox: emulator at http://127.0.0.1:${emulatorPort}; what it received: GET /api/v1/sandbox/messages`,
     );
+    // The started server serves the dashboard, built at install (the prepare script), with no step of its own.
+    expect(banner).toContain(`Dashboard:  ${baseUrl}/dashboard`);
+    const dashboard = await fetch(`${baseUrl}/dashboard/`);
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('/dashboard/assets/app.js');
     const inbox = (await (await fetch(`${baseUrl}/api/v1/sandbox/messages`, { headers })).json()) as {
       items: Array<{ outcome: string; message: { token_suffix: string; notification: { title: string } } }>;
     };

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { buildDashboard } from '../scripts/build-dashboard.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { startQueue } from '../src/queue/pg-boss.ts';
 
@@ -44,6 +45,10 @@ async function redisAnswers(url: string): Promise<boolean> {
 }
 
 export default async function setup(project: TestProject) {
+  // The dashboard the tests serve is the current source's, built once here (well under a second) before any
+  // test file starts a server: a build during a run would pull files from under a serving test.
+  await buildDashboard();
+
   // Redis is optional: its tests run when one answers (CI starts one and sets REQUIRE_REDIS=1).
   const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = await redisAnswers(redisUrl);

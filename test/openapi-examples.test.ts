@@ -79,6 +79,7 @@ const ORDER = [
   'testWebhook',
   'listWebhookDeliveries',
   'streamEvents',
+  'previewNotification',
   'sendNotification',
   'sendToTopic',
   'sendBulk',

@@ -43,6 +43,7 @@ export async function runServer(command: string, roles: Roles): Promise<void> {
   if (base) {
     console.log(
       `\n  fcm-server is running: ${base}\n  API docs:   ${base}/docs\n` +
+        (config.dashboard ? `  Dashboard:  ${base}/dashboard (sign in with a client's id and token)\n` : '') +
         `  Create a client:  npx fcm-server create-client --name my-app\n` +
         (runtime.deps.sandboxInbox && runtime.emulator
           ? `  FCM sandbox: emulator at ${runtime.emulator.url}; what it received: GET /api/v1/sandbox/messages\n` +

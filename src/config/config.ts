@@ -31,6 +31,8 @@ export interface Config {
   /** Lower-case host names; `*` allows any, `.example.com` the domain and its subdomains. */
   allowedHosts: readonly string[];
   corsOrigins: readonly string[];
+  /** Serve the browser console at /dashboard (DASHBOARD_ENABLED). */
+  dashboard: boolean;
   rateLimits: { enabled: boolean; perMinute: Readonly<RateLimits> };
   logLevel: Env['LOG_LEVEL'];
   /** LOG_FORMAT; undefined lets the logger choose from where stdout goes (src/logger.ts). */
@@ -99,6 +101,7 @@ export function configFromEnv(e: Env): Readonly<Config> {
     // Outside production any host is fine (localhost, LAN address, tunnels); production names them.
     allowedHosts: e.ALLOWED_HOSTS?.length ? e.ALLOWED_HOSTS : production ? [] : ['*'],
     corsOrigins: e.CORS_ORIGINS ?? [],
+    dashboard: e.DASHBOARD_ENABLED,
     rateLimits: {
       enabled: e.RATE_LIMIT_ENABLED,
       perMinute: { ...RATE_LIMIT_DEFAULTS, ...e.RATE_LIMITS },

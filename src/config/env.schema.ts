@@ -113,6 +113,8 @@ export const envSchema = z.object({
   /** Browser origins allowed to call the API (CORS), comma-separated; unset = no CORS headers at all. */
   CORS_ORIGINS: list(originPattern).optional(),
   RATE_LIMIT_ENABLED: bool.default(true),
+  /** The browser console at /dashboard (docs/dashboard.md); false: the path answers 404. */
+  DASHBOARD_ENABLED: bool.default(true),
   RATE_LIMITS: rateLimitOverrides.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Unset: pretty (coloured, local time) on a terminal outside production, JSON lines otherwise. */

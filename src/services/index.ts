@@ -37,7 +37,7 @@ import {
   listNotificationPage,
   recordReceipt,
 } from './notifications.service.ts';
-import { acceptBulk, acceptSend } from './notify.service.ts';
+import { acceptBulk, acceptSend, previewSend } from './notify.service.ts';
 import {
   createProfile,
   deleteProfile,
@@ -136,7 +136,7 @@ export function createServices(deps: ServiceDeps) {
       recordReceipt,
       cancelNotification,
     }),
-    notify: bind(deps, { acceptSend, acceptBulk }),
+    notify: bind(deps, { acceptSend, acceptBulk, previewSend }),
     profiles: bind(deps, {
       createProfile,
       getProfile,

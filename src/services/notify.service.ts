@@ -12,11 +12,12 @@ import type { Executor } from '../db/client.ts';
 import { insertNotification, type NotificationRow } from '../db/notifications.repository.ts';
 import type { TemplateRow } from '../db/templates.repository.ts';
 import type { NotificationContent } from '../domain/content.ts';
+import { PLATFORMS, type Platform } from '../domain/platform.ts';
 import { AppError, type ErrorDetail, invalid, notFound } from '../lib/errors.ts';
 import { UUID_PATTERN, uuidv7 } from '../lib/ids.ts';
-import { validateContentForFcm } from '../push/render.ts';
+import { renderMessage, validateContentForFcm } from '../push/render.ts';
 import { QUEUES } from '../queue/contract.ts';
-import { renderTemplate, type TemplateContent } from '../templates/engine.ts';
+import { pickVariant, renderTemplate, type TemplateContent } from '../templates/engine.ts';
 import { deviceFilters, type StoredTarget } from './audience.ts';
 import { receiptData } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -26,6 +27,7 @@ import {
   type ContentInput,
   type ControlInput,
   contentFields,
+  type PreviewBody,
   type SegmentFilters,
   type SendBody,
   toContent,
@@ -117,7 +119,7 @@ export function buildContents(
   return contents;
 }
 
-async function loadTemplate(ex: Executor, tenantId: string, body: SendBody | BulkBody) {
+async function loadTemplate(ex: Executor, tenantId: string, body: SendBody | BulkBody | PreviewBody) {
   if (body.template === undefined) {
     if (body.variables !== undefined) {
       throw invalid('variables are only used with a template', [
@@ -457,3 +459,25 @@ export async function acceptBulk(
 }
 
 type Recipient = Record<string, Record<string, unknown>>;
+
+/** Where a preview's device token goes: the real one is each device's own, known only at send time. */
+export const PREVIEW_TOKEN = '<device token>';
+
+/**
+ * The FCM v1 message each platform would receive for a send's content (a template rendered with its variables,
+ * the variant for `locale`), checked as a send is: what previews is what sends. The token is PREVIEW_TOKEN;
+ * the receipt fields each real message also carries (fcms_delivery_id, fcms_receipt) are left out.
+ */
+export async function previewSend(
+  deps: ServiceDeps,
+  tenantId: string,
+  body: PreviewBody,
+): Promise<{ messages: Record<Platform, Record<string, unknown>> }> {
+  const template = await loadTemplate(deps.db, tenantId, body);
+  const content = pickVariant(buildContents(template, body), body.locale);
+  const render = (platform: Platform): Record<string, unknown> => ({
+    ...renderMessage(content, { platform, token: PREVIEW_TOKEN }),
+  });
+  const messages = Object.fromEntries(PLATFORMS.map((platform) => [platform, render(platform)]));
+  return { messages: messages as Record<Platform, Record<string, unknown>> };
+}

@@ -236,6 +236,21 @@ export const sendBodySchema = z
 
 export type SendBody = z.infer<typeof sendBodySchema>;
 
+/** What POST /notify/preview renders: a send's content (or template and variables) without a target. */
+export const previewBodySchema = z
+  .strictObject({
+    ...contentFields,
+    ...templateFields,
+    locale: z.string().min(1).max(35).optional().meta({
+      description:
+        "A device locale, to pick the template's variant: exact, else its language, else the default",
+      example: 'fr-CA',
+    }),
+  })
+  .superRefine(silentShowsNothing);
+
+export type PreviewBody = z.infer<typeof previewBodySchema>;
+
 /**
  * A schedule's stored request, read again at each occurrence. One stored before silent pushes refused visible
  * fields keeps working as it was accepted: those fields are dropped, as the renderer always dropped them.

@@ -411,6 +411,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notify/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render the FCM message each platform would receive, without sending
+         * @description The content of a send (its content fields, or a template with variables and an optional locale) rendered and checked as POST /notify would: the FCM v1 message for Android, iOS and Web. Nothing is stored or sent. The token is a placeholder, and the receipt fields every real message carries (data.fcms_delivery_id, data.fcms_receipt) are left out. A template not found is a 404; content FCM would refuse is a 422 (413 when too large), as at send time.
+         */
+        post: operations["previewNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notify/topic/{topic_name}": {
         parameters: {
             query?: never;
@@ -1096,6 +1116,26 @@ export interface paths {
         };
         /** Your audit log: every change made to your data, by you or an admin */
         get: operations["listAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandbox/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List what the sandbox FCM emulator received for your devices
+         * @description Sandbox mode only (the in-process emulator is the FCM endpoint: FCM_BASE_URL unset outside production); elsewhere this route does not exist (404). The messages sent to your own devices, newest first, each with what the emulator answered: `sent`, or the FCM error code (device tokens starting with `unregistered-` answer UNREGISTERED, `invalid-` INVALID_ARGUMENT). Token dry runs made at device registration (validate_only) are not listed. The emulator keeps its newest 10,000 messages of all tenants (token dry runs included); older ones are gone, and so is everything after a restart.
+         */
+        get: operations["listSandboxMessages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2058,6 +2098,47 @@ export interface components {
         };
         /**
          * @example {
+         *       "id": "42",
+         *       "received_at": "2026-11-25T09:30:00.120Z",
+         *       "device_id": "0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b",
+         *       "notification_id": "0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e",
+         *       "platform": "android",
+         *       "message": {
+         *         "token_suffix": "Xy7_q2Lm",
+         *         "notification": {
+         *           "title": "Your order has shipped",
+         *           "body": "It arrives on Thursday."
+         *         },
+         *         "data": {
+         *           "fcms_delivery_id": "1842",
+         *           "fcms_receipt": "Zm9vYmFyYmF6cXV4"
+         *         },
+         *         "android": {
+         *           "priority": "HIGH"
+         *         }
+         *       },
+         *       "outcome": "sent"
+         *     }
+         */
+        SandboxMessage: {
+            /** @description The emulator's running number of the message */
+            id: string;
+            received_at: string;
+            /** Format: uuid */
+            device_id: string;
+            /** @description From the receipt keys every push carries; null for a message without them */
+            notification_id: string | null;
+            /** @enum {string} */
+            platform: "ios" | "android" | "web";
+            /** @description The FCM v1 message as received, its token replaced by token_suffix (its last 8 characters) */
+            message: {
+                [key: string]: unknown;
+            };
+            /** @description The emulator's answer: sent, or the FCM error code it answered (e.g. UNREGISTERED) */
+            outcome: string;
+        };
+        /**
+         * @example {
          *       "id": "0193e1b7-5e6f-7071-b283-94d5e6f70819",
          *       "name": "weekday-digest",
          *       "status": "active",
@@ -2527,6 +2608,59 @@ export interface components {
             duration_ms: number | null;
             next_attempt_at: string | null;
             created_at: string;
+        };
+        /**
+         * @example {
+         *       "messages": {
+         *         "android": {
+         *           "token": "<device token>",
+         *           "notification": {
+         *             "title": "Order Confirmed",
+         *             "body": "Your order #1234 has been confirmed."
+         *           },
+         *           "android": {
+         *             "priority": "HIGH"
+         *           }
+         *         },
+         *         "ios": {
+         *           "token": "<device token>",
+         *           "notification": {
+         *             "title": "Order Confirmed",
+         *             "body": "Your order #1234 has been confirmed."
+         *           },
+         *           "apns": {
+         *             "headers": {
+         *               "apns-priority": "10"
+         *             }
+         *           }
+         *         },
+         *         "web": {
+         *           "token": "<device token>",
+         *           "notification": {
+         *             "title": "Order Confirmed",
+         *             "body": "Your order #1234 has been confirmed."
+         *           },
+         *           "webpush": {
+         *             "headers": {
+         *               "Urgency": "high"
+         *             }
+         *           }
+         *         }
+         *       }
+         *     }
+         */
+        NotificationPreview: {
+            messages: {
+                android: {
+                    [key: string]: unknown;
+                };
+                ios: {
+                    [key: string]: unknown;
+                };
+                web: {
+                    [key: string]: unknown;
+                };
+            };
         };
     };
     responses: never;
@@ -5771,6 +5905,205 @@ export interface operations {
             };
             /** @description Default Response */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Order Confirmed",
+                 *       "body": "Your order #1234 has been confirmed.",
+                 *       "priority": "high"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example Order Confirmed */
+                    title?: string;
+                    /** @example Your order #1234 has been confirmed. */
+                    body?: string;
+                    /**
+                     * @description Custom key/value pairs delivered to the app (values are strings, as FCM requires)
+                     * @example {
+                     *       "order_id": "1234",
+                     *       "screen": "order_details"
+                     *     }
+                     */
+                    data?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description high (default): delivered immediately, may wake the device; normal: may be batched
+                     * @enum {string}
+                     */
+                    priority?: "high" | "normal";
+                    /** @description How long FCM keeps the message for an offline device (max 28 days) */
+                    ttl_seconds?: number;
+                    /**
+                     * Format: uri
+                     * @example https://example.com/image.png
+                     */
+                    image_url?: string;
+                    /**
+                     * @description Groups messages: android collapse_key, apns-collapse-id, web push Topic
+                     * @example order_updates
+                     */
+                    collapse_key?: string;
+                    /** @description Data-only (background) push: no visible notification */
+                    silent?: boolean;
+                    sound?: string;
+                    badge?: number;
+                    android_channel_id?: string;
+                    /** @description Android intent action on tap; the APNs category on iOS */
+                    click_action?: string;
+                    /**
+                     * Format: uri
+                     * @description Deep link / URL opened on tap (web push fcm_options.link; passed to apps as data)
+                     */
+                    link?: string;
+                    /** @description Action buttons: web push notification.actions; on Android and iOS passed to the app as data (fcms_actions, JSON) because FCM has no cross-platform action field */
+                    actions?: {
+                        id: string;
+                        title: string;
+                        /** Format: uri */
+                        link?: string;
+                        /** Format: uri */
+                        icon?: string;
+                    }[];
+                    analytics_label?: string;
+                    /** @description Raw FCM v1 android / apns / webpush fields merged over the rendered message */
+                    platform_overrides?: {
+                        android?: {
+                            [key: string]: unknown;
+                        };
+                        apns?: {
+                            [key: string]: unknown;
+                        };
+                        webpush?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                    /**
+                     * Format: uuid
+                     * @description Send through this Firebase project instead of the default
+                     */
+                    firebase_project_id?: string;
+                    /** @description Template name or id; explicit content fields override the template */
+                    template?: string;
+                    /**
+                     * @description Values for the template's {{variables}}
+                     * @example {
+                     *       "name": "John"
+                     *     }
+                     */
+                    variables?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description A device locale, to pick the template's variant: exact, else its language, else the default
+                     * @example fr-CA
+                     */
+                    locale?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreview"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10818,6 +11151,83 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["AuditLogEntry"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSandboxMessages: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-200) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description Only messages to this device */
+                device_id?: string;
+                /** @description Only messages of this notification */
+                notification_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["SandboxMessage"][];
                         next_cursor: string | null;
                     };
                 };

@@ -6,6 +6,7 @@ import {
   contentFields,
   controlFields,
   filtersSchema,
+  previewBodySchema,
   sendBodySchema,
   silentShowsNothing,
   templateFields,
@@ -138,6 +139,9 @@ const bulkAccepted = acceptedSchema
     },
   });
 
+/** An FCM v1 message as POST /notify/preview renders it (FCM's format: projects.messages in its REST reference). */
+const fcmMessage = z.record(z.string(), z.unknown());
+
 export const notifyRoutes =
   ({ services, config }: RouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -176,6 +180,70 @@ export const notifyRoutes =
         const { statusUrl, body } = accepted(notification);
         return reply.code(202).header('location', statusUrl).send(body);
       },
+    );
+
+    app.post(
+      '/notify/preview',
+      {
+        config: { scope: 'send' },
+        schema: {
+          operationId: 'previewNotification',
+          tags: ['notify'],
+          summary: 'Render the FCM message each platform would receive, without sending',
+          description:
+            'The content of a send (its content fields, or a template with variables and an optional locale) ' +
+            'rendered and checked as POST /notify would: the FCM v1 message for Android, iOS and Web. Nothing ' +
+            'is stored or sent. The token is a placeholder, and the receipt fields every real message carries ' +
+            '(data.fcms_delivery_id, data.fcms_receipt) are left out. A template not found is a 404; content ' +
+            'FCM would refuse is a 422 (413 when too large), as at send time.',
+          body: previewBodySchema.meta({
+            examples: [
+              { title: 'Order Confirmed', body: 'Your order #1234 has been confirmed.', priority: 'high' },
+            ],
+          }),
+          response: {
+            200: z
+              .object({ messages: z.object({ android: fcmMessage, ios: fcmMessage, web: fcmMessage }) })
+              .meta({
+                id: 'NotificationPreview',
+                example: {
+                  messages: {
+                    android: {
+                      token: '<device token>',
+                      notification: {
+                        title: 'Order Confirmed',
+                        body: 'Your order #1234 has been confirmed.',
+                      },
+                      android: { priority: 'HIGH' },
+                    },
+                    ios: {
+                      token: '<device token>',
+                      notification: {
+                        title: 'Order Confirmed',
+                        body: 'Your order #1234 has been confirmed.',
+                      },
+                      apns: { headers: { 'apns-priority': '10' } },
+                    },
+                    web: {
+                      token: '<device token>',
+                      notification: {
+                        title: 'Order Confirmed',
+                        body: 'Your order #1234 has been confirmed.',
+                      },
+                      webpush: { headers: { Urgency: 'high' } },
+                    },
+                  },
+                },
+              }),
+            400: errorSchema,
+            404: errorSchema,
+            413: errorSchema,
+            422: errorSchema,
+            ...authErrors,
+          },
+        },
+      },
+      async (request) => services.notify.previewSend(principalOf(request).clientId, request.body),
     );
 
     app.post(

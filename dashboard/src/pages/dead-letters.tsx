@@ -1,0 +1,137 @@
+/** Dead letters: deliveries that ran out of attempts, with their reasons; requeue or discard, one or selected. */
+import { useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
+import { call } from '../api.ts';
+import {
+  Empty,
+  ErrorBox,
+  Loaded,
+  Page,
+  Pager,
+  useAction,
+  useCursor,
+  useLoad,
+  useSigned,
+  when,
+} from '../ui.tsx';
+
+export function DeadLettersPage() {
+  const { api } = useSigned();
+  const paging = useCursor();
+  const [page, reload] = useLoad(
+    () =>
+      call(
+        api.GET('/api/v1/dead-letters', {
+          params: { query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
+        }),
+      ),
+    [paging.cursor],
+  );
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [done, setDone] = useState('');
+  const [action, run] = useAction();
+  const act = (verb: 'requeue' | 'discard', ids: string[]) =>
+    run(async () => {
+      if (verb === 'requeue') await call(api.POST('/api/v1/dead-letters/requeue', { body: { ids } }));
+      else await call(api.POST('/api/v1/dead-letters/discard', { body: { ids } }));
+      setDone(`${verb === 'requeue' ? 'Requeued' : 'Discarded'} ${ids.length} delivery(ies).`);
+      setSelected(new Set());
+      reload();
+    });
+  const toggle = (id: string) => {
+    const next = new Set(selected);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    setSelected(next);
+  };
+  return (
+    <Page
+      title="Dead letters"
+      actions={
+        <>
+          <button
+            type="button"
+            disabled={selected.size === 0 || action.busy}
+            onClick={() => act('requeue', [...selected])}
+          >
+            Requeue selected ({selected.size})
+          </button>
+          <button
+            type="button"
+            disabled={selected.size === 0 || action.busy}
+            onClick={() => act('discard', [...selected])}
+          >
+            Discard selected
+          </button>
+        </>
+      }
+    >
+      {done && (
+        <p class="muted" role="status">
+          {done}
+        </p>
+      )}
+      {action.error && <ErrorBox error={action.error} />}
+      <Loaded load={page}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <Empty>
+              No dead letters: every delivery was sent, failed for good, or is still being retried.
+            </Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">
+                        <span class="visually-hidden">Select</span>
+                      </th>
+                      <th scope="col">Failed</th>
+                      <th scope="col">Reason</th>
+                      <th scope="col">Attempts</th>
+                      <th scope="col">Notification</th>
+                      <th scope="col">Actions</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.items.map((d) => (
+                      <tr key={d.id}>
+                        <td>
+                          <input
+                            type="checkbox"
+                            aria-label={`Select delivery ${d.id}`}
+                            checked={selected.has(d.id)}
+                            onChange={() => toggle(d.id)}
+                          />
+                        </td>
+                        <td>{when(d.failed_at)}</td>
+                        <td>
+                          <strong>{d.error_code ?? '—'}</strong>
+                          {d.error_message && <div class="muted">{d.error_message}</div>}
+                        </td>
+                        <td>{d.attempts}</td>
+                        <td>
+                          <Link href={`/notifications/${d.notification_id}`}>{d.platform}</Link>
+                        </td>
+                        <td class="actions">
+                          <button type="button" disabled={action.busy} onClick={() => act('requeue', [d.id])}>
+                            Requeue
+                          </button>
+                          <button type="button" disabled={action.busy} onClick={() => act('discard', [d.id])}>
+                            Discard
+                          </button>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager nextCursor={data.next_cursor} paging={paging} />
+            </>
+          )
+        }
+      </Loaded>
+    </Page>
+  );
+}

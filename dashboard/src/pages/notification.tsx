@@ -1,0 +1,153 @@
+/**
+ * One notification: its content, counts per status and platform, its deliveries with their error codes, and
+ * progress that follows the event stream live (each event of this notification reloads the status).
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { call, openEventStream, type StreamEvent } from '../api.ts';
+import { Empty, Loaded, Page, Pager, Status, useCursor, useLoad, useSigned, when } from '../ui.tsx';
+
+const FINAL = new Set(['completed', 'partially_failed', 'failed']);
+
+/** Reloads on every event of this notification while it is not final; says whether the stream is open. */
+function useLiveReload(id: string, active: boolean, reload: () => void): 'live' | 'closed' {
+  const { credentials } = useSigned();
+  const [state, setState] = useState<'live' | 'closed'>('closed');
+  useEffect(() => {
+    if (!active) return;
+    const socket = openEventStream(credentials, { notification_id: id });
+    socket.onopen = () => {
+      setState('live');
+      // Whatever happened between the first load and the subscription.
+      reload();
+    };
+    socket.onmessage = (message) => {
+      const event = JSON.parse(String(message.data)) as StreamEvent;
+      if (event.notification_id === id) reload();
+    };
+    socket.onclose = () => setState('closed');
+    return () => socket.close();
+  }, [id, active, credentials, reload]);
+  return state;
+}
+
+export function NotificationPage({ id }: { id: string }) {
+  const { api } = useSigned();
+  const paging = useCursor();
+  const [status, reload] = useLoad(
+    () =>
+      call(
+        api.GET('/api/v1/notifications/{id}/status', {
+          params: { path: { id }, query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
+        }),
+      ),
+    [id, paging.cursor],
+  );
+  const done = status.state === 'ready' && FINAL.has(status.data.notification.status);
+  const live = useLiveReload(id, status.state === 'ready' && !done, reload);
+  return (
+    <Page title="Notification">
+      <Loaded load={status}>
+        {(data) => {
+          const n = data.notification;
+          const percent = n.counts.total
+            ? Math.round(((n.counts.sent + n.counts.failed) / n.counts.total) * 100)
+            : 0;
+          return (
+            <>
+              <dl class="facts">
+                <dt>Id</dt>
+                <dd>
+                  <code>{n.id}</code>
+                </dd>
+                <dt>Status</dt>
+                <dd>
+                  <Status value={n.status} /> {live === 'live' && <span class="muted">· live</span>}
+                </dd>
+                <dt>Created</dt>
+                <dd>{when(n.created_at)}</dd>
+                <dt>Completed</dt>
+                <dd>{when(n.completed_at)}</dd>
+                {n.error_code && (
+                  <>
+                    <dt>Error</dt>
+                    <dd>{n.error_code}</dd>
+                  </>
+                )}
+              </dl>
+              <div class="progress">
+                <progress max={100} value={percent} aria-label="Progress" />
+                <span>
+                  {n.counts.sent} sent · {n.counts.failed} failed · {n.counts.delivered} delivered ·{' '}
+                  {n.counts.read} read · of {n.counts.total}
+                </span>
+              </div>
+              <h2>Content</h2>
+              <pre class="json">{JSON.stringify({ target: n.target, ...n.content }, null, 2)}</pre>
+              <h2>By platform</h2>
+              {Object.keys(data.by_platform).length === 0 ? (
+                <Empty>No deliveries yet.</Empty>
+              ) : (
+                <div class="table-wrap">
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">Platform</th>
+                        <th scope="col">Counts</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {Object.entries(data.by_platform).map(([platform, counts]) => (
+                        <tr key={platform}>
+                          <td>{platform}</td>
+                          <td>
+                            {Object.entries(counts)
+                              .map(([s, c]) => `${s} ${c}`)
+                              .join(' · ')}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              )}
+              <h2>Deliveries</h2>
+              {data.deliveries.length === 0 ? (
+                <Empty>No deliveries yet: the fan-out has not run, or the target matched no device.</Empty>
+              ) : (
+                <div class="table-wrap">
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">Device</th>
+                        <th scope="col">Platform</th>
+                        <th scope="col">Status</th>
+                        <th scope="col">Attempts</th>
+                        <th scope="col">Error</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {data.deliveries.map((d) => (
+                        <tr key={d.id}>
+                          <td>
+                            <code>{d.device_id.slice(0, 8)}…</code>
+                          </td>
+                          <td>{d.platform}</td>
+                          <td>
+                            <Status value={d.status} />
+                          </td>
+                          <td>{d.attempts}</td>
+                          <td>{d.error_code ?? ''}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              )}
+              <Pager nextCursor={data.next_cursor} paging={paging} />
+            </>
+          );
+        }}
+      </Loaded>
+    </Page>
+  );
+}

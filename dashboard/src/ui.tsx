@@ -1,0 +1,169 @@
+/** Shared pieces of every page: loading / error / empty states, the async-load hook, tables and badges. */
+import type { ComponentChildren } from 'preact';
+import { createContext } from 'preact';
+import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+import { type Api, ApiError } from './api.ts';
+import type { Credentials } from './session.ts';
+
+/** The signed-in client and its API; every page below the sign-in has one. */
+export interface Signed {
+  credentials: Credentials;
+  api: Api;
+  /** Whether the server runs the FCM emulator (GET /api/v1/sandbox/messages exists). */
+  sandbox: boolean;
+}
+export const SignedContext = createContext<Signed | undefined>(undefined);
+
+export function useSigned(): Signed {
+  const signed = useContext(SignedContext);
+  if (!signed) throw new Error('useSigned outside a signed-in page');
+  return signed;
+}
+
+export type Load<T> =
+  | { state: 'loading' }
+  | { state: 'error'; error: ApiError }
+  | { state: 'ready'; data: T };
+
+const asApiError = (error: unknown): ApiError =>
+  error instanceof ApiError ? error : new ApiError(0, 'client_error', String(error), undefined);
+
+/** Runs `load` when `key` changes; `reload` runs it again. */
+export function useLoad<T>(load: () => Promise<T>, key: unknown[]): [Load<T>, () => void] {
+  const [result, setResult] = useState<Load<T>>({ state: 'loading' });
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setResult((previous) => (previous.state === 'ready' ? previous : { state: 'loading' }));
+    load().then(
+      (data) => current && setResult({ state: 'ready', data }),
+      (error: unknown) => current && setResult({ state: 'error', error: asApiError(error) }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [...key, round]);
+  return [result, useCallback(() => setRound((n) => n + 1), [])];
+}
+
+/** An action's state: running, its error, and a runner that catches into it. */
+export function useAction(): [
+  { busy: boolean; error: ApiError | undefined },
+  (action: () => Promise<void>) => Promise<void>,
+] {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | undefined>();
+  const run = useCallback(async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await action();
+    } catch (caught) {
+      setError(asApiError(caught));
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return [{ busy, error }, run];
+}
+
+export function ErrorBox({ error }: { error: ApiError }) {
+  return (
+    <div class="error" role="alert">
+      <strong>{error.message}</strong>
+      <div class="muted">
+        {error.code}
+        {error.status ? ` · HTTP ${error.status}` : ''}
+        {error.requestId ? ` · request id ${error.requestId}` : ''}
+      </div>
+      {error.details.length > 0 && (
+        <ul>
+          {error.details.map((d) => (
+            <li key={`${d.field}:${d.message}`}>{d.field ? `${d.field}: ${d.message}` : d.message}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** Renders a Load: a spinner line, the error, or `children(data)`. */
+export function Loaded<T>({ load, children }: { load: Load<T>; children: (data: T) => ComponentChildren }) {
+  if (load.state === 'loading')
+    return (
+      <p class="loading" aria-live="polite">
+        Loading…
+      </p>
+    );
+  if (load.state === 'error') return <ErrorBox error={load.error} />;
+  return <>{children(load.data)}</>;
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="empty">{children}</p>;
+}
+
+export function Status({ value }: { value: string }) {
+  return <span class={`badge badge-${value}`}>{value.replace('_', ' ')}</span>;
+}
+
+export const when = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—');
+
+export function Page({
+  title,
+  actions,
+  children,
+}: {
+  title: string;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  useEffect(() => {
+    document.title = `${title} · fcm-server`;
+  }, [title]);
+  return (
+    <section class="page">
+      <header class="page-head">
+        <h1 tabIndex={-1}>{title}</h1>
+        {actions && <div class="actions">{actions}</div>}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+/** "Next page" for cursor-paged lists: the cursors walked so far, so "Previous" can go back. */
+export function useCursor(): {
+  cursor: string | undefined;
+  next: (cursor: string) => void;
+  previous: (() => void) | undefined;
+  reset: () => void;
+} {
+  const [stack, setStack] = useState<string[]>([]);
+  return {
+    cursor: stack.at(-1),
+    next: (cursor) => setStack((s) => [...s, cursor]),
+    previous: stack.length > 0 ? () => setStack((s) => s.slice(0, -1)) : undefined,
+    reset: () => setStack([]),
+  };
+}
+
+export function Pager({
+  nextCursor,
+  paging,
+}: {
+  nextCursor: string | null;
+  paging: ReturnType<typeof useCursor>;
+}) {
+  if (!nextCursor && !paging.previous) return null;
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button type="button" disabled={!paging.previous} onClick={paging.previous}>
+        ← Previous
+      </button>
+      <button type="button" disabled={!nextCursor} onClick={() => nextCursor && paging.next(nextCursor)}>
+        Next →
+      </button>
+    </nav>
+  );
+}

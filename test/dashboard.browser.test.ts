@@ -1,0 +1,193 @@
+/**
+ * The dashboard in a real browser (Chromium): a new user signs in, adds a sandbox test device, sends a first
+ * notification, watches it reach `completed` live, and finds it in the sandbox inbox; another tenant signed in
+ * sees none of it. Everything goes through the public API, as the dashboard does.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cspViolations, type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
+import type { Tenant } from './helpers.ts';
+
+let rig: DashboardRig;
+let a: Tenant;
+let b: Tenant;
+let page: Page;
+
+beforeAll(async () => {
+  // Two attempts, so a delivery FCM keeps answering 503 is dead quickly.
+  rig = await startDashboardRig({ SEND_MAX_ATTEMPTS: '2' });
+  a = await rig.server.tenant('shop-a');
+  b = await rig.server.tenant('shop-b');
+  page = await signedInPage(rig, a);
+}, 90_000);
+afterAll(async () => {
+  await rig?.close();
+  // Nothing the pages did was refused by the CSP: no inline script or style, no other origin.
+  expect(cspViolations).toEqual([]);
+});
+
+describe('a first notification, from sign-in to the sandbox inbox', () => {
+  it('a wrong token is refused in our error format, with its request id', async () => {
+    const other = await rig.browser.newPage();
+    await other.goto(`${rig.origin}/dashboard/`);
+    await other.getByLabel('Client ID').fill(a.clientId);
+    await other.getByLabel('Client token').fill('not-the-token');
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    const alert = other.getByRole('alert');
+    await expect.poll(() => alert.textContent()).toMatch(/invalid_credentials · HTTP 401 · request id \S+/);
+    await other.close();
+  });
+
+  it('adds a test device, sends to all devices, watches it complete, and finds it in the inbox', async () => {
+    await go(page, 'Sandbox inbox');
+    await page.getByText('The emulator has received nothing').waitFor();
+    await page.getByRole('button', { name: 'Add an Android test device' }).click();
+    await page.getByText(/1 device\(s\)/).waitFor();
+
+    await go(page, 'Compose');
+    await page.getByLabel('Title').fill('Hello from the browser');
+    await page.getByLabel('Body').fill('It works');
+    // The curl shown is the request the button makes.
+    await expect
+      .poll(() => page.locator('pre.curl').textContent())
+      .toContain('"title": "Hello from the browser"');
+    // The preview is what FCM would get per platform.
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await expect.poll(() => page.locator('pre.preview').textContent()).toContain('"priority": "HIGH"');
+    await page.getByRole('radio', { name: 'ios' }).check();
+    await expect.poll(() => page.locator('pre.preview').textContent()).toContain('"apns"');
+    await page.getByRole('button', { name: 'Send now' }).click();
+
+    await page.getByRole('heading', { name: 'Notification' }).waitFor();
+    await page.locator('.badge', { hasText: 'completed' }).first().waitFor({ timeout: 20_000 });
+    const id = new URL(page.url()).pathname.split('/').at(-1)!;
+    const deliveries = page.locator('table').last();
+    await expect.poll(() => deliveries.textContent()).toContain('sent');
+
+    await go(page, 'Sandbox inbox');
+    const bubble = page.locator('article.bubble').first();
+    await expect.poll(() => bubble.textContent()).toContain('Hello from the browser');
+    expect(await bubble.textContent()).toContain('emulator answered sent');
+    expect(await bubble.getByRole('link', { name: 'notification' }).getAttribute('href')).toBe(
+      `/dashboard/notifications/${id}`,
+    );
+
+    await go(page, 'Notifications');
+    await expect.poll(() => page.locator('table').textContent()).toContain('Hello from the browser');
+  });
+
+  it('another tenant, signed in in the same tab, sees none of the first tenant’s data', async () => {
+    await page.getByLabel('Tenant').selectOption('+');
+    await page.getByLabel('Client ID').fill(b.clientId);
+    await page.getByLabel('Client token').fill(b.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The tab stays on the page it was on, now as the other tenant.
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await go(page, 'Notifications');
+    await page.getByText('No notifications match.').waitFor();
+    await go(page, 'Sandbox inbox');
+    await page.getByText('The emulator has received nothing').waitFor();
+    await page.getByText('No devices yet').waitFor();
+    // Both sign-ins are kept for the tab; switching back shows the first tenant's data again.
+    await page.getByLabel('Tenant').selectOption(a.clientId);
+    await page.locator('article.bubble').first().waitFor();
+  });
+});
+
+describe('fixing what went wrong', () => {
+  it('requeues a dead letter, which is then sent', async () => {
+    const token = `flaky-android-${Date.now()}`;
+    const device = await rig.server.as(a, 'POST', '/api/v1/devices/', { platform: 'android', token });
+    rig.server.emulator.setFaults({ tokens: { [token]: 'UNAVAILABLE' } });
+    const sent = await rig.server.as(a, 'POST', '/api/v1/notify/', {
+      device_ids: [device.json().id],
+      title: 'Will die first',
+    });
+    const id = sent.json().notification_id as string;
+    await expect
+      .poll(async () => (await rig.server.as(a, 'GET', '/api/v1/dead-letters/')).json().items.length, {
+        timeout: 20_000,
+      })
+      .toBe(1);
+    rig.server.emulator.setFaults({});
+
+    await go(page, 'Dead letters');
+    await expect.poll(() => page.locator('table').textContent()).toContain('UNAVAILABLE');
+    await page.getByRole('button', { name: 'Requeue', exact: true }).click();
+    await page.getByText('Requeued 1 delivery(ies).').waitFor();
+    await page.getByText('No dead letters').waitFor();
+    await expect
+      .poll(async () => (await rig.server.as(a, 'GET', `/api/v1/notifications/${id}/`)).json().counts.sent, {
+        timeout: 20_000,
+      })
+      .toBe(1);
+  });
+
+  it('registers a webhook, sends it a test event and shows the attempt', async () => {
+    const received: string[] = [];
+    const receiver: Server = createServer((request, response) => {
+      request.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+      request.on('end', () => response.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { port } = receiver.address() as { port: number };
+    try {
+      await go(page, 'Webhooks');
+      await page.getByText('No webhooks').waitFor();
+      await page.getByLabel('Endpoint URL').fill(`http://127.0.0.1:${port}/hooks`);
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByText('Its signing secret (shown once)').waitFor();
+      await page.getByRole('button', { name: 'Send a test event' }).click();
+      await expect.poll(() => received.join(''), { timeout: 20_000 }).toContain('webhook.test');
+      const attempts = page.getByRole('table', { name: 'Attempts' });
+      await expect
+        .poll(
+          async () => {
+            await page.getByRole('button', { name: 'Refresh' }).click();
+            return (await attempts.count()) > 0 ? attempts.textContent() : '';
+          },
+          { timeout: 20_000 },
+        )
+        .toMatch(/webhook\.test.*succeeded/);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+});
+
+/** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
+const screenshots = process.env.DASHBOARD_SCREENSHOTS;
+describe.runIf(screenshots)('screenshots for the docs', () => {
+  it('takes each page at both widths', async () => {
+    const notification = (await rig.server.as(a, 'GET', '/api/v1/notifications/')).json().items[0]
+      .id as string;
+    const pages: Array<[string, string]> = [
+      ['overview', '/'],
+      ['compose', '/compose'],
+      ['notifications', '/notifications'],
+      ['notification', `/notifications/${notification}`],
+      ['sandbox', '/sandbox'],
+      ['dead-letters', '/dead-letters'],
+      ['webhooks', '/webhooks'],
+    ];
+    for (const width of [1280, 390]) {
+      const shot = await signedInPage(rig, a, width);
+      for (const [name, path] of pages) {
+        await shot.goto(`${rig.origin}/dashboard${path}`);
+        await shot.locator('h1').first().waitFor();
+        await shot.waitForLoadState('networkidle');
+        if (name === 'compose') await shot.getByRole('button', { name: 'Preview' }).click();
+        await shot.waitForTimeout(300);
+        await shot.evaluate('window.scrollTo(0, 0)');
+        await shot.screenshot({ path: `${screenshots}/${name}-${width}.png`, fullPage: width === 1280 });
+      }
+      await shot.context().close();
+    }
+    const signIn = await rig.browser.newPage({ viewport: { width: 1280, height: 700 } });
+    await signIn.goto(`${rig.origin}/dashboard/`);
+    await signIn.getByLabel('Client ID').waitFor();
+    await signIn.screenshot({ path: `${screenshots}/sign-in-1280.png` });
+    await signIn.close();
+  }, 120_000);
+});
