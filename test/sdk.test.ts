@@ -456,6 +456,30 @@ describe('the TypeScript SDK against a live server', () => {
     });
   });
 
+  it('imports devices, previews a send and cancels one', async () => {
+    const { data: imported } = await fcm.POST('/api/v1/devices/import', {
+      body: {
+        devices: [
+          { platform: 'android', token: 'sdk-import-token-0001', external_id: 'sdk-imported' },
+          { platform: 'android', token: 'x' },
+        ],
+      },
+    });
+    expect(imported?.results.map((r) => r.status)).toEqual(['created', 'rejected']);
+    const { data: preview } = await fcm.POST('/api/v1/notify/preview', {
+      body: { title: 'Preview from the SDK', body: 'Not sent' },
+    });
+    expect(JSON.stringify(preview)).toContain('Preview from the SDK');
+    const { data: sent } = await fcm.POST('/api/v1/notify', {
+      body: { device_ids: [deviceId], title: 'Sent, then cancelled too late' },
+    });
+    await finished(sent!.notification_id);
+    const { data: cancel } = await fcm.POST('/api/v1/notifications/{id}/cancel', {
+      params: { path: { id: sent!.notification_id } },
+    });
+    expect(cancel?.cancelled).toBe(0);
+  });
+
   it('deletes and restores', async () => {
     await fcm.POST('/api/v1/topics/{id}/unsubscribe', {
       params: { path: { id: topicId } },

@@ -243,6 +243,15 @@ class FcmServerClient:
         """POST /api/v1/devices: Register a device (re-registering a known token updates that device)"""
         return self._request("POST", "/api/v1/devices", body=body)
 
+    def create_registration_token(self, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """POST /api/v1/registration-tokens: mint a short-lived token with which one user's app registers its device"""
+        return self._request("POST", "/api/v1/registration-tokens", body=body)
+
+    def register_app_device(self, registration_token: str, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """POST /api/v1/app/devices: what the app does with a registration token (never with a client token)"""
+        app = FcmServerClient(self.base_url, client_token=registration_token, timeout=self.timeout, max_retries=0)
+        return app._request("POST", "/api/v1/app/devices", body=body)
+
     def list_devices(self, **query: Any) -> Any:
         """GET /api/v1/devices: List devices"""
         return self._request("GET", "/api/v1/devices", query=query)
@@ -278,6 +287,14 @@ class FcmServerClient:
     def list_notifications(self, **query: Any) -> Any:
         """GET /api/v1/notifications: List notifications, newest first"""
         return self._request("GET", "/api/v1/notifications", query=query)
+
+    def preview_notification(self, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """POST /api/v1/notify/preview: the FCM message per platform that a send would make; nothing is sent"""
+        return self._request("POST", "/api/v1/notify/preview", body=body)
+
+    def cancel_notification(self, id: str) -> Any:
+        """POST /api/v1/notifications/{id}/cancel: stop what has not been sent yet; answers how many were cancelled"""
+        return self._request("POST", f"/api/v1/notifications/{_q(id)}/cancel")
 
     def get_notification(self, id: str, **query: Any) -> Any:
         """GET /api/v1/notifications/{id}: Get a notification"""

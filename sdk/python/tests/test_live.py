@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 
 from fcm_server_client import (
+    AuthenticationError,
     FcmServerClient,
     NotFoundError,
     RateLimitedError,
@@ -219,6 +220,16 @@ class LiveServerTest(unittest.TestCase):
             lambda: api.get_notification(sent["notification_id"])["status"] == "completed", what="the send"
         )
         self.assertTrue(done)
+        self.assertEqual(api.cancel_notification(sent["notification_id"])["cancelled"], 0)
+        preview = api.preview_notification({"title": "Preview", "body": "Not sent"})
+        self.assertIn("Preview", json.dumps(preview))
+        minted = api.create_registration_token({"external_id": f"py-app-{RUN}", "ttl_seconds": 120})
+        app_device = api.register_app_device(
+            minted["registration_token"], {"platform": "web", "token": f"py-{RUN}-app-web"}
+        )
+        self.assertIn("id", app_device)
+        with self.assertRaises(AuthenticationError):
+            api.register_app_device(api.client_token, {"platform": "web", "token": f"py-{RUN}-app-2"})
         status = api.get_notification_status(sent["notification_id"])
         delivery = status["deliveries"][0]
         pushed = wait_for(
