@@ -56,11 +56,24 @@ async function plan(): Promise<{ key: string; headers: Record<string, string>; u
     scheduled_at: new Date(Date.now() + 86_400_000).toISOString(),
   });
   const client = await create(`${v1}/admin/clients`, { name: 'bodiless-app' }, adminHeaders);
+  const sent = await server.app.inject({
+    method: 'POST',
+    url: `${v1}/notify/`,
+    headers: tenant.headers,
+    payload: { device_ids: [device], title: 'Sent, then cancelled' },
+  });
+  expect(sent.statusCode, sent.body).toBe(202);
+  const notification: string = sent.json().notification_id;
   const t = tenant.headers;
   return [
     { key: 'POST /api/v1/schedules/{id}/pause', headers: t, url: `${v1}/schedules/${schedule}/pause/` },
     { key: 'POST /api/v1/schedules/{id}/resume', headers: t, url: `${v1}/schedules/${schedule}/resume/` },
     { key: 'POST /api/v1/schedules/{id}/cancel', headers: t, url: `${v1}/schedules/${schedule}/cancel/` },
+    {
+      key: 'POST /api/v1/notifications/{id}/cancel',
+      headers: t,
+      url: `${v1}/notifications/${notification}/cancel/`,
+    },
     { key: 'POST /api/v1/webhooks/{id}/test', headers: t, url: `${v1}/webhooks/${webhook}/test/` },
     {
       key: 'POST /api/v1/webhooks/{id}/rotate-secret',
