@@ -156,6 +156,34 @@ describe('fixing what went wrong', () => {
   });
 });
 
+describe('schedules', () => {
+  it('pauses, resumes and cancels a recurring schedule', async () => {
+    const created = await rig.server.as(a, 'POST', '/api/v1/notify/schedule/', {
+      all_devices: true,
+      name: 'weekday reminder',
+      title: 'Every day',
+      scheduled_at: new Date(Date.now() + 86_400_000).toISOString(),
+      recurrence: 'daily',
+      timezone: 'Africa/Dar_es_Salaam',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    await go(page, 'Schedules');
+    const row = page.getByRole('row', { name: /weekday reminder/ });
+    await expect.poll(() => row.textContent()).toMatch(/active.*daily.*Africa\/Dar_es_Salaam/);
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Schedule paused.').waitFor();
+    await row.locator('.badge', { hasText: 'paused' }).waitFor();
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.locator('.badge', { hasText: 'active' }).waitFor();
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await row.locator('.badge', { hasText: 'cancelled' }).waitFor();
+    expect(await row.getByRole('button').count()).toBe(0);
+    // The filter asks the API: no active schedule is left.
+    await page.getByLabel('Status').selectOption('active');
+    await page.getByText('No schedules match.').waitFor();
+  });
+});
+
 /** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
 const screenshots = process.env.DASHBOARD_SCREENSHOTS;
 describe.runIf(screenshots)('screenshots for the docs', () => {
@@ -168,6 +196,7 @@ describe.runIf(screenshots)('screenshots for the docs', () => {
       ['notifications', '/notifications'],
       ['notification', `/notifications/${notification}`],
       ['sandbox', '/sandbox'],
+      ['schedules', '/schedules'],
       ['dead-letters', '/dead-letters'],
       ['webhooks', '/webhooks'],
     ];

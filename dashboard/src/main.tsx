@@ -11,6 +11,7 @@ import { NotificationPage } from './pages/notification.tsx';
 import { NotificationsPage } from './pages/notifications.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { SandboxPage } from './pages/sandbox.tsx';
+import { SchedulesPage } from './pages/schedules.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { WebhooksPage } from './pages/webhooks.tsx';
 import { allSessions, type Credentials, currentSession, signOut, switchTo } from './session.ts';
@@ -21,6 +22,7 @@ const NAV: Array<{ href: string; label: string; sandbox?: boolean }> = [
   { href: '/compose', label: 'Compose' },
   { href: '/notifications', label: 'Notifications' },
   { href: '/sandbox', label: 'Sandbox inbox', sandbox: true },
+  { href: '/schedules', label: 'Schedules' },
   { href: '/dead-letters', label: 'Dead letters' },
   { href: '/webhooks', label: 'Webhooks' },
 ];
@@ -108,6 +110,7 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/notifications" component={NotificationsPage} />
           <Route path="/notifications/:id">{(params) => <NotificationPage id={params.id} />}</Route>
           <Route path="/sandbox" component={SandboxPage} />
+          <Route path="/schedules" component={SchedulesPage} />
           <Route path="/dead-letters" component={DeadLettersPage} />
           <Route path="/webhooks" component={WebhooksPage} />
           <Route>
