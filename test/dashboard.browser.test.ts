@@ -184,6 +184,69 @@ describe('schedules', () => {
   });
 });
 
+describe('audience', () => {
+  it('finds devices and profiles, subscribes a device to a topic and previews a template', async () => {
+    const created = async (path: string, body: Record<string, unknown>): Promise<string> => {
+      const answer = await rig.server.as(a, 'POST', path, body);
+      expect(answer.statusCode, answer.body).toBe(201);
+      return answer.json().id as string;
+    };
+    const profile = await created('/api/v1/profiles/', { phone_number: '+442079460123', name: 'Asha' });
+    const device = await created('/api/v1/devices/', {
+      platform: 'web',
+      token: `web-token-${Date.now()}-abcd1234`,
+      profile_id: profile,
+      tags: ['beta'],
+    });
+    await created('/api/v1/devices/', {
+      platform: 'android',
+      token: `android-${Date.now()}`,
+      tags: ['beta'],
+    });
+    await created('/api/v1/topics/', { name: 'launches', description: 'new things' });
+    await created('/api/v1/templates/', { name: 'greeting', title: 'Hi {{name}}', body: 'Welcome' });
+
+    await go(page, 'Devices');
+    const rows = page.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBeGreaterThan(1);
+    await page.getByLabel('Platform').selectOption('web');
+    await page.getByLabel('Tag').fill('beta');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.textContent()).toMatch(/…abcd1234.*web.*active.*beta/);
+    await page.getByLabel('Active').selectOption('false');
+    await page.getByText('No devices match.').waitFor();
+
+    await go(page, 'Profiles');
+    await page.getByLabel('Phone number').fill('+442079460123');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => rows.textContent()).toContain('Asha');
+    await page.getByLabel('Phone number').fill('+442079460999');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No profiles match.').waitFor();
+
+    await go(page, 'Topics');
+    const topic = page.getByRole('article', { name: 'Topic launches' });
+    await expect.poll(() => topic.textContent()).toContain('0 subscriber(s) · new things');
+    await topic.getByLabel('Device ids').fill(device);
+    await topic.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await topic.getByText('Subscribed 1, already subscribed 0, not found 0.').waitFor();
+    await expect.poll(() => topic.textContent()).toContain('1 subscriber(s)');
+    await topic.getByRole('button', { name: 'Unsubscribe' }).click();
+    await expect.poll(() => topic.textContent()).toContain('0 subscriber(s)');
+
+    await go(page, 'Templates');
+    const template = page.getByRole('article', { name: 'Template greeting' });
+    await template.getByLabel('Variables (JSON)').fill('{"name": "Asha"}');
+    await template.getByRole('button', { name: 'Preview' }).click();
+    await expect.poll(() => template.locator('pre.preview').textContent()).toContain('Hi Asha');
+    // Bad input is refused before any request, in the same error box as the API's errors.
+    await template.getByLabel('Variables (JSON)').fill('{name');
+    await template.getByRole('button', { name: 'Preview' }).click();
+    await template.getByRole('alert').getByText('Variables must be a JSON object').waitFor();
+  });
+});
+
 /** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
 const screenshots = process.env.DASHBOARD_SCREENSHOTS;
 describe.runIf(screenshots)('screenshots for the docs', () => {
@@ -196,6 +259,10 @@ describe.runIf(screenshots)('screenshots for the docs', () => {
       ['notifications', '/notifications'],
       ['notification', `/notifications/${notification}`],
       ['sandbox', '/sandbox'],
+      ['devices', '/devices'],
+      ['profiles', '/profiles'],
+      ['topics', '/topics'],
+      ['templates', '/templates'],
       ['schedules', '/schedules'],
       ['dead-letters', '/dead-letters'],
       ['webhooks', '/webhooks'],

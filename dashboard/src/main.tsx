@@ -5,6 +5,7 @@ import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Link, Route, Router, Switch, useLocation } from 'wouter-preact';
 import { apiClient } from './api.ts';
+import { DevicesPage, ProfilesPage, TemplatesPage, TopicsPage } from './pages/audience.tsx';
 import { ComposePage } from './pages/compose.tsx';
 import { DeadLettersPage } from './pages/dead-letters.tsx';
 import { NotificationPage } from './pages/notification.tsx';
@@ -22,6 +23,10 @@ const NAV: Array<{ href: string; label: string; sandbox?: boolean }> = [
   { href: '/compose', label: 'Compose' },
   { href: '/notifications', label: 'Notifications' },
   { href: '/sandbox', label: 'Sandbox inbox', sandbox: true },
+  { href: '/devices', label: 'Devices' },
+  { href: '/profiles', label: 'Profiles' },
+  { href: '/topics', label: 'Topics' },
+  { href: '/templates', label: 'Templates' },
   { href: '/schedules', label: 'Schedules' },
   { href: '/dead-letters', label: 'Dead letters' },
   { href: '/webhooks', label: 'Webhooks' },
@@ -110,6 +115,10 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/notifications" component={NotificationsPage} />
           <Route path="/notifications/:id">{(params) => <NotificationPage id={params.id} />}</Route>
           <Route path="/sandbox" component={SandboxPage} />
+          <Route path="/devices" component={DevicesPage} />
+          <Route path="/profiles" component={ProfilesPage} />
+          <Route path="/topics" component={TopicsPage} />
+          <Route path="/templates" component={TemplatesPage} />
           <Route path="/schedules" component={SchedulesPage} />
           <Route path="/dead-letters" component={DeadLettersPage} />
           <Route path="/webhooks" component={WebhooksPage} />
