@@ -247,6 +247,30 @@ describe('audience', () => {
   });
 });
 
+describe('live', () => {
+  it('shows the tenant’s events as they happen, filtered by type', async () => {
+    await go(page, 'Live');
+    await page.getByText('Live: every event.').waitFor();
+    const feed = page.getByRole('list', { name: 'Events' });
+    await rig.server.as(a, 'POST', '/api/v1/devices/', { platform: 'ios', token: `live-ios-${Date.now()}` });
+    await expect.poll(() => feed.textContent()).toContain('device.registered');
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('notification.completed').check();
+    await page.getByText('Live: only notification.completed.').waitFor();
+    await rig.server.as(a, 'POST', '/api/v1/devices/', { platform: 'ios', token: `live-ios2-${Date.now()}` });
+    const sent = await rig.server.as(a, 'POST', '/api/v1/notify/', { all_devices: true, title: 'Live one' });
+    const id = sent.json().notification_id as string;
+    const item = feed.getByRole('listitem').first();
+    await expect.poll(() => item.textContent(), { timeout: 20_000 }).toContain('notification.completed');
+    expect(await item.getByRole('link', { name: 'notification' }).getAttribute('href')).toBe(
+      `/dashboard/notifications/${id}`,
+    );
+    // Only the chosen type: the device registered after the filter is not in the feed.
+    expect(await feed.textContent()).not.toContain('device.registered');
+  });
+});
+
 /** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
 const screenshots = process.env.DASHBOARD_SCREENSHOTS;
 describe.runIf(screenshots)('screenshots for the docs', () => {
@@ -258,6 +282,7 @@ describe.runIf(screenshots)('screenshots for the docs', () => {
       ['compose', '/compose'],
       ['notifications', '/notifications'],
       ['notification', `/notifications/${notification}`],
+      ['live', '/live'],
       ['sandbox', '/sandbox'],
       ['devices', '/devices'],
       ['profiles', '/profiles'],

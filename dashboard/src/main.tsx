@@ -8,6 +8,7 @@ import { apiClient } from './api.ts';
 import { DevicesPage, ProfilesPage, TemplatesPage, TopicsPage } from './pages/audience.tsx';
 import { ComposePage } from './pages/compose.tsx';
 import { DeadLettersPage } from './pages/dead-letters.tsx';
+import { LivePage } from './pages/live.tsx';
 import { NotificationPage } from './pages/notification.tsx';
 import { NotificationsPage } from './pages/notifications.tsx';
 import { OverviewPage } from './pages/overview.tsx';
@@ -22,6 +23,7 @@ const NAV: Array<{ href: string; label: string; sandbox?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/compose', label: 'Compose' },
   { href: '/notifications', label: 'Notifications' },
+  { href: '/live', label: 'Live' },
   { href: '/sandbox', label: 'Sandbox inbox', sandbox: true },
   { href: '/devices', label: 'Devices' },
   { href: '/profiles', label: 'Profiles' },
@@ -114,6 +116,7 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/compose" component={ComposePage} />
           <Route path="/notifications" component={NotificationsPage} />
           <Route path="/notifications/:id">{(params) => <NotificationPage id={params.id} />}</Route>
+          <Route path="/live" component={LivePage} />
           <Route path="/sandbox" component={SandboxPage} />
           <Route path="/devices" component={DevicesPage} />
           <Route path="/profiles" component={ProfilesPage} />
