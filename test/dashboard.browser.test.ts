@@ -3,9 +3,14 @@
  * notification, watches it reach `completed` live, and finds it in the sandbox inbox; another tenant signed in
  * sees none of it. Everything goes through the public API, as the dashboard does.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestServiceAccount } from '../src/emulator/test-account.ts';
+import { createClient } from '../src/services/clients.service.ts';
 import { cspViolations, type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
 import type { Tenant } from './helpers.ts';
 
@@ -271,6 +276,35 @@ describe('live', () => {
   });
 });
 
+describe('settings', () => {
+  it('uploads a service-account file, pages the audit log, and lists API clients for an admin only', async () => {
+    const projectId = `uploaded-${Date.now()}`;
+    const { account } = createTestServiceAccount({ projectId, tokenUri: rig.server.emulator.tokenUri });
+    rig.server.emulator.addServiceAccount(account);
+    const file = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'service-account.json');
+    writeFileSync(file, JSON.stringify(account));
+
+    await go(page, 'Settings');
+    const projects = page.getByRole('table', { name: 'Firebase projects' });
+    await expect.poll(() => projects.locator('tbody tr').count()).toBe(1);
+    await page.getByLabel('Service-account file (JSON)').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.getByText(`Added ${projectId}`).waitFor();
+    await expect.poll(() => projects.locator('tbody tr').count()).toBe(2);
+    await page.getByText('Listing API clients needs the admin scope').waitFor();
+    const audit = page.getByRole('table', { name: 'Audit log' });
+    await expect.poll(() => audit.textContent()).toContain('firebase');
+
+    // An admin client sees every API client (names only; tokens are never listed).
+    const admin = await createClient(rig.server.runtime.deps, { name: 'ops', scopes: ['admin', 'read'] });
+    const adminPage = await signedInPage(rig, { clientId: admin.clientId, token: admin.clientToken });
+    await go(adminPage, 'Settings');
+    const clients = adminPage.getByRole('table', { name: 'API clients' });
+    await expect.poll(() => clients.textContent()).toMatch(/shop-a.*shop-b.*ops|ops.*shop-b.*shop-a/);
+    await adminPage.context().close();
+  });
+});
+
 /** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
 const screenshots = process.env.DASHBOARD_SCREENSHOTS;
 describe.runIf(screenshots)('screenshots for the docs', () => {
@@ -291,6 +325,7 @@ describe.runIf(screenshots)('screenshots for the docs', () => {
       ['schedules', '/schedules'],
       ['dead-letters', '/dead-letters'],
       ['webhooks', '/webhooks'],
+      ['settings', '/settings'],
     ];
     for (const width of [1280, 390]) {
       const shot = await signedInPage(rig, a, width);

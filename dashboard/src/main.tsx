@@ -14,6 +14,7 @@ import { NotificationsPage } from './pages/notifications.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { SandboxPage } from './pages/sandbox.tsx';
 import { SchedulesPage } from './pages/schedules.tsx';
+import { SettingsPage } from './pages/settings.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { WebhooksPage } from './pages/webhooks.tsx';
 import { allSessions, type Credentials, currentSession, signOut, switchTo } from './session.ts';
@@ -32,6 +33,7 @@ const NAV: Array<{ href: string; label: string; sandbox?: boolean }> = [
   { href: '/schedules', label: 'Schedules' },
   { href: '/dead-letters', label: 'Dead letters' },
   { href: '/webhooks', label: 'Webhooks' },
+  { href: '/settings', label: 'Settings' },
 ];
 
 function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) {
@@ -125,6 +127,7 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/schedules" component={SchedulesPage} />
           <Route path="/dead-letters" component={DeadLettersPage} />
           <Route path="/webhooks" component={WebhooksPage} />
+          <Route path="/settings" component={SettingsPage} />
           <Route>
             <Page title="Not found">
               <p>
