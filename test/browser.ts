@@ -47,7 +47,11 @@ export async function startDashboardRig(env: Record<string, string> = {}): Promi
 export const cspViolations: string[] = [];
 
 /** A fresh page (its own session storage) signed in as the tenant; CSP violations land in cspViolations. */
-export async function signedInPage(rig: DashboardRig, tenant: Tenant, width = 1280): Promise<Page> {
+export async function signedInPage(
+  rig: DashboardRig,
+  tenant: Pick<Tenant, 'clientId' | 'token'>,
+  width = 1280,
+): Promise<Page> {
   const context = await rig.browser.newContext({ viewport: { width, height: 900 } });
   const page = await context.newPage();
   // Fail with playwright's message (which locator, what it saw) before the test's own timeout.

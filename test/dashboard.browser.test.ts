@@ -3,9 +3,14 @@
  * notification, watches it reach `completed` live, and finds it in the sandbox inbox; another tenant signed in
  * sees none of it. Everything goes through the public API, as the dashboard does.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestServiceAccount } from '../src/emulator/test-account.ts';
+import { createClient } from '../src/services/clients.service.ts';
 import { cspViolations, type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
 import type { Tenant } from './helpers.ts';
 
@@ -156,6 +161,150 @@ describe('fixing what went wrong', () => {
   });
 });
 
+describe('schedules', () => {
+  it('pauses, resumes and cancels a recurring schedule', async () => {
+    const created = await rig.server.as(a, 'POST', '/api/v1/notify/schedule/', {
+      all_devices: true,
+      name: 'weekday reminder',
+      title: 'Every day',
+      scheduled_at: new Date(Date.now() + 86_400_000).toISOString(),
+      recurrence: 'daily',
+      timezone: 'Africa/Dar_es_Salaam',
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    await go(page, 'Schedules');
+    const row = page.getByRole('row', { name: /weekday reminder/ });
+    await expect.poll(() => row.textContent()).toMatch(/active.*daily.*Africa\/Dar_es_Salaam/);
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Schedule paused.').waitFor();
+    await row.locator('.badge', { hasText: 'paused' }).waitFor();
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.locator('.badge', { hasText: 'active' }).waitFor();
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await row.locator('.badge', { hasText: 'cancelled' }).waitFor();
+    expect(await row.getByRole('button').count()).toBe(0);
+    // The filter asks the API: no active schedule is left.
+    await page.getByLabel('Status').selectOption('active');
+    await page.getByText('No schedules match.').waitFor();
+  });
+});
+
+describe('audience', () => {
+  it('finds devices and profiles, subscribes a device to a topic and previews a template', async () => {
+    const created = async (path: string, body: Record<string, unknown>): Promise<string> => {
+      const answer = await rig.server.as(a, 'POST', path, body);
+      expect(answer.statusCode, answer.body).toBe(201);
+      return answer.json().id as string;
+    };
+    const profile = await created('/api/v1/profiles/', { phone_number: '+442079460123', name: 'Asha' });
+    const device = await created('/api/v1/devices/', {
+      platform: 'web',
+      token: `web-token-${Date.now()}-abcd1234`,
+      profile_id: profile,
+      tags: ['beta'],
+    });
+    await created('/api/v1/devices/', {
+      platform: 'android',
+      token: `android-${Date.now()}`,
+      tags: ['beta'],
+    });
+    await created('/api/v1/topics/', { name: 'launches', description: 'new things' });
+    await created('/api/v1/templates/', { name: 'greeting', title: 'Hi {{name}}', body: 'Welcome' });
+
+    await go(page, 'Devices');
+    const rows = page.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBeGreaterThan(1);
+    await page.getByLabel('Platform').selectOption('web');
+    await page.getByLabel('Tag').fill('beta');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.textContent()).toMatch(/…abcd1234.*web.*active.*beta/);
+    await page.getByLabel('Active').selectOption('false');
+    await page.getByText('No devices match.').waitFor();
+
+    await go(page, 'Profiles');
+    await page.getByLabel('Phone number').fill('+442079460123');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => rows.textContent()).toContain('Asha');
+    await page.getByLabel('Phone number').fill('+442079460999');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No profiles match.').waitFor();
+
+    await go(page, 'Topics');
+    const topic = page.getByRole('article', { name: 'Topic launches' });
+    await expect.poll(() => topic.textContent()).toContain('0 subscriber(s) · new things');
+    await topic.getByLabel('Device ids').fill(device);
+    await topic.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await topic.getByText('Subscribed 1, already subscribed 0, not found 0.').waitFor();
+    await expect.poll(() => topic.textContent()).toContain('1 subscriber(s)');
+    await topic.getByRole('button', { name: 'Unsubscribe' }).click();
+    await expect.poll(() => topic.textContent()).toContain('0 subscriber(s)');
+
+    await go(page, 'Templates');
+    const template = page.getByRole('article', { name: 'Template greeting' });
+    await template.getByLabel('Variables (JSON)').fill('{"name": "Asha"}');
+    await template.getByRole('button', { name: 'Preview' }).click();
+    await expect.poll(() => template.locator('pre.preview').textContent()).toContain('Hi Asha');
+    // Bad input is refused before any request, in the same error box as the API's errors.
+    await template.getByLabel('Variables (JSON)').fill('{name');
+    await template.getByRole('button', { name: 'Preview' }).click();
+    await template.getByRole('alert').getByText('Variables must be a JSON object').waitFor();
+  });
+});
+
+describe('live', () => {
+  it('shows the tenant’s events as they happen, filtered by type', async () => {
+    await go(page, 'Live');
+    await page.getByText('Live: every event.').waitFor();
+    const feed = page.getByRole('list', { name: 'Events' });
+    await rig.server.as(a, 'POST', '/api/v1/devices/', { platform: 'ios', token: `live-ios-${Date.now()}` });
+    await expect.poll(() => feed.textContent()).toContain('device.registered');
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('notification.completed').check();
+    await page.getByText('Live: only notification.completed.').waitFor();
+    await rig.server.as(a, 'POST', '/api/v1/devices/', { platform: 'ios', token: `live-ios2-${Date.now()}` });
+    const sent = await rig.server.as(a, 'POST', '/api/v1/notify/', { all_devices: true, title: 'Live one' });
+    const id = sent.json().notification_id as string;
+    const item = feed.getByRole('listitem').first();
+    await expect.poll(() => item.textContent(), { timeout: 20_000 }).toContain('notification.completed');
+    expect(await item.getByRole('link', { name: 'notification' }).getAttribute('href')).toBe(
+      `/dashboard/notifications/${id}`,
+    );
+    // Only the chosen type: the device registered after the filter is not in the feed.
+    expect(await feed.textContent()).not.toContain('device.registered');
+  });
+});
+
+describe('settings', () => {
+  it('uploads a service-account file, pages the audit log, and lists API clients for an admin only', async () => {
+    const projectId = `uploaded-${Date.now()}`;
+    const { account } = createTestServiceAccount({ projectId, tokenUri: rig.server.emulator.tokenUri });
+    rig.server.emulator.addServiceAccount(account);
+    const file = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'service-account.json');
+    writeFileSync(file, JSON.stringify(account));
+
+    await go(page, 'Settings');
+    const projects = page.getByRole('table', { name: 'Firebase projects' });
+    await expect.poll(() => projects.locator('tbody tr').count()).toBe(1);
+    await page.getByLabel('Service-account file (JSON)').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.getByText(`Added ${projectId}`).waitFor();
+    await expect.poll(() => projects.locator('tbody tr').count()).toBe(2);
+    await page.getByText('Listing API clients needs the admin scope').waitFor();
+    const audit = page.getByRole('table', { name: 'Audit log' });
+    await expect.poll(() => audit.textContent()).toContain('firebase');
+
+    // An admin client sees every API client (names only; tokens are never listed).
+    const admin = await createClient(rig.server.runtime.deps, { name: 'ops', scopes: ['admin', 'read'] });
+    const adminPage = await signedInPage(rig, { clientId: admin.clientId, token: admin.clientToken });
+    await go(adminPage, 'Settings');
+    const clients = adminPage.getByRole('table', { name: 'API clients' });
+    await expect.poll(() => clients.textContent()).toMatch(/shop-a.*shop-b.*ops|ops.*shop-b.*shop-a/);
+    await adminPage.context().close();
+  });
+});
+
 /** DASHBOARD_SCREENSHOTS=docs/dashboard writes the pictures of docs/dashboard.md (each page at 1280 and 390 px). */
 const screenshots = process.env.DASHBOARD_SCREENSHOTS;
 describe.runIf(screenshots)('screenshots for the docs', () => {
@@ -167,9 +316,16 @@ describe.runIf(screenshots)('screenshots for the docs', () => {
       ['compose', '/compose'],
       ['notifications', '/notifications'],
       ['notification', `/notifications/${notification}`],
+      ['live', '/live'],
       ['sandbox', '/sandbox'],
+      ['devices', '/devices'],
+      ['profiles', '/profiles'],
+      ['topics', '/topics'],
+      ['templates', '/templates'],
+      ['schedules', '/schedules'],
       ['dead-letters', '/dead-letters'],
       ['webhooks', '/webhooks'],
+      ['settings', '/settings'],
     ];
     for (const width of [1280, 390]) {
       const shot = await signedInPage(rig, a, width);

@@ -5,12 +5,16 @@ import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Link, Route, Router, Switch, useLocation } from 'wouter-preact';
 import { apiClient } from './api.ts';
+import { DevicesPage, ProfilesPage, TemplatesPage, TopicsPage } from './pages/audience.tsx';
 import { ComposePage } from './pages/compose.tsx';
 import { DeadLettersPage } from './pages/dead-letters.tsx';
+import { LivePage } from './pages/live.tsx';
 import { NotificationPage } from './pages/notification.tsx';
 import { NotificationsPage } from './pages/notifications.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { SandboxPage } from './pages/sandbox.tsx';
+import { SchedulesPage } from './pages/schedules.tsx';
+import { SettingsPage } from './pages/settings.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { WebhooksPage } from './pages/webhooks.tsx';
 import { allSessions, type Credentials, currentSession, signOut, switchTo } from './session.ts';
@@ -20,9 +24,16 @@ const NAV: Array<{ href: string; label: string; sandbox?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/compose', label: 'Compose' },
   { href: '/notifications', label: 'Notifications' },
+  { href: '/live', label: 'Live' },
   { href: '/sandbox', label: 'Sandbox inbox', sandbox: true },
+  { href: '/devices', label: 'Devices' },
+  { href: '/profiles', label: 'Profiles' },
+  { href: '/topics', label: 'Topics' },
+  { href: '/templates', label: 'Templates' },
+  { href: '/schedules', label: 'Schedules' },
   { href: '/dead-letters', label: 'Dead letters' },
   { href: '/webhooks', label: 'Webhooks' },
+  { href: '/settings', label: 'Settings' },
 ];
 
 function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) {
@@ -107,9 +118,16 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/compose" component={ComposePage} />
           <Route path="/notifications" component={NotificationsPage} />
           <Route path="/notifications/:id">{(params) => <NotificationPage id={params.id} />}</Route>
+          <Route path="/live" component={LivePage} />
           <Route path="/sandbox" component={SandboxPage} />
+          <Route path="/devices" component={DevicesPage} />
+          <Route path="/profiles" component={ProfilesPage} />
+          <Route path="/topics" component={TopicsPage} />
+          <Route path="/templates" component={TemplatesPage} />
+          <Route path="/schedules" component={SchedulesPage} />
           <Route path="/dead-letters" component={DeadLettersPage} />
           <Route path="/webhooks" component={WebhooksPage} />
+          <Route path="/settings" component={SettingsPage} />
           <Route>
             <Page title="Not found">
               <p>
