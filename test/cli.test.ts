@@ -41,11 +41,13 @@ beforeAll(async () => {
   });
   baseUrl = await waitFor(
     async () => /fcm-server is running: (http:\/\/\S+)/.exec(output)?.[1],
-    30_000,
+    // A first start migrates a new embedded database; on a CI machine running the rest of the suite beside it,
+    // that has taken over 30 s.
+    90_000,
     `the server to start (output so far: ${output})`,
   );
   banner = await waitFor(async () => (/FCM sandbox: .*\n/.test(output) ? output : undefined));
-}, 40_000);
+}, 100_000);
 
 afterAll(async () => {
   if (server && server.exitCode === null) {
