@@ -7,9 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ConfigError, createServer, type FcmServer } from '../src/library.ts';
+import { ConfigError, createServer, type FcmServer, fcmServer } from '../src/library.ts';
 import {
   collectOutput,
   freePort,
@@ -216,4 +217,32 @@ describe(`examples/embed: the API mounted under /push in another Fastify app (${
     expect(await exited, output()).toBe(0);
     expect(output()).not.toMatch(/error/i);
   }, 30_000);
+});
+
+describe(`the fcmServer plugin (${storageMode()})`, () => {
+  it('starts the server where it is registered and closes it with the app', async () => {
+    // Starting takes longer than Fastify's default plugin timeout (10 s) on a fresh embedded database.
+    const app = Fastify({ pluginTimeout: 120_000 });
+    await app.register(fcmServer, {
+      prefix: '/notifications-api',
+      settings: {
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+        ...(await storage()),
+      },
+    });
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const health = await call(base, 'GET', '/notifications-api/api/v1/health', {});
+    expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
+    await app.close();
+  }, 120_000);
+
+  it('refuses the dashboard under a prefix, which it could not serve', async () => {
+    const app = Fastify();
+    await expect(
+      app.register(fcmServer, { prefix: '/push', settings: { DASHBOARD_ENABLED: true } }),
+    ).rejects.toThrow(/dashboard is served at the root only/);
+    await app.close();
+  });
 });

@@ -16,7 +16,7 @@ app.addHook('onClose', () => push.close());
 await app.register(push.plugin, { prefix: '/push' });
 
 // The shop's own routes, next to the mounted API.
-app.get('/', async () => ({ service: 'shop', push_api: '/push/api/v1', push_docs: '/push/docs' }));
+app.get('/', async () => ({ service: 'shop', push_api: '/push/api/v1', push_openapi: '/push/openapi.json' }));
 
 if (values['create-client']) {
   const client = await push.createClient({ name: values['create-client'] });
