@@ -13,6 +13,7 @@ import { WebSocket } from 'ws';
 import { ConfigError, createServer, type FcmServer, fcmServer } from '../src/library.ts';
 import {
   collectOutput,
+  fetchJson,
   freePort,
   freshDatabase,
   storageMode,
@@ -45,11 +46,7 @@ async function call(
   headers: Record<string, string>,
   body?: unknown,
 ) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const response = await fetchJson(`${base}${path}`, method, headers, body);
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
 }
