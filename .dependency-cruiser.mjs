@@ -29,6 +29,8 @@ const ranks = [
   // local-admin is part of the app until it is split into internal routes and the CLI's server discovery.
   { app: '^src/(app|local-admin)\\.ts$' },
   { runtime: '^src/runtime(\\.ts$|/)' },
+  // The package's entry for embedding (createServer, the Fastify plugin): the runtime from typed settings.
+  { library: '^src/library\\.ts$' },
   { cli: '^(src/main\\.ts|src/cli/|bin/)' },
 ];
 

@@ -306,3 +306,17 @@ export async function receiptOfLastPush(
       : undefined;
   });
 }
+
+/** A real HTTP request with an optional JSON body (content type set only when there is one). */
+export function fetchJson(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Response> {
+  return fetch(url, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}

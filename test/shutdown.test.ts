@@ -14,6 +14,7 @@ import { createEmulator, type Emulator } from '../src/emulator/emulator.ts';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import {
   collectOutput,
+  fetchJson,
   startTestServer,
   storageMode,
   TEST_ENCRYPTION_KEY,
@@ -135,11 +136,7 @@ async function embeddedHarness(): Promise<Harness> {
     devices: [],
     running: undefined,
     async api(method, path, body) {
-      const response = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      const response = await fetchJson(`${baseUrl}${path}`, method, headers, body);
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     },
     async startSender() {
