@@ -215,6 +215,15 @@ describe('limits and hostile input', () => {
     expect((await send({ devices: [] }, 'application/json')).statusCode).toBe(422);
   });
 
+  it('names both media types it reads when refusing another one with 415', async () => {
+    const response = await send('platform,token\nweb,csv-token', 'text/csv');
+    expect(response.statusCode).toBe(415);
+    expect(errorOf(response)).toMatchObject({
+      code: 'unsupported_media_type',
+      message: 'send the request body as application/json or application/x-ndjson',
+    });
+  });
+
   it('skips the FCM dry run unless validate=true, which refuses the tokens FCM calls invalid', async () => {
     open.emulator.setFaults({ tokens: { 'dead-import-token-1': 'UNREGISTERED' } });
     const lines = [

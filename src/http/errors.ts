@@ -11,6 +11,19 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { z } from 'zod';
 import { AppError, type ErrorDetail } from '../lib/errors.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The body media types a route reads, when more than JSON: named by its 415 answer. */
+    bodyMediaTypes?: readonly string[];
+  }
+}
+
+/** 415, naming the media types the route reads (JSON unless it declares others). */
+function unsupportedMediaType(request: FastifyRequest | undefined): AppError {
+  const types = request?.routeOptions.config.bodyMediaTypes ?? ['application/json'];
+  return new AppError('unsupported_media_type', 415, `send the request body as ${types.join(' or ')}`);
+}
+
 export const errorSchema = z
   .object({
     error: z.object({
@@ -63,7 +76,7 @@ export function toAppError(error: FastifyError | Error, request?: FastifyRequest
       return new AppError('malformed_json', 400, 'request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new AppError('unsupported_media_type', 415, 'send the request body as application/json');
+      return unsupportedMediaType(request);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return bodyTooLarge(request?.routeOptions.bodyLimit);
     case 'FST_ERR_BAD_URL':
@@ -74,8 +87,7 @@ export function toAppError(error: FastifyError | Error, request?: FastifyRequest
     return new AppError('bad_request', 400, 'the request is not valid');
   }
   if (fe.statusCode === 413) return bodyTooLarge(request?.routeOptions.bodyLimit);
-  if (fe.statusCode === 415)
-    return new AppError('unsupported_media_type', 415, 'send the request body as application/json');
+  if (fe.statusCode === 415) return unsupportedMediaType(request);
   if (isUnstorableText(error)) {
     return new AppError(
       'invalid_text',

@@ -100,7 +100,7 @@ export const deviceImportRoutes =
     app.post(
       '/devices/import',
       {
-        config: { scope: 'manage' },
+        config: { scope: 'manage', bodyMediaTypes: ['application/json', 'application/x-ndjson'] },
         bodyLimit: IMPORT_BODY_LIMIT_BYTES,
         schema: {
           operationId: 'importDevices',
