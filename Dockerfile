@@ -25,7 +25,10 @@ COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 FROM node:24-bookworm-slim
+# --max-semi-space-size=16: V8 sizes its young generation from the memory it sees (up to 2 × 64 MB); 16 MB
+# semi-spaces keep a server's RSS about 100 MB lower at the same throughput (docs/deployment.md#memory).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
