@@ -9,7 +9,8 @@
  *
  * The load is an open loop: request i is due at start + i / rate whether or not earlier ones have answered, and
  * its latency is counted from when it was due, so a server that stalls is charged for the queue it causes
- * (autocannon's overallRate only sends on an idle connection, a closed loop that hides such stalls). The server
+ * (autocannon's overallRate only sends on an idle connection, a closed loop that hides such stalls). At most
+ * --connections requests are in flight; the others wait in order in this process, their wait counted. The server
  * runs in a child process (bench/lib/server.ts) with rate limits off; its CPU and peak RSS are its own.
  */
 import { randomBytes } from 'node:crypto';
@@ -68,7 +69,7 @@ interface PhaseResult {
   ok: number;
   non2xx: Record<number, number>;
   errors: number;
-  /** Unanswered 10 s after the phase's last request was due (aborted). */
+  /** Unanswered 10 s after the phase's last request was due (aborted, or never sent). */
   timedOut: number;
   /** Answered requests per second over the phase. */
   achieved: number;
@@ -82,12 +83,15 @@ interface PhaseResult {
 }
 
 /**
- * Sends `make(i)` at `rate` per second for `durationMs`, open loop; returns each answered request's latency
- * (ms, from when it was due) and how the rest ended.
+ * Sends `make(i)` at `rate` per second for `durationMs`, open loop: request i is due at start + i / rate and its
+ * latency counts from then. At most `connections` are in flight; the rest wait here, in order, and are charged
+ * for their wait (undici's own queue is not used: tens of thousands of queued requests stall it). Returns each
+ * answered request's latency (ms) and how the rest ended.
  */
 async function drive(
   pool: Pool,
   headers: Record<string, string>,
+  connections: number,
   rate: number,
   durationMs: number,
   make: (i: number) => Request,
@@ -98,22 +102,21 @@ async function drive(
   let ok = 0;
   let errors = 0;
   const non2xx: Record<number, number> = {};
-  const pending = new Set<Promise<void>>();
-  // Requests still unanswered DRAIN_MS after the last was due are aborted, so nothing spills into the next phase.
+  // Requests still unanswered DRAIN_MS after the last was due are aborted (or never sent), so nothing spills
+  // into the next phase.
   const abort = new AbortController();
-  let aborted = 0;
+  let next = 0;
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
   const started = performance.now();
+  const deadline = started + durationMs + DRAIN_MS;
+  const dueCount = () => Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
   const fire = (i: number) => {
     const due = started + (i * 1000) / rate;
     const { method, path, body } = make(i);
-    const request = pool
-      .request({
-        method,
-        path,
-        headers,
-        signal: abort.signal,
-        ...(body === undefined ? {} : { body }),
-      })
+    inFlight++;
+    pool
+      .request({ method, path, headers, signal: abort.signal, ...(body === undefined ? {} : { body }) })
       .then(async (response) => {
         await response.body.dump();
         latencies[answered++] = performance.now() - due;
@@ -121,38 +124,45 @@ async function drive(
         else non2xx[response.statusCode] = (non2xx[response.statusCode] ?? 0) + 1;
       })
       .catch(() => {
-        if (abort.signal.aborted) aborted++;
-        else errors++;
+        if (!abort.signal.aborted) errors++;
+      })
+      .finally(() => {
+        inFlight--;
+        dispatch();
+        if (inFlight === 0) idle?.();
       });
-    pending.add(request);
-    void request.finally(() => pending.delete(request));
   };
-  let issued = 0;
-  while (issued < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
-    while (issued < due) fire(issued++);
+  const dispatch = () => {
+    if (abort.signal.aborted) return;
+    const due = dueCount();
+    while (inFlight < connections && next < due) fire(next++);
+  };
+  while (next < total && performance.now() < deadline) {
+    dispatch();
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  const sendingMs = performance.now() - started;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(pending),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, DRAIN_MS);
-    }),
-  ]);
-  clearTimeout(timer);
+  if (inFlight > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        idle = resolve;
+      }),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+  }
   const elapsedMs = performance.now() - started;
   abort.abort();
-  await Promise.all(pending);
+  while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 1));
   return {
     sent: total,
     ok,
     non2xx,
     errors,
-    timedOut: aborted,
+    timedOut: total - answered - errors,
     latencies: latencies.slice(0, answered),
-    sendingMs,
     elapsedMs,
   };
 }
@@ -218,7 +228,7 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
       'content-type': 'application/json',
     };
     // A short warm-up, so JIT compilation and the connection pool are not in the first phase's figures.
-    await drive(pool, headers, 200, 2000, requests.status);
+    await drive(pool, headers, options.connections, 200, 2000, requests.status);
 
     const results: PhaseResult[] = [];
     for (const phase of options.phases) {
@@ -226,7 +236,14 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
       const emulatorBefore = emulator.stats().delivered;
       const machineBefore = machineCpu();
       await server.call({ type: 'measure' }, 'measuring');
-      const run = await drive(pool, headers, rate, options.durationS * 1000, requests[phase]);
+      const run = await drive(
+        pool,
+        headers,
+        options.connections,
+        rate,
+        options.durationS * 1000,
+        requests[phase],
+      );
       const report = await server.call({ type: 'report' }, 'report');
       const machineAfter = machineCpu();
       const cpuMs = report.cpuUserMs + report.cpuSystemMs;
@@ -239,7 +256,7 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
         non2xx: run.non2xx,
         errors: run.errors,
         timedOut: run.timedOut,
-        achieved: answered / (run.sendingMs / 1000),
+        achieved: answered / (run.elapsedMs / 1000),
         latencies: run.latencies.sort(),
         serverCores: cpuMs / run.elapsedMs,
         serverCpuUsPerRequest: (cpuMs * 1000) / Math.max(1, answered),
