@@ -8,8 +8,8 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.ts';
 import { query } from '../src/db/client.ts';
-import { createClient } from '../src/services/clients.service.ts';
-import { errorOf, startTestServer, type Tenant, type TestServer } from './helpers.ts';
+import { CLIENT_CACHE_MS, createClient, forgetClients } from '../src/services/clients.service.ts';
+import { errorOf, ManualClock, startTestServer, type Tenant, type TestServer } from './helpers.ts';
 
 let server: TestServer;
 let tenant: Tenant;
@@ -278,6 +278,8 @@ describe('rotation', () => {
       server.runtime.deps.db,
       sql`update api_clients set previous_token_expires_at = now() - interval '1 second' where id = ${created.id}`,
     );
+    // Written behind the server's back, so seen after CLIENT_CACHE_MS (tested below): forget now instead.
+    forgetClients(server.runtime.deps);
     const old = await whoAmI(bearer(created.client_token));
     expect(old.statusCode).toBe(401);
     expect(errorOf(old).code).toBe('token_expired');
@@ -367,6 +369,52 @@ describe('rotation', () => {
     expect(reissued).toMatchObject({ status: 'active', revoked_at: null, previous_token_expires_at: null });
     expect((await whoAmI(bearer(reissued.client_token))).statusCode).toBe(200);
     expect(errorOf(await whoAmI(bearer(rotated.client_token))).code).toBe('invalid_credentials');
+  });
+});
+
+describe('the client cache', () => {
+  it("refuses a token revoked behind the server's back within CLIENT_CACHE_MS, and one revoked through it at once", async () => {
+    const clock = new ManualClock();
+    const own = await startTestServer({}, { worker: false, clock });
+    try {
+      const created = await createClient(own.runtime.deps, { name: 'cached', scopes: ['read'] });
+      const headers = { 'client-id': created.clientId, 'client-token': created.clientToken };
+      const me = () => own.app.inject({ method: 'GET', url: '/api/v1/clients/me', headers });
+      const viaBearer = () =>
+        own.app.inject({ method: 'GET', url: '/api/v1/clients/me', headers: bearer(created.clientToken) });
+      expect((await me()).statusCode).toBe(200);
+      expect((await viaBearer()).statusCode).toBe(200);
+
+      // As another server process (or an operator's SQL) would: the row changes, this process is not told.
+      await query(
+        own.runtime.deps.db,
+        sql`update api_clients set revoked_at = now() where id = ${created.clientId}`,
+      );
+      clock.advance(CLIENT_CACHE_MS - 1);
+      expect((await me()).statusCode).toBe(200);
+      clock.advance(1);
+      expect(errorOf(await me()).code).toBe('token_revoked');
+      expect(errorOf(await viaBearer()).code).toBe('token_revoked');
+
+      // A rotation through this process: the old token stops at the next request, the clock standing still.
+      const other = await createClient(own.runtime.deps, { name: 'rotated', scopes: ['read', 'admin'] });
+      const otherHeaders = { 'client-id': other.clientId, 'client-token': other.clientToken };
+      expect(
+        (await own.app.inject({ method: 'GET', url: '/api/v1/clients/me', headers: otherHeaders }))
+          .statusCode,
+      ).toBe(200);
+      const rotated = await own.app.inject({
+        method: 'POST',
+        url: '/api/v1/clients/me/rotate',
+        headers: otherHeaders,
+        payload: { grace_seconds: 0 },
+      });
+      expect(rotated.statusCode, rotated.body).toBe(200);
+      const stale = await own.app.inject({ method: 'GET', url: '/api/v1/clients/me', headers: otherHeaders });
+      expect(errorOf(stale).code).toBe('invalid_credentials');
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -11,6 +11,11 @@ export async function insertAuditRow(ex: Executor, row: AuditInsert): Promise<vo
   await ex.insert(auditLogs).values(row);
 }
 
+/** Several audit rows in one statement (the HTTP layer's group commit). */
+export async function insertAuditRows(ex: Executor, rows: AuditInsert[]): Promise<void> {
+  if (rows.length > 0) await ex.insert(auditLogs).values(rows);
+}
+
 export interface AuditFilter {
   /** The tenant whose data changed. */
   tenantId?: string | undefined;

@@ -1,5 +1,5 @@
 /** SQL for firebase_projects (per-tenant service accounts, stored encrypted). */
-import { and, asc, eq, ne } from 'drizzle-orm';
+import { and, asc, eq, ne, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { firebaseProjects } from './schema.ts';
@@ -85,6 +85,15 @@ export async function findDefaultFirebaseProject(
     .from(firebaseProjects)
     .where(and(eq(firebaseProjects.apiClientId, tenantId), eq(firebaseProjects.isDefault, true)));
   return row;
+}
+
+/**
+ * The tenant's default project's id (null when it has none) as a subquery, so that the insert of a
+ * notification picks it without a round trip of its own.
+ */
+export function defaultFirebaseProjectId(tenantId: string): SQL<string | null> {
+  return sql<string | null>`(select ${firebaseProjects.id} from ${firebaseProjects}
+    where ${firebaseProjects.apiClientId} = ${tenantId} and ${firebaseProjects.isDefault} limit 1)`;
 }
 
 /** Makes one project the tenant's default (the partial unique index allows only one). */

@@ -6,10 +6,12 @@ import { type NotificationStatus, notifications } from './schema.ts';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
-export async function insertNotification(
-  ex: Executor,
-  row: typeof notifications.$inferInsert,
-): Promise<NotificationRow> {
+/** A notification to insert; its Firebase project may be a subquery (defaultFirebaseProjectId). */
+export type NotificationInsert = Omit<typeof notifications.$inferInsert, 'firebaseProjectId'> & {
+  firebaseProjectId: string | null | SQL<string | null>;
+};
+
+export async function insertNotification(ex: Executor, row: NotificationInsert): Promise<NotificationRow> {
   const [created] = await ex.insert(notifications).values(row).returning();
   return created!;
 }

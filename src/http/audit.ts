@@ -2,13 +2,15 @@
  * The audit hook: every successful state-changing call (POST, PUT, PATCH, DELETE with a 2xx answer) by an
  * authenticated client becomes an audit-log row, written as the response is sent (onSend): after the handler's
  * transaction committed, so it adds one insert to the response time but nothing to the transaction, and the row
- * exists by the time the client reads the answer. A failed write is logged and the response goes out as it was. The action and target are derived
+ * exists by the time the client reads the answer. The rows of concurrent requests share one insert (group
+ * commit, src/lib/batcher.ts). A failed write is logged and the response goes out as it was. The action and target are derived
  * from the route (POST /api/v1/devices → device.create, POST /api/v1/profiles/:id/restore → profile.restore), so
  * new routes are audited without doing anything; `config.audit` overrides the derivation or opts a route out.
  * Read-scoped routes (a POST that only computes, like a template preview) and idempotent replays change nothing
  * and are not recorded. Details hold field names and the status code, never values: bodies carry secrets.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createBatcher } from '../lib/batcher.ts';
 import type { AuditEntry } from '../services/audit.service.ts';
 import type { Services } from '../services/index.ts';
 
@@ -102,6 +104,9 @@ export function auditEntryOf(request: FastifyRequest, reply: FastifyReply): Audi
 }
 
 export function registerAudit(app: FastifyInstance, services: Services): void {
+  // Rows of concurrent requests go out in one insert (one round trip instead of one each under load); each
+  // response still waits for its own row.
+  const record = createBatcher((entries: AuditEntry[]) => services.audit.recordAudits(entries));
   app.decorateRequest('auditTargetId', undefined);
   app.addHook('preSerialization', async (request, _reply, payload) => {
     if (audited(request)) request.auditTargetId = idIn(payload);
@@ -110,7 +115,7 @@ export function registerAudit(app: FastifyInstance, services: Services): void {
   app.addHook('onSend', async (request, reply, payload) => {
     try {
       const entry = auditEntryOf(request, reply);
-      if (entry) await services.audit.recordAudit(entry);
+      if (entry) await record(entry);
     } catch (error) {
       request.log.error({ err: error }, 'audit log write failed');
     }

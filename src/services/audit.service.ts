@@ -3,7 +3,13 @@
  * response goes out, outside the request's transaction (the change is committed by then); a failed write is
  * logged, never turned into a failed request.
  */
-import { type AuditFilter, type AuditRow, insertAuditRow, listAuditRows } from '../db/audit.repository.ts';
+import {
+  type AuditFilter,
+  type AuditRow,
+  insertAuditRow,
+  insertAuditRows,
+  listAuditRows,
+} from '../db/audit.repository.ts';
 import type { ServiceDeps } from './deps.ts';
 import { type PageView, pageView } from './views.ts';
 
@@ -35,6 +41,11 @@ const toInsert = (entry: AuditEntry) => ({
 /** Writes one audit row, in its own statement (never inside the transaction of the change it records). */
 export async function recordAudit(deps: Pick<ServiceDeps, 'db'>, entry: AuditEntry): Promise<void> {
   await insertAuditRow(deps.db, toInsert(entry));
+}
+
+/** Writes several audit rows in one statement: the HTTP layer batches the rows of concurrent requests. */
+export async function recordAudits(deps: Pick<ServiceDeps, 'db'>, entries: AuditEntry[]): Promise<void> {
+  await insertAuditRows(deps.db, entries.map(toInsert));
 }
 
 export interface AuditView {

@@ -186,6 +186,49 @@ export async function createClient(
   return { clientId: row.id, clientToken: token, name: row.name, scopes, client: toView(row) };
 }
 
+/**
+ * How long an authentication may reuse a client row it read before, by the deps' clock. Every change made
+ * through this process (admin API, the CLI through the server, token rotation, revocation) forgets the cached
+ * rows at once; a change made behind its back (another server process on the same database, SQL) takes effect
+ * here within this bound. The token, state, expiry and allowlist are checked against the row on every request.
+ */
+export const CLIENT_CACHE_MS = 2000;
+const MAX_CACHED_CLIENTS = 10_000;
+
+interface CachedClient {
+  row: ApiClientRow;
+  readAt: number;
+}
+
+/** One cache per database handle, so that servers sharing a process (tests, embedding) never share rows. */
+const clientCaches = new WeakMap<object, Map<string, CachedClient>>();
+
+/** Forgets every cached client row of this database handle: called by every change to a client. */
+export function forgetClients(deps: Pick<ServiceDeps, 'db'>): void {
+  clientCaches.delete(deps.db);
+}
+
+async function cachedClient(
+  deps: ServiceDeps,
+  key: string,
+  load: () => Promise<ApiClientRow | undefined>,
+): Promise<ApiClientRow | undefined> {
+  const now = deps.clock.now().getTime();
+  let cache = clientCaches.get(deps.db);
+  const hit = cache?.get(key);
+  if (hit && now - hit.readAt < CLIENT_CACHE_MS && now >= hit.readAt) return hit.row;
+  const row = await load();
+  // Unknown clients are not cached: a client created elsewhere is usable at once.
+  if (row) {
+    if (!cache || cache.size >= MAX_CACHED_CLIENTS) {
+      cache = new Map();
+      clientCaches.set(deps.db, cache);
+    }
+    cache.set(key, { row, readAt: now });
+  }
+  return row;
+}
+
 const unauthorized = (code: string, message: string) =>
   new AppError(code, 401, message, [], { 'www-authenticate': 'Bearer' });
 
@@ -194,18 +237,19 @@ const unauthorized = (code: string, message: string) =>
  * checks the client's state and IP allowlist. Tokens are found by their SHA-256 (unique indexes) and the
  * digests compared in constant time. Failures are distinct: invalid_credentials (no such client or token),
  * token_revoked, client_disabled, token_expired (the client's expires_at, or a rotated-out token after its
- * grace period), and 403 ip_not_allowed.
+ * grace period), and 403 ip_not_allowed. Client rows are cached for CLIENT_CACHE_MS (see there).
  */
 export async function authenticate(
   deps: ServiceDeps,
   request: { clientId: string | undefined; token: string; ip: string | undefined },
 ): Promise<Principal> {
   const hash = hashClientToken(request.token);
+  const clientId = request.clientId?.toLowerCase();
   const client =
-    request.clientId === undefined
-      ? await findClientByTokenHash(deps.db, hash)
-      : UUID_PATTERN.test(request.clientId)
-        ? await findClientById(deps.db, request.clientId)
+    clientId === undefined
+      ? await cachedClient(deps, `hash:${hash}`, () => findClientByTokenHash(deps.db, hash))
+      : UUID_PATTERN.test(clientId)
+        ? await cachedClient(deps, `id:${clientId}`, () => findClientById(deps.db, clientId))
         : undefined;
   const current = client !== undefined && sameDigest(client.tokenHash, hash);
   const previous = client?.previousTokenHash ? sameDigest(client.previousTokenHash, hash) : false;
@@ -257,6 +301,7 @@ export async function getClient(deps: ServiceDeps, id: string): Promise<ClientVi
 /** The admin's changes: fields not given are kept; expires_at null removes the expiry. */
 export async function changeClient(deps: ServiceDeps, id: string, input: ClientInput): Promise<ClientView> {
   const checked = checkInput(input);
+  forgetClients(deps);
   const row = await updateClient(deps.db, id, {
     ...(checked.name !== undefined ? { name: checked.name } : {}),
     ...(checked.scopes !== undefined ? { scopes: checked.scopes } : {}),
@@ -265,6 +310,7 @@ export async function changeClient(deps: ServiceDeps, id: string, input: ClientI
     ...(checked.expiresAt !== undefined ? { expiresAt: checked.expiresAt } : {}),
     ...(checked.isActive !== undefined ? { isActive: checked.isActive } : {}),
   });
+  forgetClients(deps);
   if (!row) throw notFound('client');
   return toView(row);
 }
@@ -291,7 +337,9 @@ export async function rotateClientToken(
   }
   const token = generateClientToken();
   const previousExpiresAt = graceSeconds === 0 ? null : new Date(Date.now() + graceSeconds * 1000);
+  forgetClients(deps);
   const row = await rotateClientTokenHash(deps.db, id, hashClientToken(token), previousExpiresAt);
+  forgetClients(deps);
   if (!row) throw notFound('client');
   return { client: toView(row), clientToken: token };
 }
@@ -317,7 +365,9 @@ export async function rotateOwnToken(
 
 /** Both tokens stop at once (401 token_revoked). Rotating issues the client a new credential. */
 export async function revokeClient(deps: ServiceDeps, id: string): Promise<ClientView> {
+  forgetClients(deps);
   const row = await revokeClientRow(deps.db, id);
+  forgetClients(deps);
   if (!row) throw notFound('client');
   return toView(row);
 }

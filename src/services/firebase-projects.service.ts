@@ -195,6 +195,14 @@ export async function chooseProjectForSend(
   }
   const row = await findDefaultFirebaseProject(ex, tenantId);
   if (row) return row.id;
+  return requireServerDefault(serverDefault);
+}
+
+/**
+ * For a send with no Firebase project of the tenant's: the server-wide account (null: send with it), or 422
+ * firebase_project_required when there is none either.
+ */
+export function requireServerDefault(serverDefault: ServiceAccount | undefined): null {
   if (serverDefault) return null;
   throw new AppError(
     'firebase_project_required',

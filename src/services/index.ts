@@ -6,7 +6,7 @@
  */
 import { adminCommands } from './admin-commands.service.ts';
 import { getOverview, getSeries } from './analytics.service.ts';
-import { listAuditPage, recordAudit } from './audit.service.ts';
+import { listAuditPage, recordAudit, recordAudits } from './audit.service.ts';
 import {
   authenticate,
   changeClient,
@@ -98,7 +98,7 @@ export function createServices(deps: ServiceDeps) {
     /** The CLI's admin commands, for the internal routes of an embedded server. */
     admin: bind(deps, adminCommands),
     analytics: bind(deps, { getOverview, getSeries }),
-    audit: bind(deps, { recordAudit, listAuditPage }),
+    audit: bind(deps, { recordAudit, recordAudits, listAuditPage }),
     clients: bind(deps, {
       authenticate,
       createClient,

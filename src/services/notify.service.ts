@@ -9,6 +9,7 @@ import {
   insertRecipients,
 } from '../db/audience.repository.ts';
 import type { Executor } from '../db/client.ts';
+import { defaultFirebaseProjectId } from '../db/firebase-projects.repository.ts';
 import { insertNotification, type NotificationRow } from '../db/notifications.repository.ts';
 import type { TemplateRow } from '../db/templates.repository.ts';
 import type { NotificationContent } from '../domain/content.ts';
@@ -21,7 +22,7 @@ import { pickVariant, renderTemplate, type TemplateContent } from '../templates/
 import { deviceFilters, type StoredTarget } from './audience.ts';
 import { receiptData } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
-import { chooseProjectForSend } from './firebase-projects.service.ts';
+import { chooseProjectForSend, requireServerDefault } from './firebase-projects.service.ts';
 import { normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import {
   type ContentInput,
@@ -183,7 +184,12 @@ async function writeNotification(
   meta: SendMeta,
   fields: NotificationFields,
 ): Promise<NotificationRow> {
-  const firebaseProjectId = await chooseProjectForSend(tx, tenantId, firebaseProject, deps.defaultAccount);
+  // The tenant's default project is picked by the insert itself (one round trip fewer on every send); a named
+  // one is looked up first, for its 404.
+  const firebaseProjectId =
+    firebaseProject === undefined
+      ? defaultFirebaseProjectId(tenantId)
+      : await chooseProjectForSend(tx, tenantId, firebaseProject, deps.defaultAccount);
   const notification = await insertNotification(tx, {
     id: uuidv7(),
     apiClientId: tenantId,
@@ -192,6 +198,8 @@ async function writeNotification(
     requestId: meta.requestId ?? null,
     ...fields,
   });
+  // Thrown before the fan-out is enqueued, so the caller's transaction (or savepoint) takes the row back.
+  if (notification.firebaseProjectId === null) requireServerDefault(deps.defaultAccount);
   await deps.queue.enqueue(tx, QUEUES.fanout, { notificationId: notification.id, requestId: meta.requestId });
   return notification;
 }
