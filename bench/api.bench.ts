@@ -192,7 +192,10 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
       env.DATABASE_URL = await createDatabase(options.databaseUrl, databaseName);
       databaseCreated = true;
     }
-    const ready = await server.call({ type: 'start', env, cpuProfile: options.cpuProf }, 'ready');
+    const ready = await server.call(
+      { type: 'start', env, cpuProfile: options.cpuProf, roles: { api: true, worker: true } },
+      'ready',
+    );
     const api = new Api(ready.url, ready.clientId, ready.clientToken);
     const { account } = createTestServiceAccount({ projectId: 'bench-project', tokenUri: emulator.tokenUri });
     emulator.addServiceAccount(account);

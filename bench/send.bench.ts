@@ -3,11 +3,13 @@
  * notification reads `completed`, against the FCM emulator. Results and how to read them: docs/benchmarks.md.
  *
  *   node bench/send.bench.ts [--mode pglite|postgres|both] [--target profile|topic] [--devices N] [--latency-ms N]
- *                            [--concurrency N] [--sessions N] [--timeout-s N] [--cpu-prof DIR]
+ *                            [--concurrency N] [--sessions N] [--timeout-s N] [--cpu-prof DIR] [--workers N]
+ *                            [--server-node-options=…]
  *
  * This process is the client and hosts the emulator; each mode's server runs in a forked child process
  * (bench/lib/server.ts), so the server's CPU, event loop and peak RSS are its own and a stuck mode can
- * be killed. Devices are seeded by multi-row SQL inserts, not through the API (100,000 registrations would
+ * be killed. With --workers N (PostgreSQL), the server is one API process (`fcm-server serve`) and N worker
+ * processes (`fcm-server worker`) on the one database instead. Devices are seeded by multi-row SQL inserts, not through the API (100,000 registrations would
  * dominate the run); the other three are registered through POST /api/v1/devices.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,13 +23,16 @@ import type { ServiceAccount } from '../src/push/push-provider.ts';
 import {
   Api,
   createDatabase,
+  type DatabaseActivity,
   DEFAULT_DATABASE_URL,
+  databaseActivity,
   dropDatabase,
   fakeToken,
   machineCpu,
   mb,
   PLATFORMS,
   positiveInt,
+  SERVER_NODE_OPTIONS,
   ServerProcess,
   type ServerReport,
 } from './lib/server.ts';
@@ -35,6 +40,8 @@ import {
 const USAGE = `usage: node bench/send.bench.ts [--mode pglite|postgres|both] [--target profile|topic] [--devices N] [--latency-ms N]
        [--concurrency N (SEND_CONCURRENCY)] [--sessions N (FCM_HTTP2_SESSIONS)] [--timeout-s N (per mode)]
        [--cpu-prof DIR (V8 CPU profile of each server during the send)]
+       [--workers N (PostgreSQL: one API process and N worker processes; default 0: one process with both)]
+       [--server-node-options="${SERVER_NODE_OPTIONS.join(' ')}" (the server processes' Node options, as npm start's)]
 PostgreSQL: DATABASE_URL, or postgres://root@127.0.0.1:5432/test; a fresh database is created and dropped.`;
 
 const API_DEVICES = 3;
@@ -52,6 +59,9 @@ interface Options {
   sessions: number | undefined;
   timeoutMs: number;
   cpuProfDir: string | undefined;
+  /** 0: one process with the API and the workers; N: one API process and N worker processes. */
+  workers: number;
+  serverNodeOptions: string[];
   databaseUrl: string;
 }
 
@@ -72,7 +82,12 @@ interface Result {
   failed: number;
   emulatorDelivered: number;
   emulatorErrors: number;
+  /** The API process (or the one process of both roles). */
   server: ServerReport;
+  /** The worker processes, with --workers. */
+  workers: ServerReport[];
+  /** PostgreSQL's counters over the send. */
+  activity: DatabaseActivity | undefined;
   clientCpuMs: number;
   machineBusy: number;
 }
@@ -102,11 +117,13 @@ async function runMode(
       )
     : undefined;
   let server: ServerProcess | undefined;
+  const workers: ServerProcess[] = [];
   let timedOut = false;
   const deadline = setTimeout(() => {
     timedOut = true;
     console.error(`[${mode}] timed out after ${options.timeoutMs / 1000} s: killing the server`);
     void server?.kill();
+    for (const worker of workers) void worker.kill();
   }, options.timeoutMs);
   try {
     const env: Record<string, string> = {
@@ -124,8 +141,21 @@ async function runMode(
       databaseCreated = true;
     }
 
-    server = new ServerProcess();
-    const ready = await server.call({ type: 'start', env, cpuProfile }, 'ready');
+    server = new ServerProcess(options.serverNodeOptions);
+    const split = options.workers > 0;
+    const ready = await server.call(
+      { type: 'start', env, cpuProfile, roles: { api: true, worker: !split } },
+      'ready',
+    );
+    for (let i = 0; i < options.workers; i++) {
+      const worker = new ServerProcess(options.serverNodeOptions);
+      workers.push(worker);
+      await worker.call(
+        { type: 'start', env, cpuProfile: undefined, roles: { api: false, worker: true } },
+        'ready',
+      );
+    }
+    const processes = [server, ...workers];
     const api = new Api(ready.url, ready.clientId, ready.clientToken);
     await api.request('POST', '/api/v1/firebase-projects/', 201, { service_account: account });
     const profile = await api.request<{ id: string }>('POST', '/api/v1/profiles/', 201, {
@@ -151,10 +181,12 @@ async function runMode(
     console.log(
       `[${mode}] ${viaApi} devices registered through the API, ${seeded.rows} seeded by SQL ` +
         `(multi-row INSERT, then ANALYZE) in ${(seeded.ms / 1000).toFixed(1)} s; ` +
-        `SEND_CONCURRENCY=${ready.concurrency} FCM_HTTP2_SESSIONS=${ready.sessions}`,
+        `SEND_CONCURRENCY=${ready.concurrency} FCM_HTTP2_SESSIONS=${ready.sessions}` +
+        (split ? `, in each of ${options.workers} worker processes` : ''),
     );
 
-    await server.call({ type: 'measure' }, 'measuring');
+    const activityBefore = env.DATABASE_URL ? await databaseActivity(env.DATABASE_URL) : undefined;
+    for (const p of processes) await p.call({ type: 'measure' }, 'measuring');
     const emulatorBefore = emulator.stats();
     const machineBefore = machineCpu();
     const clientCpuBefore = process.cpuUsage();
@@ -189,9 +221,23 @@ async function runMode(
     const machineAfter = machineCpu();
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const emulatorAfter = emulator.stats();
-    const report = await server.call({ type: 'report' }, 'report');
-    await server.call({ type: 'close' }, 'closed');
-    await server.exited(30_000);
+    const reports: ServerReport[] = [];
+    for (const p of processes) reports.push(await p.call({ type: 'report' }, 'report'));
+    for (const p of processes) await p.call({ type: 'close' }, 'closed');
+    for (const p of processes) await p.exited(30_000);
+    let activity: DatabaseActivity | undefined;
+    if (activityBefore && env.DATABASE_URL) {
+      // Every backend has closed, so each has reported its statistics.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const after = await databaseActivity(env.DATABASE_URL);
+      activity = {
+        commits: after.commits - activityBefore.commits,
+        inserted: after.inserted - activityBefore.inserted,
+        updated: after.updated - activityBefore.updated,
+        deleted: after.deleted - activityBefore.deleted,
+        walBytes: after.walBytes - activityBefore.walBytes,
+      };
+    }
 
     const errorsOf = (stats: ReturnType<Emulator['stats']>) =>
       Object.values(stats.errors).reduce((sum, n) => sum + n, 0);
@@ -209,7 +255,9 @@ async function runMode(
       failed: view.counts.failed,
       emulatorDelivered: emulatorAfter.delivered - emulatorBefore.delivered,
       emulatorErrors: errorsOf(emulatorAfter) - errorsOf(emulatorBefore),
-      server: report,
+      server: reports[0]!,
+      workers: reports.slice(1),
+      activity,
       clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
       machineBusy: (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total),
     };
@@ -223,6 +271,7 @@ async function runMode(
   } finally {
     clearTimeout(deadline);
     await server?.kill();
+    for (const worker of workers) await worker.kill();
     rmSync(dataDir, { recursive: true, force: true });
     if (databaseCreated) await dropDatabase(options.databaseUrl, databaseName);
   }
@@ -238,25 +287,51 @@ function describe(r: Result): string {
       `fan-out complete by ${r.fanoutMs === undefined ? '?' : `${(r.fanoutMs / 1000).toFixed(1)} s`})`,
     `[${r.mode}] notification: ${r.sent} sent, ${r.failed} failed; emulator received ${r.emulatorDelivered} ` +
       `(${r.emulatorErrors} refused)`,
-    `[${r.mode}] server process: ${cores(r.server.cpuUserMs + r.server.cpuSystemMs)} cores ` +
-      `(event loop ${(r.server.eventLoopUtilization * 100).toFixed(0)}% busy), peak RSS ${mb(r.server.sendPeakRssBytes)} ` +
-      `during the send, ${mb(r.server.maxRssBytes)} overall; client+emulator process: ${cores(r.clientCpuMs)} cores; ` +
+    ...[r.server, ...r.workers].map(
+      (p, i) =>
+        `[${r.mode}] ${i === 0 ? (r.workers.length > 0 ? 'API process' : 'server process') : `worker process ${i}`}: ` +
+        `${cores(p.cpuUserMs + p.cpuSystemMs)} cores (event loop ${(p.eventLoopUtilization * 100).toFixed(0)}% busy), ` +
+        `peak RSS ${mb(p.sendPeakRssBytes)} during the send (V8 heap ${mb(p.peakMemory.heapUsed)} used of ` +
+        `${mb(p.peakMemory.heapTotal)}), ${mb(p.maxRssBytes)} overall; ` +
+        `${Math.round(((p.cpuUserMs + p.cpuSystemMs) * 1000) / r.devices)} µs CPU per delivery`,
+    ),
+    `[${r.mode}] client+emulator process: ${cores(r.clientCpuMs)} cores; ` +
       `machine: ${(r.machineBusy * 100).toFixed(0)}% of ${cpus().length} cores busy`,
-    `[${r.mode}] ${r.server.pushBatches} FCM batches, ${(r.server.pushBusyMs / r.server.pushBatches).toFixed(0)} ms each; ` +
-      `on average ${(r.server.pushBusyMs / r.elapsedMs).toFixed(2)} of ${r.concurrency} send workers were waiting on FCM`,
+    `[${r.mode}] ${sum(r, (p) => p.pushBatches)} FCM batches, ` +
+      `${(sum(r, (p) => p.pushBusyMs) / sum(r, (p) => p.pushBatches)).toFixed(0)} ms each; on average ` +
+      `${(sum(r, (p) => p.pushBusyMs) / r.elapsedMs).toFixed(2)} of ${r.concurrency * Math.max(1, r.workers.length)} ` +
+      'send workers were waiting on FCM',
+    ...(r.activity ? [describeActivity(r)] : []),
   ].join('\n');
+}
+
+/** A figure summed over the run's server processes. */
+function sum(r: Result, figure: (report: ServerReport) => number): number {
+  return [r.server, ...r.workers].reduce((total, p) => total + figure(p), 0);
+}
+
+/** PostgreSQL's work per delivery: what bounds one primary's rate (docs/deployment.md#scaling-out). */
+function describeActivity(r: Result): string {
+  const a = r.activity!;
+  const per = (n: number) => (n / r.devices).toFixed(2);
+  return (
+    `[${r.mode}] PostgreSQL per delivery: ${per(a.inserted)} rows inserted, ${per(a.updated)} updated, ` +
+    `${per(a.deleted)} deleted, ${per(a.commits)} commits, ${Math.round(Number(a.walBytes) / r.devices)} bytes of WAL ` +
+    "(the whole cluster's WAL: other databases' writes count too)"
+  );
 }
 
 function table(results: Result[]): string {
   const lines = [
-    '| mode | devices | latency | concurrency | sessions | deliveries/s | seconds | server CPU (cores) | peak RSS (send) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| mode | workers | devices | latency | concurrency | sessions | deliveries/s | seconds | server CPU (cores) | peak RSS (send) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.mode} | ${r.devices} | ${r.latencyMs} ms | ${r.concurrency} | ${r.sessions} | ` +
-        `${Math.round(r.devices / (r.elapsedMs / 1000))} | ${(r.elapsedMs / 1000).toFixed(1)} | ` +
-        `${((r.server.cpuUserMs + r.server.cpuSystemMs) / r.elapsedMs).toFixed(2)} | ${mb(r.server.sendPeakRssBytes)} |`,
+      `| ${r.mode} | ${r.workers.length || 'in the API process'} | ${r.devices} | ${r.latencyMs} ms | ` +
+        `${r.concurrency} | ${r.sessions} | ${Math.round(r.devices / (r.elapsedMs / 1000))} | ` +
+        `${(r.elapsedMs / 1000).toFixed(1)} | ${(sum(r, (p) => p.cpuUserMs + p.cpuSystemMs) / r.elapsedMs).toFixed(2)} | ` +
+        `${[r.server, ...r.workers].map((p) => mb(p.sendPeakRssBytes)).join(' + ')} |`,
     );
   }
   return lines.join('\n');
@@ -274,6 +349,8 @@ function parseOptions(args: string[]): Options | undefined {
       sessions: { type: 'string' },
       'timeout-s': { type: 'string', default: '300' },
       'cpu-prof': { type: 'string' },
+      workers: { type: 'string', default: '0' },
+      'server-node-options': { type: 'string', default: SERVER_NODE_OPTIONS.join(' ') },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -293,6 +370,11 @@ function parseOptions(args: string[]): Options | undefined {
   if (values.target !== 'profile' && values.target !== 'topic') {
     throw new Error(`--target must be profile or topic, got ${values.target}`);
   }
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0) throw new Error('--workers must be an integer ≥ 0');
+  if (workers > 0 && selected.includes('pglite')) {
+    throw new Error('--workers needs --mode postgres: the embedded database lives in one process');
+  }
   return {
     modes: selected,
     target: values.target,
@@ -302,6 +384,8 @@ function parseOptions(args: string[]): Options | undefined {
     sessions: positiveInt(values.sessions, '--sessions'),
     timeoutMs: positiveInt(values['timeout-s'], '--timeout-s')! * 1000,
     cpuProfDir,
+    workers,
+    serverNodeOptions: values['server-node-options'].split(' ').filter((o) => o !== ''),
     databaseUrl: process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
   };
 }

@@ -33,7 +33,13 @@ export const PLATFORMS = ['android', 'ios', 'web'] as const;
 
 /** Messages between this process (the client) and a server child, strictly one request, one answer. */
 export type ToServer =
-  | { type: 'start'; env: Record<string, string>; cpuProfile: string | undefined }
+  | {
+      type: 'start';
+      env: Record<string, string>;
+      cpuProfile: string | undefined;
+      /** `start` runs both; `serve` only the API; `worker` only the job consumers. */
+      roles: { api: boolean; worker: boolean };
+    }
   | { type: 'seed'; profileId: string; count: number; topicId: string | undefined }
   | { type: 'measure' }
   | { type: 'report' }
@@ -44,6 +50,8 @@ export interface ServerReport {
   maxRssBytes: number;
   /** Peak RSS sampled every 100 ms since `measure`: the send alone. */
   sendPeakRssBytes: number;
+  /** process.memoryUsage() at that peak: how much of it is V8's heap. */
+  peakMemory: NodeJS.MemoryUsage;
   /** CPU time since `measure`. */
   cpuUserMs: number;
   cpuSystemMs: number;
@@ -57,6 +65,7 @@ export interface ServerReport {
 export type FromServer =
   | {
       type: 'ready';
+      /** Empty for a worker-only process. */
       url: string;
       clientId: string;
       clientToken: string;
@@ -107,6 +116,13 @@ export async function runServer(): Promise<void> {
   let clientId = '';
   let sampler: NodeJS.Timeout | undefined;
   let peakRss = 0;
+  let peakMemory = process.memoryUsage();
+  const sampleMemory = (): void => {
+    const memory = process.memoryUsage();
+    if (memory.rss < peakRss) return;
+    peakRss = memory.rss;
+    peakMemory = memory;
+  };
   let cpuStart = process.cpuUsage();
   let eluStart = performance.eventLoopUtilization();
 
@@ -125,11 +141,13 @@ export async function runServer(): Promise<void> {
       runtime = await startRuntime({
         config,
         logger: createLogger(config.logLevel),
-        roles: { api: true, worker: true },
+        roles: message.roles,
         push,
       });
-      const url = await runtime.app!.listen({ host: '127.0.0.1', port: 0 });
-      const client = await createClient(runtime.deps, { name: 'bench' });
+      const url = runtime.app ? await runtime.app.listen({ host: '127.0.0.1', port: 0 }) : '';
+      const client = runtime.app
+        ? await createClient(runtime.deps, { name: 'bench' })
+        : { clientId: '', clientToken: '' };
       clientId = client.clientId;
       send({
         type: 'ready',
@@ -150,14 +168,13 @@ export async function runServer(): Promise<void> {
       return;
     }
     if (message.type === 'measure') {
-      peakRss = process.memoryUsage.rss();
+      peakRss = 0;
+      sampleMemory();
       cpuStart = process.cpuUsage();
       eluStart = performance.eventLoopUtilization();
       push!.batches = 0;
       push!.busyMs = 0;
-      sampler = setInterval(() => {
-        peakRss = Math.max(peakRss, process.memoryUsage.rss());
-      }, 100);
+      sampler = setInterval(sampleMemory, 100);
       if (cpuProfile) {
         inspector.connect();
         await inspector.post('Profiler.enable');
@@ -168,6 +185,7 @@ export async function runServer(): Promise<void> {
     }
     if (message.type === 'report') {
       clearInterval(sampler);
+      sampleMemory();
       const cpu = process.cpuUsage(cpuStart);
       if (cpuProfile) {
         const { profile } = await inspector.post('Profiler.stop');
@@ -177,7 +195,8 @@ export async function runServer(): Promise<void> {
       send({
         type: 'report',
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
-        sendPeakRssBytes: Math.max(peakRss, process.memoryUsage.rss()),
+        sendPeakRssBytes: peakRss,
+        peakMemory,
         cpuUserMs: cpu.user / 1000,
         cpuSystemMs: cpu.system / 1000,
         eventLoopUtilization: performance.eventLoopUtilization(eluStart).utilization,
@@ -248,15 +267,24 @@ export async function subscribeAll(
   await runtime.deps.db.execute(sql`analyze topic_subscriptions`);
 }
 
+/**
+ * The Node options of a server process: those `npm start` and the Docker image run it with
+ * (docs/deployment.md#memory), so that its memory is what a deployment's is.
+ */
+export const SERVER_NODE_OPTIONS = ['--max-semi-space-size=16'];
+
 export class ServerProcess {
   readonly child: ChildProcess;
   readonly #inbox: FromServer[] = [];
   #waiter: ((message: FromServer | Error) => void) | undefined;
   #exit: Error | undefined;
 
-  constructor() {
+  constructor(nodeOptions: readonly string[] = SERVER_NODE_OPTIONS) {
     const entry = fileURLToPath(new URL('./server-child.ts', import.meta.url));
-    this.child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(entry, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...nodeOptions],
+    });
     this.child.on('message', (message: FromServer) => this.#deliver(message));
     this.child.on('exit', (code, signal) => {
       this.#exit = new Error(`server process exited (code ${code}, signal ${signal})`);
@@ -383,4 +411,37 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${value}`);
   return n;
+}
+
+/** A database's write counters (pg_stat_database) and the cluster's WAL position: read before and after a run. */
+export interface DatabaseActivity {
+  commits: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  /** pg_current_wal_lsn() as bytes: the whole cluster's, so other databases' writes count too. */
+  walBytes: bigint;
+}
+
+export async function databaseActivity(url: string): Promise<DatabaseActivity> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    // Statistics reach pg_stat_database when a backend reports them (at most once a second in PostgreSQL 15).
+    const { rows } = await client.query<{ c: string; i: string; u: string; d: string; wal: string }>(
+      `select xact_commit as c, tup_inserted as i, tup_updated as u, tup_deleted as d,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint as wal
+         from pg_stat_database where datname = current_database()`,
+    );
+    const row = rows[0]!;
+    return {
+      commits: Number(row.c),
+      inserted: Number(row.i),
+      updated: Number(row.u),
+      deleted: Number(row.d),
+      walBytes: BigInt(row.wal),
+    };
+  } finally {
+    await client.end();
+  }
 }
