@@ -170,7 +170,7 @@ export function DevicesPage() {
           ) : (
             <>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Devices">
                   <thead>
                     <tr>
                       <th scope="col">Token</th>
@@ -283,7 +283,7 @@ export function ProfilesPage() {
           ) : (
             <>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Profiles">
                   <thead>
                     <tr>
                       <th scope="col">Name</th>

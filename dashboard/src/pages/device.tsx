@@ -113,7 +113,7 @@ function Deliveries({ id }: { id: string }) {
           ) : (
             <>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Deliveries">
                   <thead>
                     <tr>
                       <th scope="col">Notification</th>
@@ -188,7 +188,7 @@ export function DevicePage({ id }: { id: string }) {
               <dt>Last seen</dt>
               <dd>{when(d.last_seen_at)}</dd>
             </dl>
-            <EditDevice key={d.updated_at} device={d} onSaved={reload} />
+            <EditDevice device={d} onSaved={reload} />
           </>
         )}
       </Loaded>

@@ -62,7 +62,7 @@ function WebhookAttempts({ id, round }: { id: string; round: string }) {
           ) : (
             <>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Webhook attempts">
                   <thead>
                     <tr>
                       <th scope="col">Event</th>
@@ -158,7 +158,7 @@ export function NotificationPage({ id }: { id: string }) {
                 <Empty>No deliveries yet.</Empty>
               ) : (
                 <div class="table-wrap">
-                  <table>
+                  <table aria-label="By platform">
                     <thead>
                       <tr>
                         <th scope="col">Platform</th>
@@ -185,7 +185,7 @@ export function NotificationPage({ id }: { id: string }) {
                 <Empty>No deliveries yet: the fan-out has not run, or the target matched no device.</Empty>
               ) : (
                 <div class="table-wrap">
-                  <table>
+                  <table aria-label="Deliveries">
                     <thead>
                       <tr>
                         <th scope="col">Device</th>

@@ -163,7 +163,7 @@ function TestDevices({
                 come back here. To see retries and deactivation, give a device a fault first.
               </p>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Test devices">
                   <thead>
                     <tr>
                       <th scope="col">Device</th>
@@ -200,7 +200,7 @@ function TestDevices({
 }
 
 /** After a fault is set, the inbox and the devices reload every 2 s for a minute: retries and deactivation show. */
-function useWatch(reload: () => void): [number, () => void] {
+function useWatch(reload: () => void): [number, () => void, () => void] {
   const [until, setUntil] = useState(0);
   const [round, setRound] = useState(0);
   useEffect(() => {
@@ -215,7 +215,11 @@ function useWatch(reload: () => void): [number, () => void] {
     }, 2000);
     return () => clearInterval(timer);
   }, [until, reload]);
-  return [round, () => setUntil(Date.now() + 60_000)];
+  const refresh = () => {
+    reload();
+    setRound((n) => n + 1);
+  };
+  return [round, () => setUntil(Date.now() + 60_000), refresh];
 }
 
 export function SandboxPage() {
@@ -230,12 +234,12 @@ export function SandboxPage() {
       ),
     [paging.cursor],
   );
-  const [round, watch] = useWatch(reload);
+  const [round, watch, refresh] = useWatch(reload);
   return (
     <Page
       title="Sandbox inbox"
       actions={
-        <button type="button" onClick={reload}>
+        <button type="button" onClick={refresh}>
           Refresh
         </button>
       }

@@ -16,7 +16,7 @@ import {
   when,
 } from '../ui.tsx';
 
-function FirebaseProjects() {
+function FirebaseProjects({ onChange }: { onChange: () => void }) {
   const { api } = useSigned();
   const [page, reload] = useLoad(
     () => call(api.GET('/api/v1/firebase-projects', { params: { query: { limit: 100 } } })),
@@ -42,6 +42,7 @@ function FirebaseProjects() {
       );
       setDone(`Added ${project.project_id} (${project.client_email}).`);
       reload();
+      onChange();
     });
   return (
     <section aria-labelledby="firebase">
@@ -257,7 +258,8 @@ function ApiClients() {
   );
 }
 
-function AuditLog() {
+/** The newest entries first; `round` changes when this page changed something, to show it at once. */
+function AuditLog({ round }: { round: number }) {
   const { api } = useSigned();
   const paging = useCursor();
   const [page] = useLoad(
@@ -267,7 +269,7 @@ function AuditLog() {
           params: { query: { limit: 25, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
         }),
       ),
-    [paging.cursor],
+    [paging.cursor, round],
   );
   return (
     <section aria-labelledby="audit">
@@ -317,9 +319,10 @@ function AuditLog() {
 export function SettingsPage() {
   const { credentials } = useSigned();
   const admin = credentials.scopes.includes('admin');
+  const [round, setRound] = useState(0);
   return (
     <Page title="Settings">
-      <FirebaseProjects />
+      <FirebaseProjects onChange={() => setRound((n) => n + 1)} />
       <section aria-labelledby="clients">
         <h2 id="clients">API clients</h2>
         {admin ? (
@@ -331,7 +334,7 @@ export function SettingsPage() {
           </p>
         )}
       </section>
-      <AuditLog />
+      <AuditLog round={round} />
     </Page>
   );
 }
