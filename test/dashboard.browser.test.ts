@@ -163,6 +163,36 @@ describe('fixing what went wrong', () => {
   });
 });
 
+describe('the first run of a new user', () => {
+  it('goes from sign-in to a notification in the sandbox inbox by what the screens say, within two minutes', async () => {
+    const started = Date.now();
+    const fresh = await createClient(rig.server.runtime.deps, { name: 'newcomer' });
+    const context = await rig.browser.newContext({ viewport: { width: 390, height: 800 } });
+    const tab = await context.newPage();
+    tab.setDefaultTimeout(10_000);
+    await tab.goto(`${rig.origin}/dashboard`);
+    // Without a client, the sign-in page says how to get one, open, not behind a click.
+    await tab.getByText('npx fcm-server create-client --name me').waitFor();
+    await tab.getByLabel('Client ID').fill(fresh.clientId);
+    await tab.getByLabel('Client token').fill(fresh.clientToken);
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    // Each step follows a link or button of the screen before, never the menu.
+    const main = tab.getByRole('main');
+    await main.getByRole('link', { name: 'Sandbox inbox' }).click();
+    await main.getByRole('button', { name: 'Add an Android test device' }).click();
+    await main.getByRole('link', { name: 'compose a notification' }).click();
+    await tab.getByRole('heading', { level: 1, name: 'Compose' }).waitFor();
+    await main.getByLabel('Title').fill('My first push');
+    await main.getByRole('button', { name: 'Send now' }).click();
+    await main.locator('.badge', { hasText: 'completed' }).first().waitFor({ timeout: 30_000 });
+    await main.getByRole('link', { name: 'See what the devices received' }).click();
+    const bubble = main.locator('article.bubble', { hasText: 'My first push' });
+    await expect.poll(() => bubble.textContent(), { timeout: 20_000 }).toContain('emulator answered sent');
+    expect(Date.now() - started).toBeLessThan(120_000);
+    await context.close();
+  });
+});
+
 describe('sandbox faults', () => {
   it('a 503 burst shows the retries and a dead delivery; unregistered deactivates the device', async () => {
     const stamp = Date.now();

@@ -101,7 +101,7 @@ function WebhookAttempts({ id, round }: { id: string; round: string }) {
 }
 
 export function NotificationPage({ id }: { id: string }) {
-  const { api } = useSigned();
+  const { api, sandbox } = useSigned();
   const paging = useCursor();
   const [status, reload] = useLoad(
     () =>
@@ -137,6 +137,14 @@ export function NotificationPage({ id }: { id: string }) {
                 <dd>{when(n.created_at)}</dd>
                 <dt>Completed</dt>
                 <dd>{when(n.completed_at)}</dd>
+                {sandbox && (
+                  <>
+                    <dt>Sandbox</dt>
+                    <dd>
+                      <Link href="/sandbox">See what the devices received</Link> (the emulator's inbox)
+                    </dd>
+                  </>
+                )}
                 {n.error_code && (
                   <>
                     <dt>Error</dt>
