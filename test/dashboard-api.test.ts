@@ -3,13 +3,12 @@
  * clear, filled on register, update and import, backfilled for older rows), a device's delivery history, a
  * notification's webhook attempts, and sandbox faults injected per device. Each one scoped to the tenant.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillTokenSuffixes } from '../src/services/devices.service.ts';
 import {
   errorOf,
   seedDevices,
+  startHookReceiver,
   startTestServer,
   type Tenant,
   type TestServer,
@@ -20,16 +19,10 @@ import {
 let server: TestServer;
 let a: Tenant;
 let b: Tenant;
-let receiver: Server;
-let receiverUrl: string;
+let receiver: Awaited<ReturnType<typeof startHookReceiver>>;
 
 beforeAll(async () => {
-  receiver = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.writeHead(204).end());
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  receiver = await startHookReceiver();
   // The in-process emulator is the FCM endpoint, as on `npm start`: the sandbox routes exist.
   server = await startTestServer({ FCM_EMULATOR: 'true', SEND_MAX_ATTEMPTS: '4' });
   a = await server.tenant('dash-a');
@@ -37,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  await new Promise<void>((resolve) => receiver?.close(() => resolve()));
+  await receiver?.close();
 });
 
 async function register(who: Tenant, token: string) {
@@ -139,7 +132,7 @@ describe('GET /devices/{id}/deliveries', () => {
 
 describe('GET /notifications/{id}/webhook-attempts', () => {
   it("lists the attempts of this notification's events only, and is 404 to another tenant", async () => {
-    const hook = await server.as(a, 'POST', '/api/v1/webhooks/', { url: receiverUrl });
+    const hook = await server.as(a, 'POST', '/api/v1/webhooks/', { url: receiver.url('/hooks') });
     expect(hook.statusCode, hook.body).toBe(201);
     const device = await register(a, 'tok-hooks-0001-abcdefgh');
     const first = await send(a, [device.id]);

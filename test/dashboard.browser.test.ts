@@ -4,15 +4,14 @@
  * sees none of it. Everything goes through the public API, as the dashboard does.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServiceAccount } from '../src/emulator/test-account.ts';
 import { createClient } from '../src/services/clients.service.ts';
 import { cspViolations, type DashboardRig, go, signedInPage, startDashboardRig } from './browser.ts';
-import type { Tenant } from './helpers.ts';
+import { startHookReceiver, type Tenant } from './helpers.ts';
 
 let rig: DashboardRig;
 let a: Tenant;
@@ -31,6 +30,12 @@ afterAll(async () => {
   // Nothing the pages did was refused by the CSP: no inline script or style, no other origin.
   expect(cspViolations).toEqual([]);
 });
+
+/** For expect.poll: presses the page's Refresh, then the table's text ('' while the table is not there yet). */
+const refreshed = (table: Locator) => async () => {
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  return (await table.count()) > 0 ? ((await table.textContent()) ?? '') : '';
+};
 
 describe('a first notification, from sign-in to the sandbox inbox', () => {
   it('a wrong token is refused in our error format, with its request id', async () => {
@@ -132,33 +137,19 @@ describe('fixing what went wrong', () => {
   });
 
   it('registers a webhook, sends it a test event and shows the attempt', async () => {
-    const received: string[] = [];
-    const receiver: Server = createServer((request, response) => {
-      request.on('data', (chunk: Buffer) => received.push(chunk.toString()));
-      request.on('end', () => response.writeHead(204).end());
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const { port } = receiver.address() as { port: number };
+    const receiver = await startHookReceiver();
     try {
       await go(page, 'Webhooks');
       await page.getByText('No webhooks').waitFor();
-      await page.getByLabel('Endpoint URL').fill(`http://127.0.0.1:${port}/hooks`);
+      await page.getByLabel('Endpoint URL').fill(receiver.url('/hooks'));
       await page.getByRole('button', { name: 'Register' }).click();
       await page.getByText('Its signing secret (shown once)').waitFor();
       await page.getByRole('button', { name: 'Send a test event' }).click();
-      await expect.poll(() => received.join(''), { timeout: 20_000 }).toContain('webhook.test');
+      await expect.poll(() => receiver.received.join(''), { timeout: 20_000 }).toContain('webhook.test');
       const attempts = page.getByRole('table', { name: 'Attempts' });
-      await expect
-        .poll(
-          async () => {
-            await page.getByRole('button', { name: 'Refresh' }).click();
-            return (await attempts.count()) > 0 ? attempts.textContent() : '';
-          },
-          { timeout: 20_000 },
-        )
-        .toMatch(/webhook\.test.*succeeded/);
+      await expect.poll(refreshed(attempts), { timeout: 20_000 }).toMatch(/webhook\.test.*succeeded/);
     } finally {
-      await new Promise((resolve) => receiver.close(resolve));
+      await receiver.close();
     }
   });
 });
@@ -343,15 +334,10 @@ describe('audience', () => {
 
 describe('a notification and a device, in detail', () => {
   it("shows a notification's webhook attempts, and a device's deliveries on its page", async () => {
-    const receiver: Server = createServer((request, response) => {
-      request.resume();
-      request.on('end', () => response.writeHead(204).end());
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const { port } = receiver.address() as { port: number };
+    const receiver = await startHookReceiver();
     try {
       const hook = await rig.server.as(a, 'POST', '/api/v1/webhooks/', {
-        url: `http://127.0.0.1:${port}/detail`,
+        url: receiver.url('/detail'),
         event_types: ['notification.completed'],
       });
       expect(hook.statusCode, hook.body).toBe(201);
@@ -373,27 +359,13 @@ describe('a notification and a device, in detail', () => {
       });
       const notificationId = sent.json().notification_id as string;
       const history = page.getByRole('table', { name: 'Deliveries' });
-      await expect
-        .poll(
-          async () => {
-            await page.getByRole('button', { name: 'Refresh' }).click();
-            return (await history.count()) > 0 ? history.textContent() : '';
-          },
-          { timeout: 20_000 },
-        )
-        .toContain('sent');
+      await expect.poll(refreshed(history), { timeout: 20_000 }).toContain('sent');
       await history.getByRole('link').first().click();
       await page.getByRole('heading', { level: 1, name: 'Notification' }).waitFor();
       expect(page.url()).toContain(notificationId);
       const attempts = page.getByRole('table', { name: 'Webhook attempts' });
       await expect
-        .poll(
-          async () => {
-            await page.getByRole('button', { name: 'Refresh' }).click();
-            return (await attempts.count()) > 0 ? attempts.textContent() : '';
-          },
-          { timeout: 20_000 },
-        )
+        .poll(refreshed(attempts), { timeout: 20_000 })
         .toMatch(/notification\.completed.*succeeded/);
 
       // Editing the device from its page.
@@ -407,7 +379,7 @@ describe('a notification and a device, in detail', () => {
       ]);
       await rig.server.as(a, 'DELETE', `/api/v1/webhooks/${hook.json().id}/`);
     } finally {
-      await new Promise((resolve) => receiver.close(resolve));
+      await receiver.close();
     }
   });
 });

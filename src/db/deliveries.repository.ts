@@ -332,6 +332,16 @@ export async function countDeliveries(
   );
 }
 
+/** Given limit+1 rows keyed by a bigint id: the page, and the id of its last row as cursor when there is more. */
+function idPage<T extends { id: string }>(
+  rows: T[],
+  limit: number,
+): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? last.id : null };
+}
+
 export interface DeliveryView {
   id: string;
   device_id: string;
@@ -366,9 +376,7 @@ export async function listDeliveries(
         ${filter.status === undefined ? sql`` : sql`and status = ${filter.status}`}
       order by id limit ${limit + 1}`,
   );
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? last.id : null };
+  return idPage(rows, limit);
 }
 
 export interface DeviceDeliveryView extends DeliveryView {
@@ -393,9 +401,7 @@ export async function listDeviceDeliveries(
         ${beforeId === undefined ? sql`` : sql`and id < ${beforeId}::bigint`}
       order by id desc limit ${limit + 1}`,
   );
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? last.id : null };
+  return idPage(rows, limit);
 }
 
 export interface ReceiptResult {
