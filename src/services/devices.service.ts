@@ -1,4 +1,4 @@
-/** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens never leave encrypted storage in clear. */
+/** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens are stored encrypted; only their last 8 characters are kept in clear (token_suffix, docs/security.md). */
 import type { Executor } from '../db/client.ts';
 import { type DeviceDeliveryView, listDeviceDeliveries } from '../db/deliveries.repository.ts';
 import {
@@ -47,7 +47,7 @@ export interface DeviceView {
   updated_at: string;
 }
 
-/** The stored, searchable suffix of a token (devices.token_suffix); see docs/devices.md for why it is safe. */
+/** The stored, searchable suffix of a token (devices.token_suffix); docs/security.md says why storing it is safe. */
 export const tokenSuffixOf = (token: string): string => token.slice(-TOKEN_SUFFIX_LENGTH);
 
 export function toView(row: DeviceRow, cipher: Cipher): DeviceView {
