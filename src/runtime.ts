@@ -116,6 +116,14 @@ function sandboxInboxOf(emulator: Emulator): SandboxInbox {
           message: entry.message,
           outcome: entry.errorCode ?? 'sent',
         })),
+    setTokenFault: (token, fault) => emulator.setTokenFault(token, fault),
+    tokenFault: (token) => {
+      const faults = emulator.faults();
+      const burst = faults.bursts?.[token];
+      if (burst) return { code: burst.code, remaining: burst.remaining };
+      const code = faults.tokens?.[token];
+      return code ? { code, remaining: null } : null;
+    },
   };
 }
 

@@ -263,6 +263,14 @@ describe('the TypeScript SDK against a live server', () => {
     });
     expect(notification?.counts.read).toBe(1);
     await fcm.GET('/api/v1/notifications');
+    const { data: history } = await fcm.GET('/api/v1/devices/{id}/deliveries', {
+      params: { path: { id: deviceId } },
+    });
+    expect(history?.items[0]?.notification_id).toBe(notificationId);
+    const { data: attempts } = await fcm.GET('/api/v1/notifications/{id}/webhook-attempts', {
+      params: { path: { id: notificationId } },
+    });
+    expect(attempts?.items).toBeInstanceOf(Array);
 
     await fcm.POST('/api/v1/notify/topic/{topic_name}', {
       params: { path: { topic_name: 'sdk.news' } },

@@ -8,6 +8,7 @@ import { apiClient } from './api.ts';
 import { DevicesPage, ProfilesPage, TemplatesPage, TopicsPage } from './pages/audience.tsx';
 import { ComposePage } from './pages/compose.tsx';
 import { DeadLettersPage } from './pages/dead-letters.tsx';
+import { DevicePage } from './pages/device.tsx';
 import { LivePage } from './pages/live.tsx';
 import { NotificationPage } from './pages/notification.tsx';
 import { NotificationsPage } from './pages/notifications.tsx';
@@ -121,6 +122,7 @@ function Layout({ signed, onChange }: { signed: Signed; onChange: () => void }) 
           <Route path="/live" component={LivePage} />
           <Route path="/sandbox" component={SandboxPage} />
           <Route path="/devices" component={DevicesPage} />
+          <Route path="/devices/:id">{(params) => <DevicePage id={params.id} />}</Route>
           <Route path="/profiles" component={ProfilesPage} />
           <Route path="/topics" component={TopicsPage} />
           <Route path="/templates" component={TemplatesPage} />

@@ -1,7 +1,7 @@
 /** Shared pieces of every page: loading / error / empty states, the async-load hook, tables and badges. */
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
-import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+import { useCallback, useContext, useEffect, useId, useState } from 'preact/hooks';
 import { type Api, ApiError } from './api.ts';
 import type { Credentials } from './session.ts';
 
@@ -193,4 +193,116 @@ export function Choice({
       </select>
     </label>
   );
+}
+
+/** One field of a FormCard: a text input, or a select when `options` is given (its first option is the default). */
+export interface FormField {
+  label: string;
+  options?: readonly string[];
+  required?: boolean;
+  placeholder?: string;
+  /** A textarea (JSON, longer text). */
+  long?: boolean;
+}
+
+/**
+ * A titled form that creates or changes something through the API: `submit` gets the values as typed and
+ * returns what to say (or throws an ApiError, shown as our error format). Cleared after success.
+ */
+export function FormCard<K extends string>({
+  title,
+  fields,
+  submitLabel,
+  submit,
+}: {
+  title: string;
+  fields: Record<K, FormField>;
+  submitLabel: string;
+  submit: (values: Record<K, string>) => Promise<ComponentChildren>;
+}) {
+  const keys = Object.keys(fields) as K[];
+  const initial = () =>
+    Object.fromEntries(keys.map((k) => [k, fields[k].options?.[0] ?? ''])) as Record<K, string>;
+  const [values, setValues] = useState(initial);
+  const [said, setSaid] = useState<ComponentChildren>(null);
+  const [action, run] = useAction();
+  const base = useId();
+  const set = (key: K) => (e: { currentTarget: { value: string } }) =>
+    setValues({ ...values, [key]: e.currentTarget.value });
+  return (
+    <details class="card">
+      <summary>{title}</summary>
+      <form
+        class="inline-form"
+        aria-label={title}
+        onSubmit={(event) => {
+          event.preventDefault();
+          void run(async () => {
+            setSaid(null);
+            setSaid(await submit(values));
+            setValues(initial());
+          });
+        }}
+      >
+        {keys.map((key) => {
+          const field = fields[key];
+          const id = `${base}-${key}`;
+          return (
+            <label key={key} htmlFor={id}>
+              {field.label}
+              {field.options ? (
+                <select id={id} value={values[key]} onChange={set(key)}>
+                  {field.options.map((o) => (
+                    <option key={o} value={o}>
+                      {o}
+                    </option>
+                  ))}
+                </select>
+              ) : field.long ? (
+                <textarea
+                  id={id}
+                  rows={3}
+                  required={field.required}
+                  placeholder={field.placeholder}
+                  value={values[key]}
+                  onInput={set(key)}
+                />
+              ) : (
+                <input
+                  id={id}
+                  type="text"
+                  required={field.required}
+                  placeholder={field.placeholder}
+                  value={values[key]}
+                  onInput={set(key)}
+                />
+              )}
+            </label>
+          );
+        })}
+        <button type="submit" class="primary" disabled={action.busy}>
+          {submitLabel}
+        </button>
+      </form>
+      {said && (
+        <div class="muted" role="status">
+          {said}
+        </div>
+      )}
+      {action.error && <ErrorBox error={action.error} />}
+    </details>
+  );
+}
+
+/** Text typed as JSON into a form, or our error format naming the field. */
+export function parseJson(text: string, field: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new ApiError(0, 'invalid_json', `${field} must be a JSON object, e.g. {"name": "Asha"}`, undefined);
 }

@@ -1,7 +1,7 @@
 /** SQL for audit_logs: one row per recorded change, and keyset-paginated queries (newest first). */
 import { and, desc, eq, gte, like, lt, type SQL } from 'drizzle-orm';
 import { AppError } from '../lib/errors.ts';
-import type { Executor } from './client.ts';
+import { type Executor, escapeLike } from './client.ts';
 import { auditLogs } from './schema.ts';
 
 export type AuditRow = typeof auditLogs.$inferSelect;
@@ -45,8 +45,6 @@ function decodeAuditCursor(text: string): bigint {
   }
   return BigInt(match[1]!);
 }
-
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export async function listAuditRows(
   ex: Executor,

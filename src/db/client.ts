@@ -169,3 +169,6 @@ function processAlive(pid: number): boolean {
 export async function ping(db: Db): Promise<void> {
   await db.execute(sql`select 1`);
 }
+
+/** Escapes LIKE's wildcards (and its escape character) so a user's text matches only itself. */
+export const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);

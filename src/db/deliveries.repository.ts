@@ -332,6 +332,16 @@ export async function countDeliveries(
   );
 }
 
+/** Given limit+1 rows keyed by a bigint id: the page, and the id of its last row as cursor when there is more. */
+function idPage<T extends { id: string }>(
+  rows: T[],
+  limit: number,
+): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? last.id : null };
+}
+
 export interface DeliveryView {
   id: string;
   device_id: string;
@@ -366,9 +376,32 @@ export async function listDeliveries(
         ${filter.status === undefined ? sql`` : sql`and status = ${filter.status}`}
       order by id limit ${limit + 1}`,
   );
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? last.id : null };
+  return idPage(rows, limit);
+}
+
+export interface DeviceDeliveryView extends DeliveryView {
+  notification_id: string;
+  created_at: Date;
+}
+
+/** A device's deliveries, newest first; the cursor is the last id of the previous page. */
+export async function listDeviceDeliveries(
+  ex: Executor,
+  tenantId: string,
+  deviceId: string,
+  limit: number,
+  beforeId: string | undefined,
+): Promise<{ items: DeviceDeliveryView[]; nextCursor: string | null }> {
+  const rows = await query<DeviceDeliveryView>(
+    ex,
+    sql`select id::text as id, notification_id, device_id, platform, status, attempts, fcm_message_id, error_code,
+        error_message, sent_at, delivered_at, read_at, failed_at, next_attempt_at, created_at
+      from deliveries
+      where device_id = ${deviceId} and api_client_id = ${tenantId}
+        ${beforeId === undefined ? sql`` : sql`and id < ${beforeId}::bigint`}
+      order by id desc limit ${limit + 1}`,
+  );
+  return idPage(rows, limit);
 }
 
 export interface ReceiptResult {

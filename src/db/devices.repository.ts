@@ -1,8 +1,21 @@
 /** SQL for devices. Tokens are stored encrypted; `token_hash` (a blind index) is what lookups and uniqueness use. */
 
-import { and, arrayContains, asc, eq, inArray, isNotNull, isNull, not, or, type SQL, sql } from 'drizzle-orm';
+import {
+  and,
+  arrayContains,
+  asc,
+  eq,
+  inArray,
+  isNotNull,
+  isNull,
+  like,
+  not,
+  or,
+  type SQL,
+  sql,
+} from 'drizzle-orm';
 import type { Platform } from '../domain/platform.ts';
-import { type Executor, query } from './client.ts';
+import { type Executor, escapeLike, query } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
 import { devices } from './schema.ts';
 
@@ -16,6 +29,7 @@ const upsertedColumns = {
   profileId: sql`excluded.profile_id`,
   platform: sql`excluded.platform`,
   tokenCiphertext: sql`excluded.token_ciphertext`,
+  tokenSuffix: sql`excluded.token_suffix`,
   appVersion: sql`excluded.app_version`,
   appVersionKey: sql`excluded.app_version_key`,
   osVersion: sql`excluded.os_version`,
@@ -74,7 +88,12 @@ export interface DeviceFilter {
   active?: boolean | undefined;
   profileId?: string | undefined;
   tag?: string | undefined;
+  /** The token ends with this (1 to 8 characters): an index lookup when all 8 are given. */
+  tokenSuffix?: string | undefined;
 }
+
+/** How many of a token's last characters are stored in clear (devices.token_suffix) and shown. */
+export const TOKEN_SUFFIX_LENGTH = 8;
 
 export async function listDevices(
   ex: Executor,
@@ -88,6 +107,13 @@ export async function listDevices(
   if (filter.active !== undefined) conditions.push(eq(devices.isActive, filter.active));
   if (filter.profileId) conditions.push(eq(devices.profileId, filter.profileId));
   if (filter.tag) conditions.push(arrayContains(devices.tags, [filter.tag]));
+  if (filter.tokenSuffix) {
+    conditions.push(
+      filter.tokenSuffix.length === TOKEN_SUFFIX_LENGTH
+        ? eq(devices.tokenSuffix, filter.tokenSuffix)
+        : like(devices.tokenSuffix, `%${escapeLike(filter.tokenSuffix)}`),
+    );
+  }
   const rows = await ex
     .select()
     .from(devices)
@@ -291,4 +317,23 @@ export async function reindexDeviceTokens(
     from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as v(old text, hash text, ct text)
     where d.api_client_id = ${tenantId} and d.token_hash = v.old
       and not exists (select 1 from devices o where o.api_client_id = ${tenantId} and o.token_hash = v.hash)`);
+}
+
+/** Backfill of token_suffix: devices of every tenant written before the column existed (it needs decryption). */
+export async function devicesWithoutSuffix(
+  ex: Executor,
+  limit: number,
+): Promise<{ id: string; tokenCiphertext: string }[]> {
+  return ex
+    .select({ id: devices.id, tokenCiphertext: devices.tokenCiphertext })
+    .from(devices)
+    .where(isNull(devices.tokenSuffix))
+    .limit(limit);
+}
+
+export async function setTokenSuffixes(ex: Executor, rows: { id: string; suffix: string }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await ex.execute(sql`update devices d set token_suffix = v.suffix
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, suffix text)
+    where d.id = v.id and d.token_suffix is null`);
 }

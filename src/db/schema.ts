@@ -115,6 +115,11 @@ export const devices = pgTable(
     tokenCiphertext: text('token_ciphertext').notNull(),
     /** Keyed hash (HMAC-SHA256) of the token: the blind index used for lookups and uniqueness. */
     tokenHash: text('token_hash').notNull(),
+    /**
+     * The token's last 8 characters in clear (what device views show as token_suffix), so GET /devices can
+     * search by it. Null only for rows written before it existed, until the backfill (devices.service.ts).
+     */
+    tokenSuffix: text('token_suffix'),
     appVersion: text('app_version'),
     /** app_version parsed as [major, minor, patch] so segments compare versions, not strings (null if unparseable). */
     appVersionKey: integer('app_version_key').array(),
@@ -133,6 +138,9 @@ export const devices = pgTable(
   },
   (t) => [
     uniqueIndex('devices_token_idx').on(t.apiClientId, t.tokenHash),
+    /** Search by token suffix (GET /devices?token_suffix=); the backfill finds rows without one by the second. */
+    index('devices_token_suffix_idx').on(t.apiClientId, t.tokenSuffix),
+    index('devices_token_suffix_missing_idx').on(t.id).where(sql`${t.tokenSuffix} is null`),
     index('devices_profile_idx').on(t.profileId).where(sql`${t.isActive}`),
     index('devices_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
     index('devices_list_idx').on(t.apiClientId, t.id),
@@ -351,7 +359,8 @@ export const deliveries = pgTable(
   (t) => [
     uniqueIndex('deliveries_notification_device_idx').on(t.notificationId, t.deviceId),
     index('deliveries_notification_idx').on(t.notificationId, t.id),
-    index('deliveries_device_idx').on(t.deviceId),
+    /** A device's delivery history, newest first (GET /devices/{id}/deliveries). */
+    index('deliveries_device_idx').on(t.deviceId, t.id),
     /** The dead-letter list of a tenant (small: only dead deliveries are in it). */
     index('deliveries_dead_idx').on(t.apiClientId, t.id).where(sql`${t.status} = 'dead'`),
   ],
@@ -423,6 +432,8 @@ export const events = pgTable(
     index('events_undispatched_idx').on(t.id).where(sql`${t.dispatchedAt} is null`),
     index('events_tenant_idx').on(t.apiClientId, t.id),
     index('events_created_idx').on(t.createdAt),
+    /** A notification's events, to find its webhook attempts (GET /notifications/{id}/webhook-attempts). */
+    index('events_notification_idx').on(t.notificationId).where(sql`${t.notificationId} is not null`),
   ],
 );
 
@@ -478,6 +489,8 @@ export const webhookDeliveries = pgTable(
     /** A webhook job run again after a crash checks whether its attempt was already logged. */
     index('webhook_deliveries_event_idx').on(t.endpointId, t.eventId, t.attempt),
     index('webhook_deliveries_created_idx').on(t.createdAt),
+    /** The attempts of given events (a notification's, GET /notifications/{id}/webhook-attempts). */
+    index('webhook_deliveries_event_id_idx').on(t.apiClientId, t.eventId),
   ],
 );
 

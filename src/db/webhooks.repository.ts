@@ -237,6 +237,7 @@ export async function attemptLogged(
 
 export interface AttemptRow {
   id: string;
+  endpoint_id: string;
   event_id: string;
   event_type: string;
   attempt: number;
@@ -248,21 +249,30 @@ export interface AttemptRow {
   created_at: Date;
 }
 
-/** The endpoint's attempts, newest first; the cursor is the last id of the previous page. */
+/**
+ * Attempts newest first, of one endpoint or of the events of one notification (or both); the cursor is the last
+ * id of the previous page.
+ */
 export async function listAttempts(
   ex: Executor,
   tenantId: string,
-  endpointId: string,
-  filter: { status?: AttemptStatus | undefined },
+  filter: { endpointId?: string; notificationId?: string; status?: AttemptStatus | undefined },
   limit: number,
   cursor: string | undefined,
 ): Promise<{ items: AttemptRow[]; nextCursor: string | null }> {
   const rows = await query<AttemptRow>(
     ex,
-    sql`select id::text as id, event_id, event_type, attempt, status, response_status, error, duration_ms,
-        next_attempt_at, created_at
+    sql`select id::text as id, endpoint_id, event_id, event_type, attempt, status, response_status, error,
+        duration_ms, next_attempt_at, created_at
       from webhook_deliveries
-      where api_client_id = ${tenantId} and endpoint_id = ${endpointId}
+      where api_client_id = ${tenantId}
+        ${filter.endpointId ? sql`and endpoint_id = ${filter.endpointId}` : sql``}
+        ${
+          filter.notificationId
+            ? sql`and event_id in (select event_id from events
+                where notification_id = ${filter.notificationId} and api_client_id = ${tenantId})`
+            : sql``
+        }
         ${filter.status ? sql`and status = ${filter.status}` : sql``}
         ${cursor ? sql`and id < ${cursor}::bigint` : sql``}
       order by id desc limit ${limit + 1}`,

@@ -35,6 +35,11 @@ export const FAULT_CODES: readonly FaultCode[] = [
 export interface EmulatorFaults {
   /** Answer this error for this exact device token. */
   tokens?: Record<string, FaultCode>;
+  /**
+   * Answer this error to the next `remaining` sends (not dry runs) to this exact device token, then succeed
+   * again: a burst. The entry leaves when it reaches 0. Checked before `tokens`.
+   */
+  bursts?: Record<string, { code: FaultCode; remaining: number }>;
   /** Answer this error with this probability (0..1) for any message; checked in order, first hit wins. */
   rates?: Partial<Record<FaultCode, number>>;
   /** Retry-After value (seconds, or an HTTP date) sent with QUOTA_EXCEEDED, UNAVAILABLE and INTERNAL. */
@@ -115,6 +120,13 @@ export interface Emulator {
   /** Trusts this key for JWTs whose `iss` is the account's client_email. */
   addServiceAccount(account: EmulatorAccount | ServiceAccount): void;
   setFaults(faults: EmulatorFaults): void;
+  /** Current faults (bursts with what is left of them). */
+  faults(): EmulatorFaults;
+  /**
+   * Sets one token's fault, leaving the other faults alone: `count` answers for the next sends (a burst), else
+   * always; null clears both kinds for the token.
+   */
+  setTokenFault(token: string, fault: { code: FaultCode; count?: number | undefined } | null): void;
   /** topic → subscribed tokens of a project (or `project/topic` → tokens of all). */
   subscriptions(projectId?: string): Record<string, string[]>;
   /** Makes every issued access token invalid, as if they had expired (clients then get 401). */
@@ -198,6 +210,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     reset: () => state.reset(),
     addServiceAccount: (account) => state.addAccount(account),
     setFaults: (faults) => state.setFaults(faults),
+    faults: () => state.faults(),
+    setTokenFault: (token, fault) => state.setTokenFault(token, fault),
     subscriptions: (projectId) => state.topics.list(projectId),
     revokeTokens: () => state.issued.clear(),
     dropConnections: () => listener.dropConnections(),
@@ -262,8 +276,27 @@ class EmulatorState {
     });
   }
 
+  faults(): EmulatorFaults {
+    return structuredClone(this.#faults);
+  }
+
+  setTokenFault(token: string, fault: { code: FaultCode; count?: number | undefined } | null): void {
+    const tokens = { ...this.#faults.tokens };
+    const bursts = { ...this.#faults.bursts };
+    delete tokens[token];
+    delete bursts[token];
+    if (fault && fault.count !== undefined) bursts[token] = { code: fault.code, remaining: fault.count };
+    else if (fault) tokens[token] = fault.code;
+    this.setFaults({ ...this.#faults, tokens, bursts });
+  }
+
   setFaults(faults: EmulatorFaults): void {
-    for (const code of [...Object.values(faults.tokens ?? {}), ...Object.keys(faults.rates ?? {})]) {
+    const burstCodes = Object.values(faults.bursts ?? {}).map((b) => b.code);
+    for (const code of [
+      ...Object.values(faults.tokens ?? {}),
+      ...Object.keys(faults.rates ?? {}),
+      ...burstCodes,
+    ]) {
       if (!FAULT_CODES.includes(code as FaultCode)) {
         throw new Error(`unknown fault code ${code}; expected one of ${FAULT_CODES.join(', ')}`);
       }
@@ -586,6 +619,12 @@ class EmulatorState {
 
   #faultFor(deviceToken: string | undefined, validateOnly: boolean): FaultCode | undefined {
     if (deviceToken !== undefined) {
+      const burst = validateOnly ? undefined : this.#faults.bursts?.[deviceToken];
+      if (burst) {
+        burst.remaining -= 1;
+        if (burst.remaining <= 0) delete this.#faults.bursts![deviceToken];
+        return burst.code;
+      }
       const configured = this.#faults.tokens?.[deviceToken];
       if (configured) return configured;
       if (!validateOnly) {

@@ -4,6 +4,7 @@
  */
 import { QUEUES } from '../queue/contract.ts';
 import type { ServiceDeps } from '../services/deps.ts';
+import { backfillTokenSuffixes } from '../services/devices.service.ts';
 import { deactivateStaleDevices, runRetention } from '../services/maintenance.service.ts';
 import { runJob } from './job-runner.ts';
 
@@ -15,6 +16,7 @@ const TASKS = [
     run: async (deps: ServiceDeps) => {
       const deactivated = await deactivateStaleDevices(deps);
       if (deactivated > 0) deps.logger.info({ deactivated }, 'stale devices deactivated');
+      await backfillSuffixes(deps);
     },
   },
   {
@@ -28,7 +30,17 @@ const TASKS = [
   },
 ] as const;
 
+/** Devices stored before token_suffix existed get it (the token must be decrypted: no SQL can). */
+async function backfillSuffixes(deps: ServiceDeps): Promise<void> {
+  const filled = await backfillTokenSuffixes(deps);
+  if (filled > 0) deps.logger.info({ filled }, 'device token suffixes backfilled');
+}
+
 export async function startMaintenanceJobs(deps: ServiceDeps): Promise<void> {
+  // Once at start, without holding the start up; the hourly sweep repeats it until none is left.
+  backfillSuffixes(deps).catch((error: unknown) =>
+    deps.logger.warn({ err: error }, 'token suffix backfill failed; the hourly sweep retries'),
+  );
   for (const task of TASKS) {
     await deps.queue.work(task.queue, { concurrency: 1, pollingIntervalSeconds: 30 }, (job) =>
       runJob(deps, task.queue, job, task.run),

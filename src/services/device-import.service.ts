@@ -18,6 +18,7 @@ import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
 import type { ServiceDeps } from './deps.ts';
 import { registerDeviceSchema } from './device-input.ts';
+import { tokenSuffixOf } from './devices.service.ts';
 import { normalizePhoneNumber } from './profiles.service.ts';
 import { findRejectedTokens } from './token-validation.ts';
 
@@ -209,6 +210,7 @@ async function writeChunk(
             platform: input.platform,
             tokenCiphertext: cipher.encrypt(input.token),
             tokenHash: cipher.blindIndex(input.token),
+            tokenSuffix: tokenSuffixOf(input.token),
             appVersion,
             appVersionKey: appVersion === null ? null : versionKey(appVersion),
             osVersion: input.os_version ?? null,

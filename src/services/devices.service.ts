@@ -1,13 +1,17 @@
-/** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens never leave encrypted storage in clear. */
+/** Devices: register (or re-register) an FCM token, read, update, deactivate. Tokens are stored encrypted; only their last 8 characters are kept in clear (token_suffix, docs/security.md). */
 import type { Executor } from '../db/client.ts';
+import { type DeviceDeliveryView, listDeviceDeliveries } from '../db/deliveries.repository.ts';
 import {
   type DeviceFilter,
   type DeviceRow,
+  devicesWithoutSuffix,
   findDevice,
   findDeviceHoldingToken,
   listDevices,
   reindexDeviceToken,
+  setTokenSuffixes,
   softDeleteDevice,
+  TOKEN_SUFFIX_LENGTH,
   updateDevice,
   upsertDevice,
 } from '../db/devices.repository.ts';
@@ -18,9 +22,10 @@ import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
+import { deliveryTimes } from './notifications.service.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import { assertTokenAccepted } from './token-validation.ts';
-import { type PageView, pageView } from './views.ts';
+import { assertIdCursor, isoOrNull, type PageView, pageView } from './views.ts';
 
 export interface DeviceView {
   id: string;
@@ -42,13 +47,15 @@ export interface DeviceView {
   updated_at: string;
 }
 
+/** The stored, searchable suffix of a token (devices.token_suffix); docs/security.md says why storing it is safe. */
+export const tokenSuffixOf = (token: string): string => token.slice(-TOKEN_SUFFIX_LENGTH);
+
 export function toView(row: DeviceRow, cipher: Cipher): DeviceView {
-  const token = cipher.decrypt(row.tokenCiphertext);
   return {
     id: row.id,
     profile_id: row.profileId,
     platform: row.platform,
-    token_suffix: token.slice(-8),
+    token_suffix: row.tokenSuffix ?? tokenSuffixOf(cipher.decrypt(row.tokenCiphertext)),
     app_version: row.appVersion,
     os_version: row.osVersion,
     model: row.model,
@@ -145,6 +152,7 @@ export async function registerDevice(
       platform: input.platform,
       tokenCiphertext,
       tokenHash,
+      tokenSuffix: tokenSuffixOf(input.token),
       ...metadataColumns(input),
     });
     const view = toView(device, cipher);
@@ -211,6 +219,7 @@ export async function changeDevice(
       }
       values.tokenHash = tokenHash;
       values.tokenCiphertext = tokenCiphertext;
+      values.tokenSuffix = tokenSuffixOf(input.token);
     }
     const row = await updateDevice(tx, tenantId, id, values);
     return toView(row!, cipher);
@@ -230,4 +239,41 @@ export async function deleteDevice(deps: ServiceDeps, tenantId: string, id: stri
       await emitEvents(tx, [deviceDeactivated(tenantId, [id], 'deactivated_by_client')]);
     }
   });
+}
+
+/** A device's deliveries (one per notification it was sent), newest first. */
+export async function listDeviceDeliveryPage(
+  deps: ServiceDeps,
+  tenantId: string,
+  id: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<PageView<ReturnType<typeof deviceDeliveryView>>> {
+  assertIdCursor(cursor);
+  if (!(await findDevice(deps.db, tenantId, id))) throw notFound('device');
+  const page = await listDeviceDeliveries(deps.db, tenantId, id, limit, cursor);
+  return { items: page.items.map(deviceDeliveryView), next_cursor: page.nextCursor };
+}
+
+const deviceDeliveryView = (d: DeviceDeliveryView) => ({
+  ...deliveryTimes(d),
+  created_at: isoOrNull(d.created_at) ?? '',
+});
+
+/**
+ * Fills token_suffix for devices stored before it existed (migration 0007): the token must be decrypted, which
+ * SQL cannot do, so the server does it in batches, at start and hourly, until none is left. Returns how many.
+ */
+export async function backfillTokenSuffixes(deps: ServiceDeps, batch = 1000): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const rows = await devicesWithoutSuffix(deps.db, batch);
+    if (rows.length === 0) return done;
+    await setTokenSuffixes(
+      deps.db,
+      rows.map((r) => ({ id: r.id, suffix: tokenSuffixOf(deps.cipher.decrypt(r.tokenCiphertext)) })),
+    );
+    done += rows.length;
+    if (rows.length < batch) return done;
+  }
 }

@@ -20,7 +20,14 @@ import {
 import { discard, getDeadLetter, listDeadLetterPage, requeue } from './dead-letters.service.ts';
 import type { ServiceDeps } from './deps.ts';
 import { importDevices } from './device-import.service.ts';
-import { changeDevice, deleteDevice, getDevice, listDevicePage, registerDevice } from './devices.service.ts';
+import {
+  changeDevice,
+  deleteDevice,
+  getDevice,
+  listDeviceDeliveryPage,
+  listDevicePage,
+  registerDevice,
+} from './devices.service.ts';
 import {
   getProject,
   listProjectPage,
@@ -47,7 +54,7 @@ import {
 } from './profiles.service.ts';
 import { mintRegistrationToken, registerWithRegistrationToken } from './registration-tokens.service.ts';
 import { purgeSoftDeleted, restoreDevice, restoreProfile } from './retention.service.ts';
-import { listSandboxMessagePage } from './sandbox.service.ts';
+import { listSandboxMessagePage, setSandboxFault } from './sandbox.service.ts';
 import { changeSchedule, createSchedule, getSchedule, listSchedulePage } from './schedules.service.ts';
 import {
   createTemplate,
@@ -71,6 +78,7 @@ import {
   createWebhook,
   deleteWebhook,
   getWebhook,
+  listNotificationWebhookAttempts,
   listWebhookAttempts,
   listWebhooks,
   rotateWebhookSecret,
@@ -115,6 +123,7 @@ export function createServices(deps: ServiceDeps) {
       importDevices,
       getDevice,
       listDevicePage,
+      listDeviceDeliveryPage,
       changeDevice,
       deleteDevice,
       restoreDevice,
@@ -147,7 +156,7 @@ export function createServices(deps: ServiceDeps) {
     }),
     retention: bind(deps, { purgeSoftDeleted }),
     /** What the in-process emulator received: in sandbox mode only (its route exists only then). */
-    sandbox: deps.sandboxInbox ? bind(deps, { listSandboxMessagePage }) : undefined,
+    sandbox: deps.sandboxInbox ? bind(deps, { listSandboxMessagePage, setSandboxFault }) : undefined,
     schedules: bind(deps, { createSchedule, getSchedule, listSchedulePage, changeSchedule }),
     templates: bind(deps, {
       createTemplate,
@@ -176,6 +185,7 @@ export function createServices(deps: ServiceDeps) {
       rotateWebhookSecret,
       sendTestEvent,
       listWebhookAttempts,
+      listNotificationWebhookAttempts,
     }),
     /** The live event stream's subscribers (API processes only). */
     eventStream: deps.eventStream,

@@ -21,7 +21,7 @@ import { AppError, notFound } from '../lib/errors.ts';
 import { completedEvent, logCompleted } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
 import { emitEvents, type NewEvent } from './events.ts';
-import { isoOrNull, type PageView, pageView } from './views.ts';
+import { assertIdCursor, isoOrNull, type PageView, pageView } from './views.ts';
 
 export interface NotificationView {
   id: string;
@@ -143,6 +143,16 @@ export interface StatusReport {
   next_cursor: string | null;
 }
 
+/** A delivery's times as ISO 8601 text. */
+export const deliveryTimes = <D extends DeliveryView>(d: D) => ({
+  ...d,
+  sent_at: isoOrNull(d.sent_at),
+  delivered_at: isoOrNull(d.delivered_at),
+  read_at: isoOrNull(d.read_at),
+  failed_at: isoOrNull(d.failed_at),
+  next_attempt_at: isoOrNull(d.next_attempt_at),
+});
+
 export async function getDeliveryStatus(
   deps: ServiceDeps,
   tenantId: string,
@@ -150,13 +160,7 @@ export async function getDeliveryStatus(
   options: { limit: number; cursor?: string | undefined; status?: DeliveryStatus | undefined },
 ): Promise<StatusReport> {
   const notification = await getNotification(deps, tenantId, id);
-  if (options.cursor !== undefined && !/^[1-9]\d{0,18}$/.test(options.cursor)) {
-    throw new AppError(
-      'invalid_cursor',
-      400,
-      'cursor is not valid: pass back the next_cursor of a previous page',
-    );
-  }
+  assertIdCursor(options.cursor);
   const counts = await countDeliveries(deps.db, tenantId, id);
   const byStatus: Record<string, number> = {};
   const byPlatform: Record<string, Record<string, number>> = {};
@@ -178,14 +182,7 @@ export async function getDeliveryStatus(
     notification,
     by_status: byStatus,
     by_platform: byPlatform,
-    deliveries: page.items.map((d) => ({
-      ...d,
-      sent_at: isoOrNull(d.sent_at),
-      delivered_at: isoOrNull(d.delivered_at),
-      read_at: isoOrNull(d.read_at),
-      failed_at: isoOrNull(d.failed_at),
-      next_attempt_at: isoOrNull(d.next_attempt_at),
-    })),
+    deliveries: page.items.map(deliveryTimes),
     next_cursor: page.nextCursor,
   };
 }

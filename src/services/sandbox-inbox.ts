@@ -15,9 +15,21 @@ export interface SandboxRecord {
   outcome: string;
 }
 
+/** A fault the sandbox can be told to answer for one device token. */
+export interface SandboxFault {
+  /** The FCM error code answered. */
+  code: 'UNREGISTERED' | 'UNAVAILABLE';
+  /** How many sends get it (a burst); undefined: every send, until cleared. */
+  count?: number | undefined;
+}
+
 export interface SandboxInbox {
   /** Real sends (not validate_only dry runs) still kept, newest first, of every tenant. */
   newestFirst(): SandboxRecord[];
+  /** Makes the emulator answer `fault` to sends to this token (null: clears the token's fault). */
+  setTokenFault(token: string, fault: SandboxFault | null): void;
+  /** The fault the emulator will answer this token now (a burst with the sends it has left), if any. */
+  tokenFault(token: string): { code: string; remaining: number | null } | null;
 }
 
 /**

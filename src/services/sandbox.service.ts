@@ -4,11 +4,12 @@
  * answered. The emulator keeps only its newest messages (SANDBOX_KEEPS); older ones are gone.
  */
 
+import { findDevice } from '../db/devices.repository.ts';
 import { matchSandboxMessages, type SandboxCandidate, type SandboxFilter } from '../db/sandbox.repository.ts';
 import type { Platform } from '../domain/platform.ts';
-import { AppError } from '../lib/errors.ts';
+import { AppError, notFound } from '../lib/errors.ts';
 import type { ServiceDeps } from './deps.ts';
-import type { SandboxRecord } from './sandbox-inbox.ts';
+import type { SandboxFault, SandboxInbox, SandboxRecord } from './sandbox-inbox.ts';
 import type { PageView } from './views.ts';
 
 export interface SandboxMessageView {
@@ -55,8 +56,7 @@ export async function listSandboxMessagePage(
   limit: number,
   cursor: string | undefined,
 ): Promise<PageView<SandboxMessageView>> {
-  const inbox = deps.sandboxInbox;
-  if (!inbox) throw new AppError('not_found', 404, 'the sandbox inbox exists only in sandbox mode');
+  const inbox = inboxOf(deps);
   const before = cursor === undefined ? undefined : decodeCursor(cursor);
   const records = inbox.newestFirst().filter((r) => before === undefined || r.seq < before);
   const hashes = new Map<string, string[]>();
@@ -118,4 +118,38 @@ function dataOf(record: SandboxRecord): Record<string, unknown> {
 function withoutToken(message: Record<string, unknown>): Record<string, unknown> {
   const { token, ...rest } = message;
   return { token_suffix: String(token).slice(-8), ...rest };
+}
+
+function inboxOf(deps: ServiceDeps): SandboxInbox {
+  if (!deps.sandboxInbox) throw new AppError('not_found', 404, 'the sandbox exists only in sandbox mode');
+  return deps.sandboxInbox;
+}
+
+export interface SandboxFaultView {
+  device_id: string;
+  /** The FCM error code the emulator answers this device's sends, or null. */
+  fault: string | null;
+  /** Sends left in a burst; null for a fault that stays until cleared (or for none). */
+  remaining: number | null;
+}
+
+/**
+ * Tells the emulator to answer a fault to one of the tenant's devices: UNREGISTERED (every send, until cleared:
+ * the first send deactivates the device) or UNAVAILABLE (503) for the next `count` sends (a burst the retries
+ * ride out). `fault: null` clears it. The fault belongs to the token, so it also applies to another tenant's
+ * device registered with the very same token.
+ */
+export async function setSandboxFault(
+  deps: ServiceDeps,
+  tenantId: string,
+  deviceId: string,
+  fault: SandboxFault | null,
+): Promise<SandboxFaultView> {
+  const inbox = inboxOf(deps);
+  const device = await findDevice(deps.db, tenantId, deviceId);
+  if (!device) throw notFound('device');
+  const token = deps.cipher.decrypt(device.tokenCiphertext);
+  inbox.setTokenFault(token, fault);
+  const now = inbox.tokenFault(token);
+  return { device_id: deviceId, fault: now?.code ?? null, remaining: now?.remaining ?? null };
 }

@@ -1,5 +1,6 @@
 /** How use cases shape what the API shows: a page of views with its next_cursor, and times as ISO 8601 text. */
 import type { Page } from '../db/pagination.ts';
+import { AppError } from '../lib/errors.ts';
 
 /** A page of a list endpoint, as the API sends it. */
 export interface PageView<T> {
@@ -15,3 +16,14 @@ export const pageView = <Row, View>(page: Page<Row>, toView: (row: Row) => View)
 /** A time the driver may hand over as a Date or as text (raw SQL), or null. */
 export const isoOrNull = (time: Date | string | null): string | null =>
   time === null ? null : new Date(time).toISOString();
+
+/** Lists keyed by a bigint id (deliveries, webhook attempts) page by that id: a 400 for any other cursor. */
+export function assertIdCursor(cursor: string | undefined): void {
+  if (cursor !== undefined && !/^[1-9]\d{0,18}$/.test(cursor)) {
+    throw new AppError(
+      'invalid_cursor',
+      400,
+      'cursor is not valid: pass back the next_cursor of a previous page',
+    );
+  }
+}

@@ -2,6 +2,7 @@
  * Webhook endpoints: the tenant's callback URLs, the event types each wants, their signing secrets (shown once,
  * rotated with a grace period), test sends and the attempt log.
  */
+import { findNotification } from '../db/notifications.repository.ts';
 import {
   ATTEMPT_STATUSES,
   type AttemptRow,
@@ -23,7 +24,7 @@ import { generateWebhookSecret } from '../lib/standard-webhooks.ts';
 import { QUEUES, type WebhookJob } from '../queue/contract.ts';
 import type { ServiceDeps } from './deps.ts';
 import { type EventType, newEventId } from './events.ts';
-import { isoOrNull, type PageView, pageView } from './views.ts';
+import { assertIdCursor, isoOrNull, type PageView, pageView } from './views.ts';
 
 export { ATTEMPT_STATUSES };
 
@@ -236,21 +237,21 @@ export async function listWebhookAttempts(
   id: string,
   options: { limit: number; cursor?: string | undefined; status?: AttemptStatus | undefined },
 ): Promise<PageView<AttemptView>> {
-  if (options.cursor !== undefined && !/^[1-9]\d{0,18}$/.test(options.cursor)) {
-    throw new AppError(
-      'invalid_cursor',
-      400,
-      'cursor is not valid: pass back the next_cursor of a previous page',
-    );
-  }
+  assertIdCursor(options.cursor);
   if (!(await findEndpoint(deps.db, tenantId, id))) throw notFound('webhook');
-  const page = await listAttempts(
-    deps.db,
-    tenantId,
-    id,
-    { status: options.status },
-    options.limit,
-    options.cursor,
-  );
-  return pageView(page, attemptView);
+  const filter = { endpointId: id, status: options.status };
+  return pageView(await listAttempts(deps.db, tenantId, filter, options.limit, options.cursor), attemptView);
+}
+
+/** The attempts to deliver a notification's events, to every endpoint, newest first. */
+export async function listNotificationWebhookAttempts(
+  deps: ServiceDeps,
+  tenantId: string,
+  notificationId: string,
+  options: { limit: number; cursor?: string | undefined; status?: AttemptStatus | undefined },
+): Promise<PageView<AttemptView>> {
+  assertIdCursor(options.cursor);
+  if (!(await findNotification(deps.db, tenantId, notificationId))) throw notFound('notification');
+  const filter = { notificationId, status: options.status };
+  return pageView(await listAttempts(deps.db, tenantId, filter, options.limit, options.cursor), attemptView);
 }

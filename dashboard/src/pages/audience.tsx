@@ -4,12 +4,14 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
 import type { paths } from '../../../packages/client/src/schema.d.ts';
 import { ApiError, call, type Schemas } from '../api.ts';
 import {
   Choice,
   Empty,
   ErrorBox,
+  FormCard,
   Loaded,
   Page,
   Pager,
@@ -20,6 +22,7 @@ import {
   useSigned,
   when,
 } from '../ui.tsx';
+import { tagsOf } from './device.tsx';
 
 /** A search form of text fields: applied on submit, so typing does not fire a request per key. */
 function SearchForm<K extends string>({
@@ -64,14 +67,75 @@ const given = <T extends Record<string, string>>(values: T): Partial<T> =>
 
 type DeviceQuery = NonNullable<paths['/api/v1/devices']['get']['parameters']['query']>;
 
+const DEVICE_SEARCH = {
+  token_suffix: 'Token ends with',
+  phone_number: 'Phone number',
+  external_id: 'External id',
+  tag: 'Tag',
+  profile_id: 'Profile id',
+};
+
+/**
+ * The devices API filters by profile id: a phone number or external id is first looked up as a profile (GET
+ * /profiles), the way a person would. Undefined when no profile has it (so no device can match).
+ */
+async function profileIdFor(api: ReturnType<typeof useSigned>['api'], search: Record<string, string>) {
+  if (!search.phone_number && !search.external_id) return search.profile_id ?? '';
+  const query = given({ phone_number: search.phone_number ?? '', external_id: search.external_id ?? '' });
+  const profiles = await call(api.GET('/api/v1/profiles', { params: { query: { limit: 1, ...query } } }));
+  return profiles.items[0]?.id;
+}
+
+function RegisterDevice({ onDone }: { onDone: () => void }) {
+  const { api } = useSigned();
+  return (
+    <FormCard
+      title="Register a device"
+      submitLabel="Register"
+      fields={{
+        platform: { label: 'Platform', options: ['android', 'ios', 'web'] },
+        token: { label: 'FCM token', required: true, placeholder: 'from the app (8+ characters)' },
+        phone_number: { label: 'Phone number (optional)', placeholder: '+255712345678' },
+        external_id: { label: 'External id (optional)' },
+        tags: { label: 'Tags (optional)', placeholder: 'beta, vip' },
+      }}
+      submit={async (v) => {
+        const device = await call(
+          api.POST('/api/v1/devices', {
+            body: {
+              platform: v.platform as 'android' | 'ios' | 'web',
+              token: v.token,
+              ...given({ phone_number: v.phone_number, external_id: v.external_id }),
+              tags: tagsOf(v.tags),
+            },
+          }),
+        );
+        onDone();
+        return (
+          <>
+            Registered:{' '}
+            <Link href={`/devices/${device.id}`}>
+              {device.platform} …{device.token_suffix}
+            </Link>
+          </>
+        );
+      }}
+    />
+  );
+}
+
 export function DevicesPage() {
   const { api } = useSigned();
   const [platform, setPlatform] = useState('');
   const [active, setActive] = useState('');
-  const [search, setSearch] = useState({ tag: '', profile_id: '' });
+  const [search, setSearch] = useState<Record<string, string>>({});
   const paging = useCursor();
-  const [page] = useLoad(() => {
-    const query = { limit: 50, ...given({ platform, active, ...search }) } as DeviceQuery;
+  const [page, reload] = useLoad(async () => {
+    const profileId = await profileIdFor(api, search);
+    if (profileId === undefined) return { items: [], next_cursor: null };
+    const { tag = '', token_suffix = '' } = search;
+    const filters = given({ platform, active, tag, token_suffix, profile_id: profileId });
+    const query = { limit: 50, ...filters } as DeviceQuery;
     if (paging.cursor) query.cursor = paging.cursor;
     return call(api.GET('/api/v1/devices', { params: { query } }));
   }, [platform, active, search, paging.cursor]);
@@ -81,8 +145,9 @@ export function DevicesPage() {
   };
   return (
     <Page title="Devices">
+      <RegisterDevice onDone={reload} />
       <SearchForm
-        fields={{ tag: 'Tag', profile_id: 'Profile id' }}
+        fields={DEVICE_SEARCH}
         onSearch={(values) => {
           paging.reset();
           setSearch(values);
@@ -99,11 +164,13 @@ export function DevicesPage() {
       <Loaded load={page}>
         {(data) =>
           data.items.length === 0 ? (
-            <Empty>No devices match. Apps register theirs with POST /api/v1/devices.</Empty>
+            <Empty>
+              No devices match. Register one above, or apps register theirs with POST /api/v1/devices.
+            </Empty>
           ) : (
             <>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Devices">
                   <thead>
                     <tr>
                       <th scope="col">Token</th>
@@ -118,7 +185,7 @@ export function DevicesPage() {
                     {data.items.map((d) => (
                       <tr key={d.id}>
                         <td>
-                          …{d.token_suffix}
+                          <Link href={`/devices/${d.id}`}>…{d.token_suffix}</Link>
                           <div class="muted">{d.id}</div>
                         </td>
                         <td>{d.platform}</td>
@@ -143,11 +210,52 @@ export function DevicesPage() {
   );
 }
 
+/** The profile fields as typed: empty text is "none" (null), so an edit can clear a field. */
+const profileBody = (v: Record<'phone_number' | 'external_id' | 'name', string>) => ({
+  phone_number: v.phone_number || null,
+  external_id: v.external_id || null,
+  name: v.name || null,
+});
+
+const PROFILE_FIELDS = {
+  phone_number: { label: 'Phone number', placeholder: '+255712345678' },
+  external_id: { label: 'External id', placeholder: 'user-1234' },
+  name: { label: 'Name' },
+};
+
+function ProfileForms({ onDone }: { onDone: () => void }) {
+  const { api } = useSigned();
+  return (
+    <>
+      <FormCard
+        title="Create a profile"
+        submitLabel="Create"
+        fields={PROFILE_FIELDS}
+        submit={async (v) => {
+          const profile = await call(api.POST('/api/v1/profiles', { body: profileBody(v) }));
+          onDone();
+          return `Created profile ${profile.id}.`;
+        }}
+      />
+      <FormCard
+        title="Edit a profile"
+        submitLabel="Save"
+        fields={{ id: { label: 'Profile id', required: true }, ...PROFILE_FIELDS }}
+        submit={async ({ id, ...v }) => {
+          await call(api.PUT('/api/v1/profiles/{id}', { params: { path: { id } }, body: profileBody(v) }));
+          onDone();
+          return 'Saved.';
+        }}
+      />
+    </>
+  );
+}
+
 export function ProfilesPage() {
   const { api } = useSigned();
   const [search, setSearch] = useState({ phone_number: '', external_id: '' });
   const paging = useCursor();
-  const [page] = useLoad(
+  const [page, reload] = useLoad(
     () =>
       call(
         api.GET('/api/v1/profiles', {
@@ -160,6 +268,7 @@ export function ProfilesPage() {
   );
   return (
     <Page title="Profiles">
+      <ProfileForms onDone={reload} />
       <SearchForm
         fields={{ phone_number: 'Phone number', external_id: 'External id' }}
         onSearch={(values) => {
@@ -170,11 +279,11 @@ export function ProfilesPage() {
       <Loaded load={page}>
         {(data) =>
           data.items.length === 0 ? (
-            <Empty>No profiles match. A profile is created with POST /api/v1/profiles.</Empty>
+            <Empty>No profiles match. Create one above (POST /api/v1/profiles).</Empty>
           ) : (
             <>
               <div class="table-wrap">
-                <table>
+                <table aria-label="Profiles">
                   <thead>
                     <tr>
                       <th scope="col">Name</th>
@@ -238,6 +347,9 @@ function TopicCard({ topic, onChange }: { topic: Schemas['Topic']; onChange: () 
     <article class="card" aria-label={`Topic ${topic.name}`}>
       <h2>{topic.name}</h2>
       <p class="muted">
+        <code>{topic.id}</code>
+      </p>
+      <p class="muted">
         {topic.subscriber_count} subscriber(s){topic.description ? ` · ${topic.description}` : ''}
       </p>
       <form class="inline-form" onSubmit={(event) => event.preventDefault()}>
@@ -282,10 +394,25 @@ export function TopicsPage() {
   );
   return (
     <Page title="Topics">
+      <FormCard
+        title="Create a topic"
+        submitLabel="Create"
+        fields={{
+          name: { label: 'Name', required: true, placeholder: 'sports.football' },
+          description: { label: 'Description (optional)' },
+        }}
+        submit={async (v) => {
+          const topic = await call(
+            api.POST('/api/v1/topics', { body: { name: v.name, description: v.description || null } }),
+          );
+          reload();
+          return `Created topic ${topic.name}.`;
+        }}
+      />
       <Loaded load={page}>
         {(data) =>
           data.items.length === 0 ? (
-            <Empty>No topics yet. A topic is created with POST /api/v1/topics.</Empty>
+            <Empty>No topics yet. Create one above (POST /api/v1/topics).</Empty>
           ) : (
             <>
               {data.items.map((topic) => (
@@ -331,6 +458,9 @@ function TemplateCard({ template }: { template: Schemas['Template'] }) {
       <h2>
         {template.name} {!template.is_active && <Status value="inactive" />}
       </h2>
+      <p class="muted">
+        <code>{template.id}</code>
+      </p>
       <p>
         <strong>{template.title ?? '—'}</strong> {template.body ?? ''}
       </p>
@@ -355,10 +485,51 @@ function TemplateCard({ template }: { template: Schemas['Template'] }) {
   );
 }
 
+const TEMPLATE_FIELDS = {
+  name: { label: 'Name', required: true, placeholder: 'order_confirmed' },
+  title: { label: 'Title', placeholder: 'Order {{order_id}} confirmed' },
+  body: { label: 'Body', long: true, placeholder: 'Hi {{name}}, your order has been confirmed.' },
+};
+
+/** A template as typed: name, title and body (PUT replaces, so an edit sends them all). */
+const templateBody = (v: Record<'name' | 'title' | 'body', string>) => ({
+  name: v.name,
+  ...(v.title ? { title: v.title } : {}),
+  ...(v.body ? { body: v.body } : {}),
+});
+
+function TemplateForms({ onDone }: { onDone: () => void }) {
+  const { api } = useSigned();
+  return (
+    <>
+      <FormCard
+        title="Create a template"
+        submitLabel="Create"
+        fields={TEMPLATE_FIELDS}
+        submit={async (v) => {
+          const template = await call(api.POST('/api/v1/templates', { body: templateBody(v) }));
+          onDone();
+          return `Created template ${template.name}: fill its variables below to preview it.`;
+        }}
+      />
+      <FormCard
+        title="Edit a template (replaces its content)"
+        submitLabel="Save"
+        fields={{ id: { label: 'Template id', required: true }, ...TEMPLATE_FIELDS }}
+        submit={async ({ id, ...v }) => {
+          await call(api.PUT('/api/v1/templates/{id}', { params: { path: { id } }, body: templateBody(v) }));
+          onDone();
+          return 'Saved.';
+        }}
+      />
+    </>
+  );
+}
+
 export function TemplatesPage() {
   const { api } = useSigned();
   const paging = useCursor();
-  const [page] = useLoad(
+  const [page, reload] = useLoad(
     () =>
       call(
         api.GET('/api/v1/templates', {
@@ -369,10 +540,11 @@ export function TemplatesPage() {
   );
   return (
     <Page title="Templates">
+      <TemplateForms onDone={reload} />
       <Loaded load={page}>
         {(data) =>
           data.items.length === 0 ? (
-            <Empty>No templates yet. A template is created with POST /api/v1/templates.</Empty>
+            <Empty>No templates yet. Create one above (POST /api/v1/templates).</Empty>
           ) : (
             <>
               {data.items.map((template) => (

@@ -3,6 +3,7 @@
  * progress that follows the event stream live (each event of this notification reloads the status).
  */
 import { useEffect, useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
 import { call, openEventStream, type StreamEvent } from '../api.ts';
 import { Empty, Loaded, Page, Pager, Status, useCursor, useLoad, useSigned, when } from '../ui.tsx';
 
@@ -30,8 +31,77 @@ function useLiveReload(id: string, active: boolean, reload: () => void): 'live' 
   return state;
 }
 
-export function NotificationPage({ id }: { id: string }) {
+/** The attempts to deliver this notification's events to the tenant's webhooks (every endpoint). */
+function WebhookAttempts({ id, round }: { id: string; round: string }) {
   const { api } = useSigned();
+  const paging = useCursor();
+  const [page, reload] = useLoad(
+    () =>
+      call(
+        api.GET('/api/v1/notifications/{id}/webhook-attempts', {
+          params: { path: { id }, query: { limit: 20, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
+        }),
+      ),
+    [id, round, paging.cursor],
+  );
+  return (
+    <section aria-labelledby="attempts-title">
+      <h2 id="attempts-title">
+        Webhook attempts{' '}
+        <button type="button" class="small" onClick={reload}>
+          Refresh
+        </button>
+      </h2>
+      <Loaded load={page}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <Empty>
+              No webhook attempts for this notification: no endpoint is registered for its events (see{' '}
+              <Link href="/webhooks">Webhooks</Link>), or they are still on their way.
+            </Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table aria-label="Webhook attempts">
+                  <thead>
+                    <tr>
+                      <th scope="col">Event</th>
+                      <th scope="col">Endpoint</th>
+                      <th scope="col">Attempt</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Answer</th>
+                      <th scope="col">At</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.items.map((t) => (
+                      <tr key={t.id}>
+                        <td>{t.event_type}</td>
+                        <td>
+                          <code>{t.endpoint_id.slice(0, 8)}…</code>
+                        </td>
+                        <td>{t.attempt}</td>
+                        <td>
+                          <Status value={t.status} />
+                        </td>
+                        <td>{t.error ?? (t.response_status ? `HTTP ${t.response_status}` : '')}</td>
+                        <td>{when(t.created_at)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager nextCursor={data.next_cursor} paging={paging} />
+            </>
+          )
+        }
+      </Loaded>
+    </section>
+  );
+}
+
+export function NotificationPage({ id }: { id: string }) {
+  const { api, sandbox } = useSigned();
   const paging = useCursor();
   const [status, reload] = useLoad(
     () =>
@@ -67,6 +137,14 @@ export function NotificationPage({ id }: { id: string }) {
                 <dd>{when(n.created_at)}</dd>
                 <dt>Completed</dt>
                 <dd>{when(n.completed_at)}</dd>
+                {sandbox && (
+                  <>
+                    <dt>Sandbox</dt>
+                    <dd>
+                      <Link href="/sandbox">See what the devices received</Link> (the emulator's inbox)
+                    </dd>
+                  </>
+                )}
                 {n.error_code && (
                   <>
                     <dt>Error</dt>
@@ -88,7 +166,7 @@ export function NotificationPage({ id }: { id: string }) {
                 <Empty>No deliveries yet.</Empty>
               ) : (
                 <div class="table-wrap">
-                  <table>
+                  <table aria-label="By platform">
                     <thead>
                       <tr>
                         <th scope="col">Platform</th>
@@ -115,7 +193,7 @@ export function NotificationPage({ id }: { id: string }) {
                 <Empty>No deliveries yet: the fan-out has not run, or the target matched no device.</Empty>
               ) : (
                 <div class="table-wrap">
-                  <table>
+                  <table aria-label="Deliveries">
                     <thead>
                       <tr>
                         <th scope="col">Device</th>
@@ -129,7 +207,9 @@ export function NotificationPage({ id }: { id: string }) {
                       {data.deliveries.map((d) => (
                         <tr key={d.id}>
                           <td>
-                            <code>{d.device_id.slice(0, 8)}…</code>
+                            <Link href={`/devices/${d.device_id}`}>
+                              <code>{d.device_id.slice(0, 8)}…</code>
+                            </Link>
                           </td>
                           <td>{d.platform}</td>
                           <td>
@@ -148,6 +228,8 @@ export function NotificationPage({ id }: { id: string }) {
           );
         }}
       </Loaded>
+      {/* Reloaded with the status: an event of the notification is also when its webhook attempts change. */}
+      <WebhookAttempts id={id} round={status.state === 'ready' ? status.data.notification.status : ''} />
     </Page>
   );
 }

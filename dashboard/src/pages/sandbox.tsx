@@ -1,8 +1,11 @@
 /**
  * Sandbox inbox: what the in-process FCM emulator received for this tenant's devices, drawn as the
  * notification would look on Android, iOS and Web. Test devices are added here through the devices API; an
- * `unregistered-…` token makes the emulator answer UNREGISTERED, so the device is deactivated on send.
+ * `unregistered-…` token makes the emulator answer UNREGISTERED, so the device is deactivated on send, and a
+ * device's fault buttons make the emulator fail its next sends (a 503 burst the retries ride out, or UNREGISTERED);
+ * the page then refreshes itself for a minute so the retries and the deactivation can be watched.
  */
+import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { call, type Schemas } from '../api.ts';
 import {
@@ -11,6 +14,7 @@ import {
   Loaded,
   Page,
   Pager,
+  Status,
   useAction,
   useCursor,
   useLoad,
@@ -51,11 +55,76 @@ function Bubble({ message }: { message: Message }) {
   );
 }
 
-function TestDevices({ onAdded }: { onAdded: () => void }) {
+/** Fault buttons for one device: the emulator answers its next sends with an error (PUT /sandbox/devices/{id}/fault). */
+function Faults({ device, onChange }: { device: Schemas['Device']; onChange: () => void }) {
+  const { api } = useSigned();
+  const [state, setState] = useState('');
+  const [action, run] = useAction();
+  const set = (body: { fault: 'unregistered' | 'unavailable' | 'none'; count?: number }) =>
+    run(async () => {
+      const answer = await call(
+        api.PUT('/api/v1/sandbox/devices/{id}/fault', { params: { path: { id: device.id } }, body }),
+      );
+      setState(
+        answer.fault === null
+          ? 'No fault.'
+          : `${answer.fault}${answer.remaining === null ? ' on every send' : ` × ${answer.remaining}`}.`,
+      );
+      onChange();
+    });
+  const label = `${device.platform} …${device.token_suffix}`;
+  return (
+    <div class="actions">
+      <button
+        type="button"
+        class="small"
+        disabled={action.busy}
+        aria-label={`503 burst for ${label}`}
+        onClick={() => set({ fault: 'unavailable', count: 3 })}
+      >
+        503 × 3
+      </button>
+      <button
+        type="button"
+        class="small"
+        disabled={action.busy}
+        aria-label={`Unregister ${label}`}
+        onClick={() => set({ fault: 'unregistered' })}
+      >
+        Unregistered
+      </button>
+      <button
+        type="button"
+        class="small"
+        disabled={action.busy}
+        aria-label={`Clear the fault of ${label}`}
+        onClick={() => set({ fault: 'none' })}
+      >
+        Clear
+      </button>
+      {state && (
+        <span class="muted" role="status">
+          {state}
+        </span>
+      )}
+      {action.error && <ErrorBox error={action.error} />}
+    </div>
+  );
+}
+
+function TestDevices({
+  onAdded,
+  onFault,
+  round,
+}: {
+  onAdded: () => void;
+  onFault: () => void;
+  round: number;
+}) {
   const { api } = useSigned();
   const [devices, reload] = useLoad(
     () => call(api.GET('/api/v1/devices', { params: { query: { limit: 10 } } })),
-    [],
+    [round],
   );
   const [action, run] = useAction();
   const add = (platform: 'android' | 'ios' | 'web', prefix = 'sandbox') =>
@@ -88,20 +157,69 @@ function TestDevices({ onAdded }: { onAdded: () => void }) {
           page.items.length === 0 ? (
             <Empty>No devices yet: add a test device, then send to “All devices” from Compose.</Empty>
           ) : (
-            <p class="muted">
-              {page.items.length}
-              {page.next_cursor ? '+' : ''} device(s), e.g.{' '}
-              {page.items
-                .slice(0, 3)
-                .map((d) => `${d.platform} …${d.token_suffix}${d.is_active ? '' : ' (inactive)'}`)
-                .join(', ')}
-              . <Link href="/compose">Compose a notification</Link>
-            </p>
+            <>
+              <p class="muted">
+                Next: <Link href="/compose">compose a notification</Link> (“All devices” is preselected), then
+                come back here. To see retries and deactivation, give a device a fault first.
+              </p>
+              <div class="table-wrap">
+                <table aria-label="Test devices">
+                  <thead>
+                    <tr>
+                      <th scope="col">Device</th>
+                      <th scope="col">State</th>
+                      <th scope="col">Fault (next sends)</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {page.items.map((d) => (
+                      <tr key={d.id}>
+                        <td>
+                          <Link href={`/devices/${d.id}`}>
+                            {d.platform} …{d.token_suffix}
+                          </Link>
+                        </td>
+                        <td>
+                          <Status value={d.is_active ? 'active' : 'inactive'} />
+                          {d.deactivated_reason && <div class="muted">{d.deactivated_reason}</div>}
+                        </td>
+                        <td>
+                          <Faults device={d} onChange={onFault} />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </>
           )
         }
       </Loaded>
     </section>
   );
+}
+
+/** After a fault is set, the inbox and the devices reload every 2 s for a minute: retries and deactivation show. */
+function useWatch(reload: () => void): [number, () => void, () => void] {
+  const [until, setUntil] = useState(0);
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    if (until === 0) return;
+    const timer = setInterval(() => {
+      if (Date.now() > until) {
+        setUntil(0);
+        return;
+      }
+      reload();
+      setRound((n) => n + 1);
+    }, 2000);
+    return () => clearInterval(timer);
+  }, [until, reload]);
+  const refresh = () => {
+    reload();
+    setRound((n) => n + 1);
+  };
+  return [round, () => setUntil(Date.now() + 60_000), refresh];
 }
 
 export function SandboxPage() {
@@ -116,11 +234,12 @@ export function SandboxPage() {
       ),
     [paging.cursor],
   );
+  const [round, watch, refresh] = useWatch(reload);
   return (
     <Page
       title="Sandbox inbox"
       actions={
-        <button type="button" onClick={reload}>
+        <button type="button" onClick={refresh}>
           Refresh
         </button>
       }
@@ -128,7 +247,7 @@ export function SandboxPage() {
       {!sandbox && (
         <p class="muted">This server is not in sandbox mode: it sends to Firebase, not to the emulator.</p>
       )}
-      <TestDevices onAdded={reload} />
+      <TestDevices onAdded={reload} onFault={watch} round={round} />
       <h2>Received by the emulator</h2>
       <Loaded load={inbox}>
         {(page) =>

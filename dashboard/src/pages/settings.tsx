@@ -1,9 +1,10 @@
 /** Settings: the tenant's Firebase projects (upload a service-account file), API clients (admin), the audit log. */
 import { useState } from 'preact/hooks';
-import { ApiError, call } from '../api.ts';
+import { ApiError, call, type Schemas } from '../api.ts';
 import {
   Empty,
   ErrorBox,
+  FormCard,
   Loaded,
   Page,
   Pager,
@@ -15,7 +16,7 @@ import {
   when,
 } from '../ui.tsx';
 
-function FirebaseProjects() {
+function FirebaseProjects({ onChange }: { onChange: () => void }) {
   const { api } = useSigned();
   const [page, reload] = useLoad(
     () => call(api.GET('/api/v1/firebase-projects', { params: { query: { limit: 100 } } })),
@@ -41,6 +42,7 @@ function FirebaseProjects() {
       );
       setDone(`Added ${project.project_id} (${project.client_email}).`);
       reload();
+      onChange();
     });
   return (
     <section aria-labelledby="firebase">
@@ -109,10 +111,109 @@ function FirebaseProjects() {
   );
 }
 
+/** A new client token: shown once (the server keeps only its hash), with the id to sign in with. */
+function IssuedToken({ issued }: { issued: Schemas['ApiClientWithToken'] }) {
+  return (
+    <div role="status">
+      <p>
+        <strong>Copy this token now: it is not shown again.</strong> Client id <code>{issued.id}</code>
+      </p>
+      <code class="secret" title="New client token">
+        {issued.client_token}
+      </code>
+    </div>
+  );
+}
+
+const SCOPES = ['send', 'read', 'manage', 'admin'] as const;
+
+function ClientRow({ client, onChange }: { client: Schemas['ApiClient']; onChange: () => void }) {
+  const { api } = useSigned();
+  const [issued, setIssued] = useState<Schemas['ApiClientWithToken']>();
+  const [action, run] = useAction();
+  const path = { id: client.id };
+  return (
+    <tr>
+      <td>
+        {client.name}
+        <div class="muted">{client.id}</div>
+        {issued && <IssuedToken issued={issued} />}
+        {action.error && <ErrorBox error={action.error} />}
+      </td>
+      <td>{client.scopes.join(', ')}</td>
+      <td>
+        <Status value={client.status} />
+      </td>
+      <td>{when(client.created_at)}</td>
+      <td>
+        <div class="actions">
+          <button
+            type="button"
+            class="small"
+            disabled={action.busy || client.status !== 'active'}
+            aria-label={`Rotate the token of ${client.name}`}
+            onClick={() =>
+              run(async () => {
+                // The old token keeps working for an hour, so whoever uses it can switch without an outage.
+                const body = { grace_seconds: 3600 };
+                setIssued(
+                  await call(api.POST('/api/v1/admin/clients/{id}/rotate', { params: { path }, body })),
+                );
+                onChange();
+              })
+            }
+          >
+            Rotate token
+          </button>
+          <button
+            type="button"
+            class="small danger"
+            disabled={action.busy || client.status !== 'active'}
+            aria-label={`Revoke ${client.name}`}
+            onClick={() =>
+              run(async () => {
+                if (!confirm(`Revoke ${client.name}? Its tokens stop working at once.`)) return;
+                await call(api.POST('/api/v1/admin/clients/{id}/revoke', { params: { path } }));
+                onChange();
+              })
+            }
+          >
+            Revoke
+          </button>
+        </div>
+      </td>
+    </tr>
+  );
+}
+
+function CreateClient({ onDone }: { onDone: () => void }) {
+  const { api } = useSigned();
+  return (
+    <FormCard
+      title="Create an API client"
+      submitLabel="Create"
+      fields={{
+        name: { label: 'Name', required: true, placeholder: 'shop-backend' },
+        scopes: { label: 'Scopes', placeholder: 'send, read, manage (the default)' },
+      }}
+      submit={async (v) => {
+        const scopes = v.scopes.split(/[\s,]+/).filter(Boolean) as (typeof SCOPES)[number][];
+        const issued = await call(
+          api.POST('/api/v1/admin/clients', {
+            body: { name: v.name, ...(scopes.length > 0 ? { scopes } : {}) },
+          }),
+        );
+        onDone();
+        return <IssuedToken issued={issued} />;
+      }}
+    />
+  );
+}
+
 function ApiClients() {
   const { api } = useSigned();
   const paging = useCursor();
-  const [page] = useLoad(
+  const [page, reload] = useLoad(
     () =>
       call(
         api.GET('/api/v1/admin/clients', {
@@ -122,48 +223,43 @@ function ApiClients() {
     [paging.cursor],
   );
   return (
-    <Loaded load={page}>
-      {(data) =>
-        data.items.length === 0 ? (
-          <Empty>No API clients.</Empty>
-        ) : (
-          <>
-            <div class="table-wrap">
-              <table aria-label="API clients">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Scopes</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.items.map((c) => (
-                    <tr key={c.id}>
-                      <td>
-                        {c.name}
-                        <div class="muted">{c.id}</div>
-                      </td>
-                      <td>{c.scopes.join(', ')}</td>
-                      <td>
-                        <Status value={c.status} />
-                      </td>
-                      <td>{when(c.created_at)}</td>
+    <>
+      <CreateClient onDone={reload} />
+      <Loaded load={page}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <Empty>No API clients.</Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table aria-label="API clients">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Scopes</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Created</th>
+                      <th scope="col">Actions</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager nextCursor={data.next_cursor} paging={paging} />
-          </>
-        )
-      }
-    </Loaded>
+                  </thead>
+                  <tbody>
+                    {data.items.map((c) => (
+                      <ClientRow key={c.id} client={c} onChange={reload} />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager nextCursor={data.next_cursor} paging={paging} />
+            </>
+          )
+        }
+      </Loaded>
+    </>
   );
 }
 
-function AuditLog() {
+/** The newest entries first; `round` changes when this page changed something, to show it at once. */
+function AuditLog({ round }: { round: number }) {
   const { api } = useSigned();
   const paging = useCursor();
   const [page] = useLoad(
@@ -173,7 +269,7 @@ function AuditLog() {
           params: { query: { limit: 25, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
         }),
       ),
-    [paging.cursor],
+    [paging.cursor, round],
   );
   return (
     <section aria-labelledby="audit">
@@ -223,9 +319,10 @@ function AuditLog() {
 export function SettingsPage() {
   const { credentials } = useSigned();
   const admin = credentials.scopes.includes('admin');
+  const [round, setRound] = useState(0);
   return (
     <Page title="Settings">
-      <FirebaseProjects />
+      <FirebaseProjects onChange={() => setRound((n) => n + 1)} />
       <section aria-labelledby="clients">
         <h2 id="clients">API clients</h2>
         {admin ? (
@@ -237,7 +334,7 @@ export function SettingsPage() {
           </p>
         )}
       </section>
-      <AuditLog />
+      <AuditLog round={round} />
     </Page>
   );
 }

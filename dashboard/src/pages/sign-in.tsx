@@ -77,10 +77,18 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
           </ul>
         </div>
       )}
-      <details>
+      {/* Open at first: a new user has no client yet, and this is the one step outside the browser. */}
+      <details open={kept.length === 0}>
         <summary>No client yet?</summary>
-        <p>Create one on the machine running the server; the token is shown once:</p>
+        <p>
+          Create one on the machine running the server, in its directory (with the same <code>DATA_DIR</code>,
+          if you set one); the id and token are printed once:
+        </p>
         <pre>npx fcm-server create-client --name me</pre>
+        <p class="muted">
+          Then, in the sandbox: <strong>Sandbox inbox</strong> → <strong>Add an Android test device</strong> →{' '}
+          <strong>Compose</strong> → <strong>Send now</strong>, and back to the inbox to see it arrive.
+        </p>
       </details>
     </main>
   );

@@ -311,6 +311,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A device's deliveries (one per notification sent to it), newest first
+         * @description Each with its notification_id, status, attempts and error code, as GET /notifications/{id}/status shows them. Cursor paging; 404 for a device that is not yours or is deleted.
+         */
+        get: operations["listDeviceDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices/{id}/restore": {
         parameters: {
             query?: never;
@@ -514,6 +534,26 @@ export interface paths {
         };
         /** Delivery status: counts by status and platform, and the deliveries (paginated) */
         get: operations["getNotificationStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{id}/webhook-attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The attempts to deliver this notification's events to your webhooks, newest first
+         * @description Every endpoint, every event of the notification (notification.sent, notification.completed, …); each attempt names its endpoint_id. Cursor paging as elsewhere; status filters like GET /webhooks/{id}/deliveries. Attempts are kept as long as the events they delivered (retention: docs/reliability.md).
+         */
+        get: operations["listNotificationWebhookAttempts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1144,6 +1184,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sandbox/devices/{id}/fault": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make the sandbox emulator fail one of your devices' sends
+         * @description Sandbox mode only (404 elsewhere). The fault belongs to the device's token in the emulator: `unregistered` answers every send UNREGISTERED until cleared (the first send deactivates the device, reason UNREGISTERED); `unavailable` answers the next `count` sends (default 3) with 503 UNAVAILABLE, which the server retries with backoff (SEND_MAX_ATTEMPTS; once they run out the delivery is dead); `none` clears it. Token dry runs are not affected by a burst. A restart forgets faults.
+         */
+        put: operations["setSandboxFault"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1706,6 +1766,269 @@ export interface components {
         };
         /**
          * @example {
+         *       "id": "0193e1b8-6f70-7182-8394-a5e6f708192a",
+         *       "url": "https://api.example.com/hooks/fcm",
+         *       "description": "Delivery reports for the order service",
+         *       "event_types": [
+         *         "notification.failed",
+         *         "notification.read"
+         *       ],
+         *       "is_active": true,
+         *       "disabled_reason": null,
+         *       "disabled_at": null,
+         *       "consecutive_failures": 0,
+         *       "last_success_at": null,
+         *       "last_failure_at": null,
+         *       "previous_secret_expires_at": null,
+         *       "created_at": "2026-11-25T09:30:00.000Z",
+         *       "updated_at": "2026-11-25T09:30:00.000Z"
+         *     }
+         */
+        Webhook: {
+            /**
+             * Format: uuid
+             * @example 0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e
+             */
+            id: string;
+            /** @example https://api.example.com/hooks/fcm */
+            url: string;
+            description: string | null;
+            /**
+             * @example [
+             *       "notification.failed",
+             *       "notification.read"
+             *     ]
+             */
+            event_types: string[];
+            is_active: boolean;
+            /** @description consecutive_failures (switched off by the server) or disabled_by_client */
+            disabled_reason: string | null;
+            disabled_at: string | null;
+            consecutive_failures: number;
+            last_success_at: string | null;
+            last_failure_at: string | null;
+            /** @description Until then messages carry a second signature made with the secret before the last rotation */
+            previous_secret_expires_at: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0193e1b8-6f70-7182-8394-a5e6f708192a",
+         *       "url": "https://api.example.com/hooks/fcm",
+         *       "description": "Delivery reports for the order service",
+         *       "event_types": [
+         *         "notification.failed",
+         *         "notification.read"
+         *       ],
+         *       "is_active": true,
+         *       "disabled_reason": null,
+         *       "disabled_at": null,
+         *       "consecutive_failures": 0,
+         *       "last_success_at": null,
+         *       "last_failure_at": null,
+         *       "previous_secret_expires_at": null,
+         *       "created_at": "2026-11-25T09:30:00.000Z",
+         *       "updated_at": "2026-11-25T09:30:00.000Z",
+         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0C7hxqVqXDk="
+         *     }
+         */
+        WebhookWithSecret: {
+            /**
+             * Format: uuid
+             * @example 0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e
+             */
+            id: string;
+            /** @example https://api.example.com/hooks/fcm */
+            url: string;
+            description: string | null;
+            /**
+             * @example [
+             *       "notification.failed",
+             *       "notification.read"
+             *     ]
+             */
+            event_types: string[];
+            is_active: boolean;
+            /** @description consecutive_failures (switched off by the server) or disabled_by_client */
+            disabled_reason: string | null;
+            disabled_at: string | null;
+            consecutive_failures: number;
+            last_success_at: string | null;
+            last_failure_at: string | null;
+            /** @description Until then messages carry a second signature made with the secret before the last rotation */
+            previous_secret_expires_at: string | null;
+            created_at: string;
+            updated_at: string;
+            /**
+             * @description The signing secret (Standard Webhooks whsec_ format). Shown in this reply only: store it now
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0C7hxqVqXDk=
+             */
+            secret: string;
+        };
+        /**
+         * @example {
+         *       "id": "1042",
+         *       "endpoint_id": "0193e1b8-6f70-7182-8394-a5e6f708192a",
+         *       "event_id": "evt_0193e1b27c4a7d1e9a513f2a4b5c6d7e",
+         *       "event_type": "notification.failed",
+         *       "attempt": 2,
+         *       "status": "failed",
+         *       "response_status": 503,
+         *       "error": "HTTP 503: upstream unavailable",
+         *       "duration_ms": 182,
+         *       "next_attempt_at": "2026-11-25T09:32:00.000Z",
+         *       "created_at": "2026-11-25T09:30:00.000Z"
+         *     }
+         */
+        WebhookAttempt: {
+            /** @example 1042 */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The webhook endpoint the attempt went to
+             */
+            endpoint_id: string;
+            /** @example evt_0193e1b27c4a7d1e9a513f2a4b5c6d7e */
+            event_id: string;
+            /** @example notification.sent */
+            event_type: string;
+            /** @example 1 */
+            attempt: number;
+            /**
+             * @description failed: another attempt follows at next_attempt_at; exhausted: none follows
+             * @enum {string}
+             */
+            status: "succeeded" | "failed" | "exhausted";
+            /** @example 503 */
+            response_status: number | null;
+            /** @example HTTP 503: upstream unavailable */
+            error: string | null;
+            duration_ms: number | null;
+            next_attempt_at: string | null;
+            created_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0193e1b4-2b3c-7d4e-8f50-61a2b3c4d5e6",
+         *       "status": "completed",
+         *       "target": {
+         *         "kind": "profile",
+         *         "phone_number": "+255712345678",
+         *         "profile_id": "0193e1b3-0a11-7c55-9e01-77aa88bb99cc"
+         *       },
+         *       "content": {
+         *         "title": "Order Confirmed",
+         *         "body": "Your order #1234 has been confirmed.",
+         *         "priority": "high"
+         *       },
+         *       "variants": null,
+         *       "template_id": null,
+         *       "topic_id": null,
+         *       "schedule_id": null,
+         *       "occurrence_at": null,
+         *       "firebase_project_id": null,
+         *       "counts": {
+         *         "total": 2,
+         *         "sent": 2,
+         *         "failed": 0,
+         *         "delivered": 1,
+         *         "read": 0,
+         *         "skipped": 0,
+         *         "expired": 0,
+         *         "cancelled": 0
+         *       },
+         *       "expires_at": null,
+         *       "cancelled_at": null,
+         *       "error_code": null,
+         *       "request_id": "req-7f3a",
+         *       "created_at": "2026-11-25T09:30:00.000Z",
+         *       "updated_at": "2026-11-25T09:30:00.000Z",
+         *       "completed_at": "2026-11-25T09:30:00.000Z"
+         *     }
+         */
+        Notification: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "queued" | "sending" | "completed" | "partially_failed" | "failed" | "expired" | "cancelled";
+            target: {
+                [key: string]: unknown;
+            };
+            content: {
+                [key: string]: unknown;
+            };
+            variants: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            } | null;
+            template_id: string | null;
+            topic_id: string | null;
+            schedule_id: string | null;
+            occurrence_at: string | null;
+            firebase_project_id: string | null;
+            counts: {
+                total: number;
+                sent: number;
+                failed: number;
+                delivered: number;
+                read: number;
+                /** @description Withheld by a frequency cap or quiet hours (drop) */
+                skipped: number;
+                /** @description Not sent by the send's expires_at */
+                expired: number;
+                /** @description Stopped by POST /notifications/{id}/cancel */
+                cancelled: number;
+            };
+            expires_at: string | null;
+            cancelled_at: string | null;
+            error_code: string | null;
+            request_id: string | null;
+            created_at: string;
+            updated_at: string;
+            completed_at: string | null;
+        };
+        /**
+         * @example {
+         *       "id": "1042",
+         *       "device_id": "0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b",
+         *       "platform": "android",
+         *       "status": "failed",
+         *       "attempts": 1,
+         *       "fcm_message_id": null,
+         *       "error_code": "UNREGISTERED",
+         *       "error_message": "Requested entity was not found.",
+         *       "sent_at": null,
+         *       "delivered_at": null,
+         *       "read_at": null,
+         *       "failed_at": "2026-11-25T09:30:00.000Z",
+         *       "next_attempt_at": null
+         *     }
+         */
+        Delivery: {
+            id: string;
+            /** Format: uuid */
+            device_id: string;
+            /** @enum {string} */
+            platform: "ios" | "android" | "web";
+            /**
+             * @description pending, waiting (held until a local time or the end of quiet hours), retrying, sent, delivered, read; failed and dead (FCM refused); skipped, expired and cancelled (a delivery control withheld it: error_code names the reason: quiet_hours, frequency_cap, expired or cancelled)
+             * @enum {string}
+             */
+            status: "pending" | "waiting" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead" | "skipped" | "expired" | "cancelled";
+            attempts: number;
+            fcm_message_id: string | null;
+            error_code: string | null;
+            error_message: string | null;
+            sent_at: string | null;
+            delivered_at: string | null;
+            read_at: string | null;
+            failed_at: string | null;
+            next_attempt_at: string | null;
+        };
+        /**
+         * @example {
          *       "id": "0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b",
          *       "profile_id": "0193e1b3-0a11-7c55-9e01-77aa88bb99cc",
          *       "platform": "android",
@@ -1745,6 +2068,49 @@ export interface components {
             last_seen_at: string;
             created_at: string;
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "1042",
+         *       "device_id": "0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b",
+         *       "platform": "android",
+         *       "status": "failed",
+         *       "attempts": 1,
+         *       "fcm_message_id": null,
+         *       "error_code": "UNREGISTERED",
+         *       "error_message": "Requested entity was not found.",
+         *       "sent_at": null,
+         *       "delivered_at": null,
+         *       "read_at": null,
+         *       "failed_at": "2026-11-25T09:30:00.000Z",
+         *       "next_attempt_at": null,
+         *       "notification_id": "0193e1b4-2b3c-7d4e-8f50-61a2b3c4d5e6",
+         *       "created_at": "2026-11-25T09:30:00.000Z"
+         *     }
+         */
+        DeviceDelivery: {
+            id: string;
+            /** Format: uuid */
+            device_id: string;
+            /** @enum {string} */
+            platform: "ios" | "android" | "web";
+            /**
+             * @description pending, waiting (held until a local time or the end of quiet hours), retrying, sent, delivered, read; failed and dead (FCM refused); skipped, expired and cancelled (a delivery control withheld it: error_code names the reason: quiet_hours, frequency_cap, expired or cancelled)
+             * @enum {string}
+             */
+            status: "pending" | "waiting" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead" | "skipped" | "expired" | "cancelled";
+            attempts: number;
+            fcm_message_id: string | null;
+            error_code: string | null;
+            error_message: string | null;
+            sent_at: string | null;
+            delivered_at: string | null;
+            read_at: string | null;
+            failed_at: string | null;
+            next_attempt_at: string | null;
+            /** Format: uuid */
+            notification_id: string;
+            created_at: string;
         };
         /**
          * @example {
@@ -1869,125 +2235,6 @@ export interface components {
                     }[];
                 };
             };
-        };
-        /**
-         * @example {
-         *       "id": "0193e1b4-2b3c-7d4e-8f50-61a2b3c4d5e6",
-         *       "status": "completed",
-         *       "target": {
-         *         "kind": "profile",
-         *         "phone_number": "+255712345678",
-         *         "profile_id": "0193e1b3-0a11-7c55-9e01-77aa88bb99cc"
-         *       },
-         *       "content": {
-         *         "title": "Order Confirmed",
-         *         "body": "Your order #1234 has been confirmed.",
-         *         "priority": "high"
-         *       },
-         *       "variants": null,
-         *       "template_id": null,
-         *       "topic_id": null,
-         *       "schedule_id": null,
-         *       "occurrence_at": null,
-         *       "firebase_project_id": null,
-         *       "counts": {
-         *         "total": 2,
-         *         "sent": 2,
-         *         "failed": 0,
-         *         "delivered": 1,
-         *         "read": 0,
-         *         "skipped": 0,
-         *         "expired": 0,
-         *         "cancelled": 0
-         *       },
-         *       "expires_at": null,
-         *       "cancelled_at": null,
-         *       "error_code": null,
-         *       "request_id": "req-7f3a",
-         *       "created_at": "2026-11-25T09:30:00.000Z",
-         *       "updated_at": "2026-11-25T09:30:00.000Z",
-         *       "completed_at": "2026-11-25T09:30:00.000Z"
-         *     }
-         */
-        Notification: {
-            /** Format: uuid */
-            id: string;
-            /** @enum {string} */
-            status: "queued" | "sending" | "completed" | "partially_failed" | "failed" | "expired" | "cancelled";
-            target: {
-                [key: string]: unknown;
-            };
-            content: {
-                [key: string]: unknown;
-            };
-            variants: {
-                [key: string]: {
-                    [key: string]: unknown;
-                };
-            } | null;
-            template_id: string | null;
-            topic_id: string | null;
-            schedule_id: string | null;
-            occurrence_at: string | null;
-            firebase_project_id: string | null;
-            counts: {
-                total: number;
-                sent: number;
-                failed: number;
-                delivered: number;
-                read: number;
-                /** @description Withheld by a frequency cap or quiet hours (drop) */
-                skipped: number;
-                /** @description Not sent by the send's expires_at */
-                expired: number;
-                /** @description Stopped by POST /notifications/{id}/cancel */
-                cancelled: number;
-            };
-            expires_at: string | null;
-            cancelled_at: string | null;
-            error_code: string | null;
-            request_id: string | null;
-            created_at: string;
-            updated_at: string;
-            completed_at: string | null;
-        };
-        /**
-         * @example {
-         *       "id": "1042",
-         *       "device_id": "0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b",
-         *       "platform": "android",
-         *       "status": "failed",
-         *       "attempts": 1,
-         *       "fcm_message_id": null,
-         *       "error_code": "UNREGISTERED",
-         *       "error_message": "Requested entity was not found.",
-         *       "sent_at": null,
-         *       "delivered_at": null,
-         *       "read_at": null,
-         *       "failed_at": "2026-11-25T09:30:00.000Z",
-         *       "next_attempt_at": null
-         *     }
-         */
-        Delivery: {
-            id: string;
-            /** Format: uuid */
-            device_id: string;
-            /** @enum {string} */
-            platform: "ios" | "android" | "web";
-            /**
-             * @description pending, waiting (held until a local time or the end of quiet hours), retrying, sent, delivered, read; failed and dead (FCM refused); skipped, expired and cancelled (a delivery control withheld it: error_code names the reason: quiet_hours, frequency_cap, expired or cancelled)
-             * @enum {string}
-             */
-            status: "pending" | "waiting" | "retrying" | "sent" | "delivered" | "read" | "failed" | "dead" | "skipped" | "expired" | "cancelled";
-            attempts: number;
-            fcm_message_id: string | null;
-            error_code: string | null;
-            error_message: string | null;
-            sent_at: string | null;
-            delivered_at: string | null;
-            read_at: string | null;
-            failed_at: string | null;
-            next_attempt_at: string | null;
         };
         /**
          * @example {
@@ -2136,6 +2383,21 @@ export interface components {
             };
             /** @description The emulator's answer: sent, or the FCM error code it answered (e.g. UNREGISTERED) */
             outcome: string;
+        };
+        /**
+         * @example {
+         *       "device_id": "0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b",
+         *       "fault": "UNAVAILABLE",
+         *       "remaining": 3
+         *     }
+         */
+        SandboxFault: {
+            /** Format: uuid */
+            device_id: string;
+            /** @description The FCM error code answered now, or null */
+            fault: string | null;
+            /** @description Sends left in a burst; null for a fault that stays until cleared, or for none */
+            remaining: number | null;
         };
         /**
          * @example {
@@ -2470,144 +2732,6 @@ export interface components {
             /** @enum {string} */
             platform: "ios" | "android" | "web";
             subscribed_at: string;
-        };
-        /**
-         * @example {
-         *       "id": "0193e1b8-6f70-7182-8394-a5e6f708192a",
-         *       "url": "https://api.example.com/hooks/fcm",
-         *       "description": "Delivery reports for the order service",
-         *       "event_types": [
-         *         "notification.failed",
-         *         "notification.read"
-         *       ],
-         *       "is_active": true,
-         *       "disabled_reason": null,
-         *       "disabled_at": null,
-         *       "consecutive_failures": 0,
-         *       "last_success_at": null,
-         *       "last_failure_at": null,
-         *       "previous_secret_expires_at": null,
-         *       "created_at": "2026-11-25T09:30:00.000Z",
-         *       "updated_at": "2026-11-25T09:30:00.000Z"
-         *     }
-         */
-        Webhook: {
-            /**
-             * Format: uuid
-             * @example 0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e
-             */
-            id: string;
-            /** @example https://api.example.com/hooks/fcm */
-            url: string;
-            description: string | null;
-            /**
-             * @example [
-             *       "notification.failed",
-             *       "notification.read"
-             *     ]
-             */
-            event_types: string[];
-            is_active: boolean;
-            /** @description consecutive_failures (switched off by the server) or disabled_by_client */
-            disabled_reason: string | null;
-            disabled_at: string | null;
-            consecutive_failures: number;
-            last_success_at: string | null;
-            last_failure_at: string | null;
-            /** @description Until then messages carry a second signature made with the secret before the last rotation */
-            previous_secret_expires_at: string | null;
-            created_at: string;
-            updated_at: string;
-        };
-        /**
-         * @example {
-         *       "id": "0193e1b8-6f70-7182-8394-a5e6f708192a",
-         *       "url": "https://api.example.com/hooks/fcm",
-         *       "description": "Delivery reports for the order service",
-         *       "event_types": [
-         *         "notification.failed",
-         *         "notification.read"
-         *       ],
-         *       "is_active": true,
-         *       "disabled_reason": null,
-         *       "disabled_at": null,
-         *       "consecutive_failures": 0,
-         *       "last_success_at": null,
-         *       "last_failure_at": null,
-         *       "previous_secret_expires_at": null,
-         *       "created_at": "2026-11-25T09:30:00.000Z",
-         *       "updated_at": "2026-11-25T09:30:00.000Z",
-         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0C7hxqVqXDk="
-         *     }
-         */
-        WebhookWithSecret: {
-            /**
-             * Format: uuid
-             * @example 0193e1b2-7c4a-7d1e-9a51-3f2a4b5c6d7e
-             */
-            id: string;
-            /** @example https://api.example.com/hooks/fcm */
-            url: string;
-            description: string | null;
-            /**
-             * @example [
-             *       "notification.failed",
-             *       "notification.read"
-             *     ]
-             */
-            event_types: string[];
-            is_active: boolean;
-            /** @description consecutive_failures (switched off by the server) or disabled_by_client */
-            disabled_reason: string | null;
-            disabled_at: string | null;
-            consecutive_failures: number;
-            last_success_at: string | null;
-            last_failure_at: string | null;
-            /** @description Until then messages carry a second signature made with the secret before the last rotation */
-            previous_secret_expires_at: string | null;
-            created_at: string;
-            updated_at: string;
-            /**
-             * @description The signing secret (Standard Webhooks whsec_ format). Shown in this reply only: store it now
-             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0C7hxqVqXDk=
-             */
-            secret: string;
-        };
-        /**
-         * @example {
-         *       "id": "1042",
-         *       "event_id": "evt_0193e1b27c4a7d1e9a513f2a4b5c6d7e",
-         *       "event_type": "notification.failed",
-         *       "attempt": 2,
-         *       "status": "failed",
-         *       "response_status": 503,
-         *       "error": "HTTP 503: upstream unavailable",
-         *       "duration_ms": 182,
-         *       "next_attempt_at": "2026-11-25T09:32:00.000Z",
-         *       "created_at": "2026-11-25T09:30:00.000Z"
-         *     }
-         */
-        WebhookAttempt: {
-            /** @example 1042 */
-            id: string;
-            /** @example evt_0193e1b27c4a7d1e9a513f2a4b5c6d7e */
-            event_id: string;
-            /** @example notification.sent */
-            event_type: string;
-            /** @example 1 */
-            attempt: number;
-            /**
-             * @description failed: another attempt follows at next_attempt_at; exhausted: none follows
-             * @enum {string}
-             */
-            status: "succeeded" | "failed" | "exhausted";
-            /** @example 503 */
-            response_status: number | null;
-            /** @example HTTP 503: upstream unavailable */
-            error: string | null;
-            duration_ms: number | null;
-            next_attempt_at: string | null;
-            created_at: string;
         };
         /**
          * @example {
@@ -4735,6 +4859,8 @@ export interface operations {
                 active?: "true" | "false";
                 profile_id?: string;
                 tag?: string;
+                /** @description Devices whose token ends with this (1 to 8 characters; the device's token_suffix holds the last 8). All 8 is an index lookup; fewer scans the tenant's devices. */
+                token_suffix?: string;
             };
             header?: never;
             path?: never;
@@ -5230,6 +5356,90 @@ export interface operations {
             };
             /** @description Default Response */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDeviceDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-200) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["DeviceDelivery"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6793,6 +7003,91 @@ export interface operations {
                             };
                         };
                         deliveries: components["schemas"]["Delivery"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listNotificationWebhookAttempts: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-200) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                status?: "succeeded" | "failed" | "exhausted";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["WebhookAttempt"][];
                         next_cursor: string | null;
                     };
                 };
@@ -11252,6 +11547,127 @@ export interface operations {
             };
             /** @description Default Response */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setSandboxFault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "fault": "unavailable",
+                 *       "count": 3
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description unregistered: every send answers UNREGISTERED (404), so the first one deactivates the device; unavailable: the next `count` sends answer UNAVAILABLE (503), which the server retries; none: clears
+                     * @enum {string}
+                     */
+                    fault: "unregistered" | "unavailable" | "none";
+                    /** @description unavailable only: how many sends fail (default 3) */
+                    count?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxFault"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

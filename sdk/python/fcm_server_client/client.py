@@ -260,6 +260,10 @@ class FcmServerClient:
         """GET /api/v1/devices/{id}: Get a device"""
         return self._request("GET", f"/api/v1/devices/{_q(id)}", query=query)
 
+    def list_device_deliveries(self, id: str, **query: Any) -> Any:
+        """GET /api/v1/devices/{id}/deliveries: A device's deliveries, newest first"""
+        return self._request("GET", f"/api/v1/devices/{_q(id)}/deliveries", query=query)
+
     def update_device(self, id: str, body: Optional[Mapping[str, Any]] = None) -> Any:
         """PUT /api/v1/devices/{id}: Update a device (fields not sent are kept)"""
         return self._request("PUT", f"/api/v1/devices/{_q(id)}", body=body)
@@ -303,6 +307,10 @@ class FcmServerClient:
     def get_notification_status(self, id: str, **query: Any) -> Any:
         """GET /api/v1/notifications/{id}/status: Delivery status: counts by status and platform, and the deliveries (paginated)"""
         return self._request("GET", f"/api/v1/notifications/{_q(id)}/status", query=query)
+
+    def list_notification_webhook_attempts(self, id: str, **query: Any) -> Any:
+        """GET /api/v1/notifications/{id}/webhook-attempts: the attempts to deliver its events to your webhooks"""
+        return self._request("GET", f"/api/v1/notifications/{_q(id)}/webhook-attempts", query=query)
 
     def list_dead_letters(self, **query: Any) -> Any:
         """GET /api/v1/dead-letters: List dead letters (deliveries that failed every attempt), newest first"""
@@ -463,6 +471,10 @@ class FcmServerClient:
     def list_sandbox_messages(self, **query: Any) -> Any:
         """GET /api/v1/sandbox/messages: what the in-process FCM emulator received (sandbox mode only)"""
         return self._request("GET", "/api/v1/sandbox/messages", query=query)
+
+    def set_sandbox_fault(self, id: str, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """PUT /api/v1/sandbox/devices/{id}/fault: make the sandbox emulator fail a device's sends (sandbox only)"""
+        return self._request("PUT", f"/api/v1/sandbox/devices/{_q(id)}/fault", body=body)
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:

@@ -162,6 +162,7 @@ class LiveServerTest(unittest.TestCase):
         self.assertGreaterEqual(len(tokens), 6)
         self.assertEqual(len(set(tokens)), len(tokens))
         self.assertEqual(api.list_devices(tag="vip")["items"][0]["id"], device["id"])
+        self.assertEqual(api.list_devices(token_suffix=device["token_suffix"])["items"][0]["id"], device["id"])
         spare = imported["results"][4]["device_id"]
         api.delete_device(spare)
         api.restore_device(spare)
@@ -231,6 +232,9 @@ class LiveServerTest(unittest.TestCase):
         with self.assertRaises(AuthenticationError):
             api.register_app_device(api.client_token, {"platform": "web", "token": f"py-{RUN}-app-2"})
         status = api.get_notification_status(sent["notification_id"])
+        history = api.list_device_deliveries(status["deliveries"][0]["device_id"], limit=200)
+        self.assertIn(sent["notification_id"], [d["notification_id"] for d in history["items"]])
+        self.assertIn("items", api.list_notification_webhook_attempts(sent["notification_id"]))
         delivery = status["deliveries"][0]
         pushed = wait_for(
             lambda: [

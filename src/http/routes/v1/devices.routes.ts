@@ -14,7 +14,8 @@ import {
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
+import { authErrors, EXAMPLE_IDS, idParams, page, pageQuery, queryBool } from '../../schemas.ts';
+import { DELIVERY_EXAMPLE, deliverySchema } from './notifications.routes.ts';
 
 export const deviceSchema = z
   .object({
@@ -54,6 +55,17 @@ export const deviceSchema = z
       last_seen_at: '2026-11-25T09:30:00.000Z',
       created_at: '2026-11-25T09:30:00.000Z',
       updated_at: '2026-11-25T09:30:00.000Z',
+    },
+  });
+
+const deviceDeliverySchema = deliverySchema
+  .extend({ notification_id: z.uuid(), created_at: z.string() })
+  .meta({
+    id: 'DeviceDelivery',
+    example: {
+      ...DELIVERY_EXAMPLE,
+      notification_id: EXAMPLE_IDS.notification,
+      created_at: '2026-11-25T09:30:00.000Z',
     },
   });
 
@@ -131,15 +143,27 @@ export const deviceRoutes =
             active: queryBool.optional(),
             profile_id: z.uuid().optional(),
             tag: z.string().max(64).optional(),
+            token_suffix: z
+              .string()
+              .min(1)
+              .max(8)
+              .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+              .optional()
+              .meta({
+                description:
+                  "Devices whose token ends with this (1 to 8 characters; the device's token_suffix holds " +
+                  "the last 8). All 8 is an index lookup; fewer scans the tenant's devices.",
+                example: 'Xy7_q2Lm',
+              }),
           }),
           response: { 200: page(deviceSchema), 400: errorSchema, ...authErrors },
         },
       },
       async (request) => {
-        const { limit, cursor, platform, active, profile_id, tag } = request.query;
+        const { limit, cursor, platform, active, profile_id, tag, token_suffix } = request.query;
         return services.devices.listDevicePage(
           principalOf(request).clientId,
-          { platform, active, profileId: profile_id, tag },
+          { platform, active, profileId: profile_id, tag, tokenSuffix: token_suffix },
           limit,
           cursor,
         );
@@ -159,6 +183,31 @@ export const deviceRoutes =
         },
       },
       async (request) => services.devices.getDevice(principalOf(request).clientId, request.params.id),
+    );
+
+    app.get(
+      '/devices/:id/deliveries',
+      {
+        config: { scope: 'read' },
+        schema: {
+          operationId: 'listDeviceDeliveries',
+          tags: ['devices'],
+          summary: "A device's deliveries (one per notification sent to it), newest first",
+          description:
+            'Each with its notification_id, status, attempts and error code, as GET /notifications/{id}/status ' +
+            'shows them. Cursor paging; 404 for a device that is not yours or is deleted.',
+          params: idParams,
+          querystring: z.strictObject(pageQuery),
+          response: { 200: page(deviceDeliverySchema), 400: errorSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) =>
+        services.devices.listDeviceDeliveryPage(
+          principalOf(request).clientId,
+          request.params.id,
+          request.query.limit,
+          request.query.cursor,
+        ),
     );
 
     app.put(

@@ -4,10 +4,12 @@ import { z } from 'zod';
 
 import { platformSchema } from '../../../domain/platform.ts';
 import { DELIVERY_STATUSES, NOTIFICATION_STATUSES } from '../../../domain/states.ts';
+import { ATTEMPT_STATUSES } from '../../../services/webhooks.service.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
 import { authErrors, EXAMPLE_IDS, idParams, isoDate, page, pageQuery } from '../../schemas.ts';
+import { attemptSchema } from './webhooks.routes.ts';
 
 const notificationStatus = z.enum(NOTIFICATION_STATUSES);
 const deliveryStatus = z.enum(DELIVERY_STATUSES).meta({
@@ -42,7 +44,7 @@ const NOTIFICATION_EXAMPLE = {
   completed_at: '2026-11-25T09:30:00.000Z',
 };
 
-const DELIVERY_EXAMPLE = {
+export const DELIVERY_EXAMPLE = {
   id: '1042',
   device_id: '0193e1b2-8d10-7f3a-8b22-1c2d3e4f5a6b',
   platform: 'android',
@@ -93,7 +95,7 @@ const notificationSchema = z
     example: NOTIFICATION_EXAMPLE,
   });
 
-const deliverySchema = z
+export const deliverySchema = z
   .object({
     id: z.string(),
     device_id: z.uuid(),
@@ -208,6 +210,32 @@ export const notificationRoutes =
       },
       async (request) =>
         services.notifications.getDeliveryStatus(
+          principalOf(request).clientId,
+          request.params.id,
+          request.query,
+        ),
+    );
+
+    app.get(
+      '/notifications/:id/webhook-attempts',
+      {
+        config: { scope: 'read' },
+        schema: {
+          operationId: 'listNotificationWebhookAttempts',
+          tags: ['notifications', 'webhooks'],
+          summary: "The attempts to deliver this notification's events to your webhooks, newest first",
+          description:
+            'Every endpoint, every event of the notification (notification.sent, notification.completed, ' +
+            '…); each attempt names its endpoint_id. Cursor paging as elsewhere; status filters like ' +
+            'GET /webhooks/{id}/deliveries. Attempts are kept as long as the events they delivered ' +
+            '(retention: docs/reliability.md).',
+          params: idParams,
+          querystring: z.strictObject({ ...pageQuery, status: z.enum(ATTEMPT_STATUSES).optional() }),
+          response: { 200: page(attemptSchema), 400: errorSchema, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) =>
+        services.webhooks.listNotificationWebhookAttempts(
           principalOf(request).clientId,
           request.params.id,
           request.query,

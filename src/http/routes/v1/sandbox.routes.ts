@@ -9,7 +9,7 @@ import { SANDBOX_KEEPS } from '../../../services/sandbox-inbox.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, EXAMPLE_ID, page, pageQuery } from '../../schemas.ts';
+import { authErrors, EXAMPLE_ID, EXAMPLE_IDS, idParams, page, pageQuery } from '../../schemas.ts';
 
 const sandboxMessageSchema = z
   .object({
@@ -44,6 +44,35 @@ const sandboxMessageSchema = z
       },
       outcome: 'sent',
     },
+  });
+
+const faultBody = z
+  .strictObject({
+    fault: z.enum(['unregistered', 'unavailable', 'none']).meta({
+      description:
+        'unregistered: every send answers UNREGISTERED (404), so the first one deactivates the device; ' +
+        'unavailable: the next `count` sends answer UNAVAILABLE (503), which the server retries; none: clears',
+    }),
+    count: z.number().int().min(1).max(20).optional().meta({
+      description: 'unavailable only: how many sends fail (default 3)',
+    }),
+  })
+  .refine((b) => b.count === undefined || b.fault === 'unavailable', {
+    message: 'count goes with fault "unavailable" only',
+    path: ['count'],
+  });
+
+const faultSchema = z
+  .object({
+    device_id: z.uuid(),
+    fault: z.string().nullable().meta({ description: 'The FCM error code answered now, or null' }),
+    remaining: z.number().int().nullable().meta({
+      description: 'Sends left in a burst; null for a fault that stays until cleared, or for none',
+    }),
+  })
+  .meta({
+    id: 'SandboxFault',
+    example: { device_id: EXAMPLE_IDS.device, fault: 'UNAVAILABLE', remaining: 3 },
   });
 
 export const sandboxRoutes =
@@ -82,6 +111,40 @@ export const sandboxRoutes =
           { deviceId: device_id, notificationId: notification_id },
           limit,
           cursor,
+        );
+      },
+    );
+
+    app.put(
+      '/sandbox/devices/:id/fault',
+      {
+        config: { scope: 'manage' },
+        schema: {
+          tags: ['sandbox'],
+          operationId: 'setSandboxFault',
+          summary: "Make the sandbox emulator fail one of your devices' sends",
+          description:
+            "Sandbox mode only (404 elsewhere). The fault belongs to the device's token in the emulator: " +
+            '`unregistered` answers every send UNREGISTERED until cleared (the first send deactivates the ' +
+            'device, reason UNREGISTERED); `unavailable` answers the next `count` sends (default 3) with 503 ' +
+            'UNAVAILABLE, which the server retries with backoff (SEND_MAX_ATTEMPTS; once they run out the ' +
+            'delivery is dead); `none` clears it. Token dry runs are not affected by a burst. A restart ' +
+            'forgets faults.',
+          params: idParams,
+          body: faultBody.meta({ examples: [{ fault: 'unavailable', count: 3 }] }),
+          response: { 200: faultSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => {
+        const { fault, count } = request.body;
+        return sandbox.setSandboxFault(
+          principalOf(request).clientId,
+          request.params.id,
+          fault === 'none'
+            ? null
+            : fault === 'unregistered'
+              ? { code: 'UNREGISTERED' }
+              : { code: 'UNAVAILABLE', count: count ?? 3 },
         );
       },
     );

@@ -80,9 +80,10 @@ const withSecret = webhookSchema
 
 const attemptStatus = z.enum(ATTEMPT_STATUSES);
 
-const attemptSchema = z
+export const attemptSchema = z
   .object({
     id: z.string().meta({ example: '1042' }),
+    endpoint_id: z.uuid().meta({ description: 'The webhook endpoint the attempt went to' }),
     event_id: z.string().meta({ example: EXAMPLE_EVENT_ID }),
     event_type: z.string().meta({ example: 'notification.sent' }),
     attempt: z.number().int().meta({ example: 1 }),
@@ -99,6 +100,7 @@ const attemptSchema = z
     id: 'WebhookAttempt',
     example: {
       id: '1042',
+      endpoint_id: EXAMPLE_IDS.webhook,
       event_id: EXAMPLE_EVENT_ID,
       event_type: 'notification.failed',
       attempt: 2,

@@ -1,0 +1,198 @@
+/**
+ * One device: what it is, its tags and app metadata (editable), deleting it, and its history of deliveries
+ * (GET /devices/{id}/deliveries, newest first), each linking to its notification.
+ */
+import { useState } from 'preact/hooks';
+import { Link, useLocation } from 'wouter-preact';
+import { call, type Schemas } from '../api.ts';
+import {
+  Empty,
+  ErrorBox,
+  Loaded,
+  Page,
+  Pager,
+  Status,
+  useAction,
+  useCursor,
+  useLoad,
+  useSigned,
+  when,
+} from '../ui.tsx';
+
+/** Tags typed separated by commas or spaces. */
+export const tagsOf = (text: string): string[] => text.split(/[\s,]+/).filter(Boolean);
+
+function EditDevice({ device, onSaved }: { device: Schemas['Device']; onSaved: () => void }) {
+  const { api } = useSigned();
+  const [, navigate] = useLocation();
+  const [tags, setTags] = useState(device.tags.join(', '));
+  const [appVersion, setAppVersion] = useState(device.app_version ?? '');
+  const [saved, setSaved] = useState(false);
+  const [action, run] = useAction();
+  const path = { id: device.id };
+  return (
+    <form
+      class="inline-form"
+      aria-label="Edit device"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void run(async () => {
+          setSaved(false);
+          await call(
+            api.PUT('/api/v1/devices/{id}', {
+              params: { path },
+              body: { tags: tagsOf(tags), app_version: appVersion === '' ? null : appVersion },
+            }),
+          );
+          setSaved(true);
+          onSaved();
+        });
+      }}
+    >
+      <label>
+        Tags
+        <input type="text" value={tags} onInput={(e) => setTags(e.currentTarget.value)} />
+      </label>
+      <label>
+        App version
+        <input type="text" value={appVersion} onInput={(e) => setAppVersion(e.currentTarget.value)} />
+      </label>
+      <div class="actions">
+        <button type="submit" disabled={action.busy}>
+          Save
+        </button>
+        <button
+          type="button"
+          class="danger"
+          disabled={action.busy}
+          onClick={() =>
+            run(async () => {
+              if (!confirm('Delete this device? It stops receiving; it can be restored for 30 days.')) return;
+              await call(api.DELETE('/api/v1/devices/{id}', { params: { path } }));
+              navigate('/devices');
+            })
+          }
+        >
+          Delete
+        </button>
+      </div>
+      {saved && (
+        <p class="muted" role="status">
+          Saved.
+        </p>
+      )}
+      {action.error && <ErrorBox error={action.error} />}
+    </form>
+  );
+}
+
+function Deliveries({ id }: { id: string }) {
+  const { api } = useSigned();
+  const paging = useCursor();
+  const [page, reload] = useLoad(
+    () =>
+      call(
+        api.GET('/api/v1/devices/{id}/deliveries', {
+          params: { path: { id }, query: { limit: 20, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
+        }),
+      ),
+    [id, paging.cursor],
+  );
+  return (
+    <section aria-labelledby="deliveries-title">
+      <h2 id="deliveries-title">
+        Deliveries{' '}
+        <button type="button" class="small" onClick={reload}>
+          Refresh
+        </button>
+      </h2>
+      <Loaded load={page}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <Empty>Nothing was sent to this device yet. Compose a notification to it by its id.</Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table aria-label="Deliveries">
+                  <thead>
+                    <tr>
+                      <th scope="col">Notification</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Attempts</th>
+                      <th scope="col">Error</th>
+                      <th scope="col">Created</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.items.map((d) => (
+                      <tr key={d.id}>
+                        <td>
+                          <Link href={`/notifications/${d.notification_id}`}>
+                            <code>{d.notification_id.slice(0, 8)}…</code>
+                          </Link>
+                        </td>
+                        <td>
+                          <Status value={d.status} />
+                        </td>
+                        <td>{d.attempts}</td>
+                        <td>
+                          {d.error_code ?? ''}
+                          {d.error_message && <div class="muted">{d.error_message}</div>}
+                        </td>
+                        <td>{when(d.created_at)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager nextCursor={data.next_cursor} paging={paging} />
+            </>
+          )
+        }
+      </Loaded>
+    </section>
+  );
+}
+
+export function DevicePage({ id }: { id: string }) {
+  const { api } = useSigned();
+  const [device, reload] = useLoad(
+    () => call(api.GET('/api/v1/devices/{id}', { params: { path: { id } } })),
+    [id],
+  );
+  return (
+    <Page title="Device">
+      <Loaded load={device}>
+        {(d) => (
+          <>
+            <dl class="facts">
+              <dt>Id</dt>
+              <dd>
+                <code>{d.id}</code>
+              </dd>
+              <dt>Token</dt>
+              <dd>…{d.token_suffix}</dd>
+              <dt>Platform</dt>
+              <dd>{d.platform}</dd>
+              <dt>State</dt>
+              <dd>
+                <Status value={d.is_active ? 'active' : 'inactive'} />
+                {d.deactivated_reason && ` ${d.deactivated_reason} · ${when(d.deactivated_at)}`}
+              </dd>
+              <dt>Profile</dt>
+              <dd>{d.profile_id ? <code>{d.profile_id}</code> : '—'}</dd>
+              <dt>Model / OS</dt>
+              <dd>
+                {d.model ?? '—'} / {d.os_version ?? '—'}
+              </dd>
+              <dt>Last seen</dt>
+              <dd>{when(d.last_seen_at)}</dd>
+            </dl>
+            <EditDevice device={d} onSaved={reload} />
+          </>
+        )}
+      </Loaded>
+      <Deliveries id={id} />
+    </Page>
+  );
+}
