@@ -3,6 +3,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Platform } from '../domain/platform.ts';
 import type { VersionConstraint } from '../lib/versions.ts';
 import { type Executor, query } from './client.ts';
+import { type AppliedCap, cappedDevices } from './frequency-caps.repository.ts';
 import type { DeliveryStatus } from './schema.ts';
 
 /** Where a notification's devices come from. Always combined with the tenant and "active, not deleted". */
@@ -95,14 +96,46 @@ function jsonArray<T>(value: unknown): T[] {
 export interface FanoutPage {
   /** The keyset cursor after this page, null when the source is exhausted. */
   cursor: string | null;
-  /** Ids of the deliveries created (as strings: they are bigints). */
+  /** Ids of the deliveries created to be sent (as strings: they are bigints). */
   deliveryIds: string[];
+  /** The deliveries created skipped (a frequency cap was reached), with their device and reason. */
+  skipped: SkippedDelivery[];
+}
+
+export interface SkippedDelivery {
+  id: string;
+  deviceId: string;
+  platform: Platform;
+  errorCode: string;
+}
+
+/** The frequency caps a page is decided by, and the instant (the injected clock) their windows end at. */
+export interface PageCaps {
+  applied: AppliedCap[];
+  now: Date;
+}
+
+/**
+ * How the page's deliveries are made: pending, or, when caps apply, skipped (reason frequency_cap) for the
+ * devices in the `capped` CTE. Without caps the statement is the plain insert, with no extra cost.
+ */
+function withheldBy(caps: PageCaps | undefined, tenantId: string) {
+  if (!caps || caps.applied.length === 0) {
+    return { ctes: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
+  }
+  const capped = sql`exists (select 1 from capped where capped.id = page.id)`;
+  return {
+    ctes: sql`${cappedDevices(caps.applied, tenantId, caps.now)},`,
+    status: sql`case when ${capped} then 'skipped' else 'pending' end`,
+    errorCode: sql`case when ${capped} then 'frequency_cap' end`,
+  };
 }
 
 /**
  * Creates the deliveries for the next page of the source in one statement (keyset pagination, never one giant
  * query), keeping the devices that are active and match the filters, and returns their ids for the send jobs.
- * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's.
+ * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's. With `caps`, the
+ * deliveries of devices over a frequency cap are made skipped in the same statement.
  */
 export async function insertDeliveryPage(
   ex: Executor,
@@ -113,27 +146,35 @@ export async function insertDeliveryPage(
     filters?: DeviceFilters | undefined;
     after: string | null;
     limit: number;
+    caps?: PageCaps | undefined;
   },
 ): Promise<FanoutPage> {
   const { notificationId, tenantId } = params;
-  const [row] = await query<{ cursor: string | null; ids: unknown }>(
+  const withheld = withheldBy(params.caps, tenantId);
+  const [row] = await query<{ cursor: string | null; ids: unknown; skipped: unknown }>(
     ex,
     sql`with src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),
       page as (
-        select distinct on (d.id) d.id, d.platform, src.seq from src join devices d on d.id = src.device_id
+        select distinct on (d.id) d.id, d.platform, d.profile_id, src.seq from src join devices d on d.id = src.device_id
         where d.api_client_id = ${tenantId} and d.is_active and d.deleted_at is null
           and ${filterConditions(params.filters)}
         order by d.id, src.seq
-      ), ins as (
-        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq)
-        select ${notificationId}, ${tenantId}, id, platform, seq from page
+      ), ${withheld.ctes} ins as (
+        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status, error_code)
+        select ${notificationId}, ${tenantId}, id, platform, seq, ${withheld.status}, ${withheld.errorCode} from page
         on conflict (notification_id, device_id) do nothing
-        returning id
+        returning id, device_id, platform, status, error_code
       )
       select (select key::text from src order by key desc limit 1) as cursor,
-             (select json_agg(id::text) from ins) as ids`,
+             (select json_agg(id::text) from ins where status = 'pending') as ids,
+             (select json_agg(json_build_object('id', id::text, 'deviceId', device_id, 'platform', platform,
+                'errorCode', error_code)) from ins where status = 'skipped') as skipped`,
   );
-  return { cursor: row?.cursor ?? null, deliveryIds: jsonArray<string>(row?.ids) };
+  return {
+    cursor: row?.cursor ?? null,
+    deliveryIds: jsonArray<string>(row?.ids),
+    skipped: jsonArray<SkippedDelivery>(row?.skipped),
+  };
 }
 
 export interface DeliveryToSend {
@@ -374,6 +415,7 @@ export async function listDeliveries(
 export interface ReceiptResult {
   notificationId: string;
   tenantId: string;
+  deviceId: string;
   status: DeliveryStatus;
   newlyDelivered: boolean;
   newlyRead: boolean;
@@ -393,13 +435,14 @@ export async function applyReceipt(
   const [row] = await query<{
     notification_id: string;
     api_client_id: string;
+    device_id: string;
     status: DeliveryStatus;
     newly_delivered: boolean;
     newly_read: boolean;
   }>(
     ex,
     sql`with before as (
-        select id, notification_id, api_client_id, status, delivered_at, read_at from deliveries
+        select id, notification_id, api_client_id, device_id, status, delivered_at, read_at from deliveries
         where id = ${deliveryId}::bigint for update
       ), upd as (
         update deliveries dl set
@@ -412,7 +455,7 @@ export async function applyReceipt(
         from before where dl.id = before.id and before.status not in ('failed', 'dead', 'skipped', 'expired')
         returning dl.status
       )
-      select before.notification_id, before.api_client_id,
+      select before.notification_id, before.api_client_id, before.device_id,
         coalesce((select status from upd), before.status) as status,
         (exists (select 1 from upd) and before.delivered_at is null) as newly_delivered,
         (exists (select 1 from upd) and ${read} and before.read_at is null) as newly_read
@@ -422,6 +465,7 @@ export async function applyReceipt(
   return {
     notificationId: row.notification_id,
     tenantId: row.api_client_id,
+    deviceId: row.device_id,
     status: row.status,
     newlyDelivered: row.newly_delivered,
     newlyRead: row.newly_read,

@@ -292,3 +292,30 @@ export async function reindexDeviceTokens(
     where d.api_client_id = ${tenantId} and d.token_hash = v.old
       and not exists (select 1 from devices o where o.api_client_id = ${tenantId} and o.token_hash = v.hash)`);
 }
+
+/**
+ * A sign of life: moves last_seen_at to `at`, but only when it is more than `resolutionSeconds` older, so a
+ * device's storm of receipts writes its row at most once per resolution (the other calls read and change
+ * nothing). Returns false when the tenant has no such (not deleted) device. One statement.
+ */
+export async function markDeviceSeen(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+  at: Date,
+  resolutionSeconds: number,
+): Promise<boolean> {
+  const [row] = await query<{ found: boolean }>(
+    ex,
+    sql`with d as (
+        select id, last_seen_at from devices
+        where api_client_id = ${tenantId} and id = ${id}::uuid and deleted_at is null
+      ), moved as (
+        update devices set last_seen_at = ${at.toISOString()}::timestamptz from d
+        where devices.id = d.id
+          and d.last_seen_at < ${at.toISOString()}::timestamptz - make_interval(secs => ${resolutionSeconds})
+        returning 1
+      ) select exists (select 1 from d) as found`,
+  );
+  return row?.found === true;
+}

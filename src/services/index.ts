@@ -20,7 +20,14 @@ import {
 import { discard, getDeadLetter, listDeadLetterPage, requeue } from './dead-letters.service.ts';
 import type { ServiceDeps } from './deps.ts';
 import { importDevices } from './device-import.service.ts';
-import { changeDevice, deleteDevice, getDevice, listDevicePage, registerDevice } from './devices.service.ts';
+import {
+  changeDevice,
+  checkInDevice,
+  deleteDevice,
+  getDevice,
+  listDevicePage,
+  registerDevice,
+} from './devices.service.ts';
 import {
   getProject,
   listProjectPage,
@@ -28,6 +35,13 @@ import {
   registerFirebaseProject,
   removeProject,
 } from './firebase-projects.service.ts';
+import {
+  changeFrequencyCap,
+  createFrequencyCap,
+  deleteFrequencyCap,
+  getFrequencyCap,
+  listFrequencyCapPage,
+} from './frequency-caps.service.ts';
 import { createReadinessProbe } from './health.service.ts';
 import { claimIdempotencyKey, finishIdempotentRequest } from './idempotency.service.ts';
 import {
@@ -118,6 +132,14 @@ export function createServices(deps: ServiceDeps) {
       changeDevice,
       deleteDevice,
       restoreDevice,
+      checkInDevice,
+    }),
+    frequencyCaps: bind(deps, {
+      createFrequencyCap,
+      getFrequencyCap,
+      listFrequencyCapPage,
+      changeFrequencyCap,
+      deleteFrequencyCap,
     }),
     registrationTokens: bind(deps, { mintRegistrationToken, registerWithRegistrationToken }),
     firebaseProjects: bind(deps, {
