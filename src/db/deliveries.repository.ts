@@ -109,23 +109,17 @@ export interface SkippedDelivery {
   errorCode: string;
 }
 
-/** The frequency caps a page is decided by, and the instant (the injected clock) their windows end at. */
-export interface PageCaps {
-  applied: AppliedCap[];
-  now: Date;
-}
-
 /**
  * How the page's deliveries are made: pending, or, when caps apply, skipped (reason frequency_cap) for the
  * devices in the `capped` CTE. Without caps the statement is the plain insert, with no extra cost.
  */
-function withheldBy(caps: PageCaps | undefined, tenantId: string) {
-  if (!caps || caps.applied.length === 0) {
+function withheldBy(caps: AppliedCap[] | undefined, tenantId: string, now: Date) {
+  if (!caps || caps.length === 0) {
     return { ctes: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
   }
   const capped = sql`exists (select 1 from capped where capped.id = page.id)`;
   return {
-    ctes: sql`${cappedDevices(caps.applied, tenantId, caps.now)},`,
+    ctes: sql`${cappedDevices(caps, tenantId, now)},`,
     status: sql`case when ${capped} then 'skipped' else 'pending' end`,
     errorCode: sql`case when ${capped} then 'frequency_cap' end`,
   };
@@ -146,11 +140,14 @@ export async function insertDeliveryPage(
     filters?: DeviceFilters | undefined;
     after: string | null;
     limit: number;
-    caps?: PageCaps | undefined;
+    /** The injected clock's instant: the deliveries' created_at, which frequency caps count by. */
+    now: Date;
+    /** The frequency caps that apply to this notification (none: the plain insert). */
+    caps?: AppliedCap[] | undefined;
   },
 ): Promise<FanoutPage> {
-  const { notificationId, tenantId } = params;
-  const withheld = withheldBy(params.caps, tenantId);
+  const { notificationId, tenantId, now } = params;
+  const withheld = withheldBy(params.caps, tenantId, now);
   const [row] = await query<{ cursor: string | null; ids: unknown; skipped: unknown }>(
     ex,
     sql`with src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),
@@ -160,8 +157,10 @@ export async function insertDeliveryPage(
           and ${filterConditions(params.filters)}
         order by d.id, src.seq
       ), ${withheld.ctes} ins as (
-        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status, error_code)
-        select ${notificationId}, ${tenantId}, id, platform, seq, ${withheld.status}, ${withheld.errorCode} from page
+        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status,
+          error_code, created_at)
+        select ${notificationId}, ${tenantId}, id, platform, seq, ${withheld.status}, ${withheld.errorCode},
+          ${now.toISOString()}::timestamptz from page
         on conflict (notification_id, device_id) do nothing
         returning id, device_id, platform, status, error_code
       )

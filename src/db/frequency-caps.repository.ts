@@ -125,8 +125,9 @@ export async function lockTenantCaps(ex: Executor, tenantId: string): Promise<vo
  * which some cap has already been reached. A cap counts the distinct notifications the profile (every active
  * device of it; a device without a profile counts alone) or the device received in the rolling window ending
  * at `now` (the injected clock): deliveries sent, delivered or read, and those still on their way (pending,
- * waiting, retrying), which a concurrent send has admitted but not sent yet. A delivery's time is its sent_at,
- * or its creation before it is sent. Transactional sends (bypass_frequency_cap) do not count.
+ * waiting, retrying), which an earlier send has admitted but not sent yet; failed, skipped, expired and
+ * cancelled ones do not count, nor do transactional sends (bypass_frequency_cap). A delivery's time is when the
+ * fan-out made it (created_at, from the same injected clock), a few seconds before it is sent.
  */
 export function cappedDevices(caps: AppliedCap[], tenantId: string, now: Date): SQL {
   const payload = JSON.stringify(
@@ -154,8 +155,7 @@ export function cappedDevices(caps: AppliedCap[], tenantId: string, now: Date): 
               where c.scope = 'profile' and p.profile_id is not null and o.profile_id = p.profile_id
                 and o.is_active and o.api_client_id = ${tenantId})
             and dl.status in ('pending', 'waiting', 'retrying', 'sent', 'delivered', 'read')
-            and coalesce(dl.sent_at, dl.created_at)
-              > ${now.toISOString()}::timestamptz - make_interval(secs => c.secs)
+            and dl.created_at > ${now.toISOString()}::timestamptz - make_interval(secs => c.secs)
             and (c.topic_id is null or n.topic_id = c.topic_id)
             and (c.template_id is null or n.template_id = c.template_id)
             and not n.bypass_frequency_cap)))`;

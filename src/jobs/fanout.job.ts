@@ -4,7 +4,7 @@
  * halfway resumes where it stopped and enqueues nothing twice.
  */
 import type { Executor } from '../db/client.ts';
-import { insertDeliveryPage, type PageCaps } from '../db/deliveries.repository.ts';
+import { insertDeliveryPage } from '../db/deliveries.repository.ts';
 import { type AppliedCap, capsForNotification, lockTenantCaps } from '../db/frequency-caps.repository.ts';
 import {
   addOutcomeCounts,
@@ -24,19 +24,18 @@ import { runJob } from './job-runner.ts';
 const FANOUT_PAGE_BATCHES = 10;
 
 /**
- * The frequency caps a page is decided by, at the injected clock's now; undefined when none applies (a
- * transactional send, or a tenant without caps), so the page is the plain insert. With caps, the tenant's capped
- * pages are serialized first (see lockTenantCaps): the page then counts every delivery committed before it.
+ * The frequency caps a page is decided by; undefined when none applies (a transactional send, or a tenant
+ * without caps), so the page is the plain insert. With caps, the tenant's capped pages are serialized first
+ * (see lockTenantCaps): the page then counts every delivery committed before it.
  */
 async function capsOfPage(
-  deps: ServiceDeps,
   tx: Executor,
   notification: NotificationRow,
   caps: AppliedCap[],
-): Promise<PageCaps | undefined> {
+): Promise<AppliedCap[] | undefined> {
   if (caps.length === 0) return undefined;
   await lockTenantCaps(tx, notification.apiClientId);
-  return { applied: caps, now: deps.clock.now() };
+  return caps;
 }
 
 /** Creates the deliveries of a notification page by page (keyset over device ids) and their send jobs. */
@@ -59,7 +58,8 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         filters: deviceFilters(target.filters),
         after: notification.fanoutCursor,
         limit: batchSize * FANOUT_PAGE_BATCHES,
-        caps: await capsOfPage(deps, tx, notification, caps),
+        caps: await capsOfPage(tx, notification, caps),
+        now: deps.clock.now(),
       });
       if (page.cursor === null) {
         const finished = await finishFanout(
