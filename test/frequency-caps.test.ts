@@ -7,6 +7,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../src/db/client.ts';
+import { fanOut, startFanoutJob } from '../src/jobs/fanout.job.ts';
+import { QUEUES } from '../src/queue/contract.ts';
 import { deactivateStaleDevices } from '../src/services/maintenance.service.ts';
 import {
   errorOf,
@@ -217,17 +219,29 @@ describe('frequency caps: applied to sends', () => {
   it('sends fanned out at once to one profile never exceed its cap', async () => {
     const shop = await server.tenant('caps-race');
     await device(shop, 'user-3');
+    await device(shop, 'user-3');
     await createCap(shop, { max: 2, per: '1h' });
-    const accepted = await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        server.as(shop, 'POST', '/api/v1/notify/', { external_id: 'user-3', title: `Race ${i}` }),
-      ),
-    );
-    const done = await Promise.all(
-      accepted.map((r) => waitForNotification(server, shop, r.json().notification_id)),
-    );
-    expect(done.map((n) => n.counts.sent).reduce((a, b) => a + b, 0)).toBe(2);
-    expect(done.map((n) => n.counts.skipped).reduce((a, b) => a + b, 0)).toBe(4);
+    const { deps } = server.runtime;
+    // The fan-outs run here, all at once (each in its own transaction on PostgreSQL), not one by one in the worker.
+    await deps.queue.stopWork(QUEUES.fanout);
+    try {
+      const accepted = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          server.as(shop, 'POST', '/api/v1/notify/', { external_id: 'user-3', title: `Race ${i}` }),
+        ),
+      );
+      const ids: string[] = accepted.map((r) => r.json().notification_id);
+      await Promise.all(ids.map((notificationId) => fanOut(deps, { notificationId })));
+      const done = await Promise.all(ids.map((id) => waitForNotification(server, shop, id)));
+      const reached = done.filter((n) => n.counts.sent > 0);
+      expect(reached.map((n) => n.counts)).toEqual([
+        expect.objectContaining({ sent: 2, skipped: 0 }),
+        expect.objectContaining({ sent: 2, skipped: 0 }),
+      ]);
+      expect(done.map((n) => n.counts.skipped).reduce((a, b) => a + b, 0)).toBe(12);
+    } finally {
+      await startFanoutJob(deps);
+    }
   });
 });
 
