@@ -60,6 +60,7 @@ const ORDER = [
   'listDevices',
   'getDevice',
   'updateDevice',
+  'markDeviceSeen',
   'createTopic',
   'listTopics',
   'getTopic',
@@ -102,6 +103,10 @@ const ORDER = [
   'getDeadLetter',
   'requeueDeadLetters',
   'discardDeadLetters',
+  'createFrequencyCap',
+  'listFrequencyCaps',
+  'getFrequencyCap',
+  'updateFrequencyCap',
   'listAuditLogs',
   'createClient',
   'listClients',
@@ -117,6 +122,7 @@ const ORDER = [
   'deleteProfile',
   'restoreProfile',
   'deleteTemplate',
+  'deleteFrequencyCap',
   'deleteWebhook',
   'deleteFirebaseProject',
   'rotateOwnClientToken',
@@ -133,6 +139,7 @@ const CREATES: Record<string, { resource: Resource; field: string }> = {
   sendNotification: { resource: 'notification', field: 'notification_id' },
   scheduleNotification: { resource: 'schedule', field: 'id' },
   createClient: { resource: 'client', field: 'id' },
+  createFrequencyCap: { resource: 'frequencyCap', field: 'id' },
 };
 
 /** Whose id fills `{id}` in a path, by the path's collection. */
@@ -147,6 +154,7 @@ const PATH_IDS: [prefix: string, resource: Resource][] = [
   ['/api/v1/schedules/', 'schedule'],
   ['/api/v1/dead-letters/', 'deadLetter'],
   ['/api/v1/admin/clients/', 'client'],
+  ['/api/v1/frequency-caps/', 'frequencyCap'],
 ];
 
 const EXAMPLE_WEBHOOK_URL = 'https://api.example.com/hooks/fcm';

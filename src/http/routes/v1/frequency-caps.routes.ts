@@ -7,9 +7,7 @@ import { templateRefSchema, topicName } from '../../../services/send-request.ts'
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
-import { authErrors, idParams, page, pageQuery } from '../../schemas.ts';
-
-const EXAMPLE_CAP_ID = '0193e1bb-92a3-74b5-b6c7-d8192a3b4c5d';
+import { authErrors, EXAMPLE_IDS, idParams, page, pageQuery } from '../../schemas.ts';
 
 const capFields = {
   max: z
@@ -49,7 +47,7 @@ const capSchema = z
   .meta({
     id: 'FrequencyCap',
     example: {
-      id: EXAMPLE_CAP_ID,
+      id: EXAMPLE_IDS.frequencyCap,
       max: 3,
       per: '24h',
       scope: 'profile',
@@ -85,17 +83,14 @@ export const frequencyCapRoutes =
         config: { scope: 'manage', idempotent: true },
         schema: {
           operationId: 'createFrequencyCap',
-          tags: ['frequency-caps'],
+          tags: ['frequency caps'],
           summary: 'Create a frequency cap',
           description:
             'At most `max` notifications per profile (or device) per rolling window `per`, optionally only for ' +
             'sends to one topic or with one template. Deliveries over a cap are recorded skipped with ' +
             'error_code frequency_cap; sends with bypass_frequency_cap: true are neither capped nor counted.',
           body: createInput.meta({
-            examples: [
-              { max: 3, per: '24h', scope: 'profile' },
-              { max: 1, per: '7d', scope: 'device', topic: 'promotions' },
-            ],
+            examples: [{ max: 3, per: '24h', scope: 'profile' }],
           }),
           response: { 201: capSchema, 422: errorSchema, ...authErrors },
         },
@@ -112,7 +107,7 @@ export const frequencyCapRoutes =
         config: { scope: 'read' },
         schema: {
           operationId: 'listFrequencyCaps',
-          tags: ['frequency-caps'],
+          tags: ['frequency caps'],
           summary: 'List frequency caps',
           querystring: z.strictObject(pageQuery),
           response: { 200: page(capSchema), 400: errorSchema, ...authErrors },
@@ -132,7 +127,7 @@ export const frequencyCapRoutes =
         config: { scope: 'read' },
         schema: {
           operationId: 'getFrequencyCap',
-          tags: ['frequency-caps'],
+          tags: ['frequency caps'],
           summary: 'Get a frequency cap',
           params: idParams,
           response: { 200: capSchema, 404: errorSchema, ...authErrors },
@@ -148,10 +143,10 @@ export const frequencyCapRoutes =
         config: { scope: 'manage' },
         schema: {
           operationId: 'updateFrequencyCap',
-          tags: ['frequency-caps'],
+          tags: ['frequency caps'],
           summary: 'Change a frequency cap (only the fields given; null clears topic or template)',
           params: idParams,
-          body: changeInput.meta({ examples: [{ max: 5 }, { per: '12h', topic: null }] }),
+          body: changeInput.meta({ examples: [{ max: 5, per: '12h' }] }),
           response: { 200: capSchema, 404: errorSchema, 422: errorSchema, ...authErrors },
         },
       },
@@ -169,7 +164,7 @@ export const frequencyCapRoutes =
         config: { scope: 'manage' },
         schema: {
           operationId: 'deleteFrequencyCap',
-          tags: ['frequency-caps'],
+          tags: ['frequency caps'],
           summary: 'Delete a frequency cap',
           params: idParams,
           response: { 204: z.null(), 404: errorSchema, ...authErrors },
