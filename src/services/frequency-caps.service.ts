@@ -58,7 +58,7 @@ function windowSeconds(per: string): number {
   const seconds = durationSeconds(per);
   if (seconds === 0 || seconds > MAX_CAP_WINDOW_SECONDS) {
     throw invalid('the window of a frequency cap must be between 1m and 30d', [
-      { field: 'per', message: 'must be between 1m and 30d' },
+      { field: 'body.per', message: 'must be between 1m and 30d' },
     ]);
   }
   return seconds;
