@@ -200,6 +200,22 @@ describe('frequency caps: applied to sends', () => {
     expect(pushesTo(reader.token)).toBe(4);
   });
 
+  it('a template cap counts and caps only sends with that template', async () => {
+    const shop = await server.tenant('caps-template');
+    const reader = await device(shop);
+    const template = await server.as(shop, 'POST', '/api/v1/templates/', {
+      name: 'digest',
+      title: 'Your digest',
+    });
+    expect(template.statusCode).toBe(201);
+    await createCap(shop, { max: 1, per: '1d', template: 'digest' });
+
+    expect((await send(shop, { device_ids: [reader.id], template: 'digest' })).counts.sent).toBe(1);
+    expect((await send(shop, { device_ids: [reader.id], template: 'digest' })).counts.skipped).toBe(1);
+    expect((await send(shop, { device_ids: [reader.id], title: 'Not a digest' })).counts.sent).toBe(1);
+    expect(pushesTo(reader.token)).toBe(2);
+  });
+
   it('a device cap counts each device alone', async () => {
     const shop = await server.tenant('caps-device');
     const phone = await device(shop, 'user-2');
