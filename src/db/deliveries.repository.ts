@@ -115,13 +115,15 @@ export interface SkippedDelivery {
  */
 function withheldBy(caps: AppliedCap[] | undefined, tenantId: string, now: Date) {
   if (!caps || caps.length === 0) {
-    return { ctes: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
+    return { ctes: sql``, join: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
   }
-  const capped = sql`exists (select 1 from capped where capped.id = page.id)`;
+  // A hash join with the capped devices (materialized once), not an exists per row, which would scan them once
+  // per page row.
   return {
     ctes: sql`${cappedDevices(caps, tenantId, now)},`,
-    status: sql`case when ${capped} then 'skipped' else 'pending' end`,
-    errorCode: sql`case when ${capped} then 'frequency_cap' end`,
+    join: sql`left join capped on capped.id = page.id`,
+    status: sql`case when capped.id is not null then 'skipped' else 'pending' end`,
+    errorCode: sql`case when capped.id is not null then 'frequency_cap' end`,
   };
 }
 
@@ -159,8 +161,8 @@ export async function insertDeliveryPage(
       ), ${withheld.ctes} ins as (
         insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status,
           error_code, created_at)
-        select ${notificationId}, ${tenantId}, id, platform, seq, ${withheld.status}, ${withheld.errorCode},
-          ${now.toISOString()}::timestamptz from page
+        select ${notificationId}, ${tenantId}, page.id, page.platform, page.seq, ${withheld.status},
+          ${withheld.errorCode}, ${now.toISOString()}::timestamptz from page ${withheld.join}
         on conflict (notification_id, device_id) do nothing
         returning id, device_id, platform, status, error_code
       )

@@ -118,6 +118,9 @@ export async function capsForNotification(
  */
 export async function lockTenantCaps(ex: Executor, tenantId: string): Promise<void> {
   await query(ex, sql`select pg_advisory_xact_lock(hashtext('frequency_caps:' || ${tenantId}))::text`);
+  // The capped insert's cost estimate (a lookup per device) passes the JIT thresholds, and compiling it costs
+  // more than running it: measured ~1 s of JIT per 5,000-device page on PostgreSQL 15.
+  await query(ex, sql`select set_config('jit', 'off', true)`);
 }
 
 /**
@@ -142,21 +145,28 @@ export function cappedDevices(caps: AppliedCap[], tenantId: string, now: Date): 
   return sql`caps as (
       select * from jsonb_to_recordset(${payload}::jsonb)
         as c(max int, secs int, scope text, topic_id uuid, template_id uuid)
-    ), capped as (
+    ), capped as materialized (
       select p.id from page p where exists (
         select 1 from caps c where c.max <= (
-          select count(distinct dl.notification_id) from deliveries dl
+          select count(distinct dl.notification_id)
+          from (
+            select p.id as device_id
+            union all
+            select o.id from devices o
+            where c.scope = 'profile' and p.profile_id is not null and o.profile_id = p.profile_id
+              and o.id <> p.id and o.is_active and o.api_client_id = ${tenantId}
+          ) reached
+          -- offset 0 keeps this a per-device index lookup (deliveries_device_idx): the planner must not turn
+          -- it around into a scan of every notification of the tenant in the window for each device.
+          cross join lateral (
+            select dl.notification_id from deliveries dl
+            where dl.device_id = reached.device_id and dl.api_client_id = ${tenantId}
+              and dl.status in ('pending', 'waiting', 'retrying', 'sent', 'delivered', 'read')
+              and dl.created_at > ${now.toISOString()}::timestamptz - make_interval(secs => c.secs)
+            offset 0
+          ) dl
           join notifications n on n.id = dl.notification_id
-          where dl.api_client_id = ${tenantId}
-            and dl.device_id in (
-              select p.id
-              union all
-              select o.id from devices o
-              where c.scope = 'profile' and p.profile_id is not null and o.profile_id = p.profile_id
-                and o.is_active and o.api_client_id = ${tenantId})
-            and dl.status in ('pending', 'waiting', 'retrying', 'sent', 'delivered', 'read')
-            and dl.created_at > ${now.toISOString()}::timestamptz - make_interval(secs => c.secs)
+          where not n.bypass_frequency_cap
             and (c.topic_id is null or n.topic_id = c.topic_id)
-            and (c.template_id is null or n.template_id = c.template_id)
-            and not n.bypass_frequency_cap)))`;
+            and (c.template_id is null or n.template_id = c.template_id))))`;
 }
