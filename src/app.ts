@@ -26,6 +26,7 @@ import { deviceImportRoutes } from './http/routes/v1/device-import.routes.ts';
 import { deviceRoutes } from './http/routes/v1/devices.routes.ts';
 import { eventStreamRoutes } from './http/routes/v1/event-stream.routes.ts';
 import { firebaseProjectRoutes } from './http/routes/v1/firebase-projects.routes.ts';
+import { frequencyCapRoutes } from './http/routes/v1/frequency-caps.routes.ts';
 import { healthRoutes } from './http/routes/v1/health.routes.ts';
 import { notificationRoutes } from './http/routes/v1/notifications.routes.ts';
 import { notifyRoutes } from './http/routes/v1/notify.routes.ts';
@@ -148,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         scheduleRoutes,
         receiptRoutes,
         templateRoutes,
+        frequencyCapRoutes,
         analyticsRoutes,
         webhookRoutes,
         eventStreamRoutes,

@@ -49,6 +49,7 @@ async function plan(): Promise<{ key: string; headers: Record<string, string>; u
   const profile = await create(`${v1}/profiles/`, { external_id: 'bodiless-user' });
   const template = await create(`${v1}/templates/`, { name: 'bodiless', title: 'Hello' });
   const topic = await create(`${v1}/topics/`, { name: 'bodiless-news' });
+  const cap = await create(`${v1}/frequency-caps/`, { max: 3, per: '24h' });
   const webhook = await create(`${v1}/webhooks/`, { url: 'http://127.0.0.1:9/bodiless' });
   const schedule = await create(`${v1}/notify/schedule/`, {
     device_ids: [device],
@@ -81,12 +82,14 @@ async function plan(): Promise<{ key: string; headers: Record<string, string>; u
       url: `${v1}/webhooks/${webhook}/rotate-secret/`,
     },
     { key: 'DELETE /api/v1/webhooks/{id}', headers: t, url: `${v1}/webhooks/${webhook}/` },
+    { key: 'POST /api/v1/devices/{id}/seen', headers: t, url: `${v1}/devices/${device}/seen/` },
     { key: 'DELETE /api/v1/devices/{id}', headers: t, url: `${v1}/devices/${device}/` },
     { key: 'POST /api/v1/devices/{id}/restore', headers: t, url: `${v1}/devices/${device}/restore/` },
     { key: 'DELETE /api/v1/profiles/{id}', headers: t, url: `${v1}/profiles/${profile}/` },
     { key: 'POST /api/v1/profiles/{id}/restore', headers: t, url: `${v1}/profiles/${profile}/restore/` },
     { key: 'DELETE /api/v1/templates/{id}', headers: t, url: `${v1}/templates/${template}/` },
     { key: 'DELETE /api/v1/topics/{id}', headers: t, url: `${v1}/topics/${topic}/` },
+    { key: 'DELETE /api/v1/frequency-caps/{id}', headers: t, url: `${v1}/frequency-caps/${cap}/` },
     {
       key: 'POST /api/v1/firebase-projects/{id}/default',
       headers: other.headers,

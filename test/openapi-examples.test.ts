@@ -61,6 +61,7 @@ const ORDER = [
   'getDevice',
   'listDeviceDeliveries',
   'updateDevice',
+  'markDeviceSeen',
   'createTopic',
   'listTopics',
   'getTopic',
@@ -104,6 +105,10 @@ const ORDER = [
   'getDeadLetter',
   'requeueDeadLetters',
   'discardDeadLetters',
+  'createFrequencyCap',
+  'listFrequencyCaps',
+  'getFrequencyCap',
+  'updateFrequencyCap',
   'listAuditLogs',
   'createClient',
   'listClients',
@@ -119,6 +124,7 @@ const ORDER = [
   'deleteProfile',
   'restoreProfile',
   'deleteTemplate',
+  'deleteFrequencyCap',
   'deleteWebhook',
   'deleteFirebaseProject',
   'rotateOwnClientToken',
@@ -135,6 +141,7 @@ const CREATES: Record<string, { resource: Resource; field: string }> = {
   sendNotification: { resource: 'notification', field: 'notification_id' },
   scheduleNotification: { resource: 'schedule', field: 'id' },
   createClient: { resource: 'client', field: 'id' },
+  createFrequencyCap: { resource: 'frequencyCap', field: 'id' },
 };
 
 /** Whose id fills `{id}` in a path, by the path's collection. */
@@ -149,6 +156,7 @@ const PATH_IDS: [prefix: string, resource: Resource][] = [
   ['/api/v1/schedules/', 'schedule'],
   ['/api/v1/dead-letters/', 'deadLetter'],
   ['/api/v1/admin/clients/', 'client'],
+  ['/api/v1/frequency-caps/', 'frequencyCap'],
 ];
 
 const EXAMPLE_WEBHOOK_URL = 'https://api.example.com/hooks/fcm';

@@ -150,6 +150,25 @@ describe('the TypeScript SDK against a live server', () => {
       body: { tags: ['beta'] },
     });
     expect(updated?.tags).toEqual(['beta']);
+    const { response: seen } = await fcm.POST('/api/v1/devices/{id}/seen', {
+      params: { path: { id: deviceId } },
+    });
+    expect(seen.status).toBe(204);
+  });
+
+  it('frequency caps', async () => {
+    const { data: cap } = await fcm.POST('/api/v1/frequency-caps', {
+      body: { max: 3, per: '24h', scope: 'profile', topic: 'sdk.promotions' },
+    });
+    const path = { id: cap!.id };
+    expect((await fcm.GET('/api/v1/frequency-caps')).data?.items).toHaveLength(1);
+    await fcm.GET('/api/v1/frequency-caps/{id}', { params: { path } });
+    const { data: changed } = await fcm.PATCH('/api/v1/frequency-caps/{id}', {
+      params: { path },
+      body: { max: 5 },
+    });
+    expect(changed).toMatchObject({ max: 5, per: '24h', topic: 'sdk.promotions' });
+    await fcm.DELETE('/api/v1/frequency-caps/{id}', { params: { path } });
   });
 
   it('throws FcmServerError with our error code, status and request id', async () => {

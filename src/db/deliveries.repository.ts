@@ -3,6 +3,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Platform } from '../domain/platform.ts';
 import type { VersionConstraint } from '../lib/versions.ts';
 import { type Executor, query } from './client.ts';
+import { type AppliedCap, cappedDevices } from './frequency-caps.repository.ts';
 import type { DeliveryStatus } from './schema.ts';
 
 /** Where a notification's devices come from. Always combined with the tenant and "active, not deleted". */
@@ -95,14 +96,42 @@ function jsonArray<T>(value: unknown): T[] {
 export interface FanoutPage {
   /** The keyset cursor after this page, null when the source is exhausted. */
   cursor: string | null;
-  /** Ids of the deliveries created (as strings: they are bigints). */
+  /** Ids of the deliveries created to be sent (as strings: they are bigints). */
   deliveryIds: string[];
+  /** The deliveries created skipped (a frequency cap was reached), with their device and reason. */
+  skipped: SkippedDelivery[];
+}
+
+export interface SkippedDelivery {
+  id: string;
+  deviceId: string;
+  platform: Platform;
+  errorCode: string;
+}
+
+/**
+ * How the page's deliveries are made: pending, or, when caps apply, skipped (reason frequency_cap) for the
+ * devices in the `capped` CTE. Without caps the statement is the plain insert, with no extra cost.
+ */
+function withheldBy(caps: AppliedCap[] | undefined, tenantId: string, now: Date) {
+  if (!caps || caps.length === 0) {
+    return { ctes: sql``, join: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
+  }
+  // A hash join with the capped devices (materialized once), not an exists per row, which would scan them once
+  // per page row.
+  return {
+    ctes: sql`${cappedDevices(caps, tenantId, now)},`,
+    join: sql`left join capped on capped.id = page.id`,
+    status: sql`case when capped.id is not null then 'skipped' else 'pending' end`,
+    errorCode: sql`case when capped.id is not null then 'frequency_cap' end`,
+  };
 }
 
 /**
  * Creates the deliveries for the next page of the source in one statement (keyset pagination, never one giant
  * query), keeping the devices that are active and match the filters, and returns their ids for the send jobs.
- * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's.
+ * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's. With `caps`, the
+ * deliveries of devices over a frequency cap are made skipped in the same statement.
  */
 export async function insertDeliveryPage(
   ex: Executor,
@@ -113,27 +142,40 @@ export async function insertDeliveryPage(
     filters?: DeviceFilters | undefined;
     after: string | null;
     limit: number;
+    /** The injected clock's instant: the deliveries' created_at, which frequency caps count by. */
+    now: Date;
+    /** The frequency caps that apply to this notification (none: the plain insert). */
+    caps?: AppliedCap[] | undefined;
   },
 ): Promise<FanoutPage> {
-  const { notificationId, tenantId } = params;
-  const [row] = await query<{ cursor: string | null; ids: unknown }>(
+  const { notificationId, tenantId, now } = params;
+  const withheld = withheldBy(params.caps, tenantId, now);
+  const [row] = await query<{ cursor: string | null; ids: unknown; skipped: unknown }>(
     ex,
     sql`with src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),
       page as (
-        select distinct on (d.id) d.id, d.platform, src.seq from src join devices d on d.id = src.device_id
+        select distinct on (d.id) d.id, d.platform, d.profile_id, src.seq from src join devices d on d.id = src.device_id
         where d.api_client_id = ${tenantId} and d.is_active and d.deleted_at is null
           and ${filterConditions(params.filters)}
         order by d.id, src.seq
-      ), ins as (
-        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq)
-        select ${notificationId}, ${tenantId}, id, platform, seq from page
+      ), ${withheld.ctes} ins as (
+        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status,
+          error_code, created_at)
+        select ${notificationId}, ${tenantId}, page.id, page.platform, page.seq, ${withheld.status},
+          ${withheld.errorCode}, ${now.toISOString()}::timestamptz from page ${withheld.join}
         on conflict (notification_id, device_id) do nothing
-        returning id
+        returning id, device_id, platform, status, error_code
       )
       select (select key::text from src order by key desc limit 1) as cursor,
-             (select json_agg(id::text) from ins) as ids`,
+             (select json_agg(id::text) from ins where status = 'pending') as ids,
+             (select json_agg(json_build_object('id', id::text, 'deviceId', device_id, 'platform', platform,
+                'errorCode', error_code)) from ins where status = 'skipped') as skipped`,
   );
-  return { cursor: row?.cursor ?? null, deliveryIds: jsonArray<string>(row?.ids) };
+  return {
+    cursor: row?.cursor ?? null,
+    deliveryIds: jsonArray<string>(row?.ids),
+    skipped: jsonArray<SkippedDelivery>(row?.skipped),
+  };
 }
 
 export interface DeliveryToSend {
@@ -407,6 +449,7 @@ export async function listDeviceDeliveries(
 export interface ReceiptResult {
   notificationId: string;
   tenantId: string;
+  deviceId: string;
   status: DeliveryStatus;
   newlyDelivered: boolean;
   newlyRead: boolean;
@@ -426,13 +469,14 @@ export async function applyReceipt(
   const [row] = await query<{
     notification_id: string;
     api_client_id: string;
+    device_id: string;
     status: DeliveryStatus;
     newly_delivered: boolean;
     newly_read: boolean;
   }>(
     ex,
     sql`with before as (
-        select id, notification_id, api_client_id, status, delivered_at, read_at from deliveries
+        select id, notification_id, api_client_id, device_id, status, delivered_at, read_at from deliveries
         where id = ${deliveryId}::bigint for update
       ), upd as (
         update deliveries dl set
@@ -445,7 +489,7 @@ export async function applyReceipt(
         from before where dl.id = before.id and before.status not in ('failed', 'dead', 'skipped', 'expired')
         returning dl.status
       )
-      select before.notification_id, before.api_client_id,
+      select before.notification_id, before.api_client_id, before.device_id,
         coalesce((select status from upd), before.status) as status,
         (exists (select 1 from upd) and before.delivered_at is null) as newly_delivered,
         (exists (select 1 from upd) and ${read} and before.read_at is null) as newly_read
@@ -455,6 +499,7 @@ export async function applyReceipt(
   return {
     notificationId: row.notification_id,
     tenantId: row.api_client_id,
+    deviceId: row.device_id,
     status: row.status,
     newlyDelivered: row.newly_delivered,
     newlyRead: row.newly_read,

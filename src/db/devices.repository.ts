@@ -337,3 +337,30 @@ export async function setTokenSuffixes(ex: Executor, rows: { id: string; suffix:
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, suffix text)
     where d.id = v.id and d.token_suffix is null`);
 }
+
+/**
+ * A sign of life: moves last_seen_at to `at`, but only when it is more than `resolutionSeconds` older, so a
+ * device's storm of receipts writes its row at most once per resolution (the other calls read and change
+ * nothing). Returns false when the tenant has no such (not deleted) device. One statement.
+ */
+export async function markDeviceSeen(
+  ex: Executor,
+  tenantId: string,
+  id: string,
+  at: Date,
+  resolutionSeconds: number,
+): Promise<boolean> {
+  const [row] = await query<{ found: boolean }>(
+    ex,
+    sql`with d as (
+        select id, last_seen_at from devices
+        where api_client_id = ${tenantId} and id = ${id}::uuid and deleted_at is null
+      ), moved as (
+        update devices set last_seen_at = ${at.toISOString()}::timestamptz from d
+        where devices.id = d.id
+          and d.last_seen_at < ${at.toISOString()}::timestamptz - make_interval(secs => ${resolutionSeconds})
+        returning 1
+      ) select exists (select 1 from d) as found`,
+  );
+  return row?.found === true;
+}

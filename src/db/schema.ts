@@ -276,6 +276,8 @@ export const notifications = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     /** When POST /notifications/{id}/cancel stopped it. */
     cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
+    /** A transactional send (bypass_frequency_cap): the tenant's frequency caps do not apply to it. */
+    bypassFrequencyCap: boolean('bypass_frequency_cap').notNull().default(false),
     /** Fan-out is finished once every target device has its delivery row. */
     fanoutDone: boolean('fanout_done').notNull().default(false),
     /** Keyset cursor of the fan-out (last device id or bulk recipient seq done), so a restarted fan-out resumes instead of repeating. */
@@ -521,6 +523,30 @@ export const analyticsDaily = pgTable(
   (t) => [primaryKey({ columns: [t.day, t.apiClientId, t.topicKey, t.platform] })],
 );
 
+export type FrequencyCapScope = 'profile' | 'device';
+
+/**
+ * A tenant's frequency cap: at most `max` notifications per profile (or device) per rolling `per_seconds`,
+ * counting only sends to `topic` / with `template` (by name) when given. The fan-out applies them.
+ */
+export const frequencyCaps = pgTable(
+  'frequency_caps',
+  {
+    id: uuid('id').primaryKey(),
+    apiClientId: tenant(),
+    max: integer('max').notNull(),
+    /** The window as given ("24h"), and in seconds for the SQL. */
+    per: text('per').notNull(),
+    perSeconds: integer('per_seconds').notNull(),
+    scope: text('scope').$type<FrequencyCapScope>().notNull(),
+    topic: text('topic'),
+    template: text('template'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('frequency_caps_tenant_idx').on(t.apiClientId, t.id)],
+);
+
 /** A Firebase project FCM asked us to slow down for (429): shared by every worker until not_before. */
 export const sendThrottles = pgTable('send_throttles', {
   projectKey: text('project_key').primaryKey(),
@@ -547,4 +573,5 @@ export const schema = {
   webhookDeliveries,
   analyticsDaily,
   sendThrottles,
+  frequencyCaps,
 };

@@ -21,6 +21,7 @@ export const EXAMPLE_IDS = {
   webhook: '0193e1b8-6f70-7182-8394-a5e6f708192a',
   firebaseProject: '0193e1b9-7081-7293-94a5-b6f708192a3b',
   client: '0193e1ba-8192-73a4-a5b6-c708192a3b4c',
+  frequencyCap: '0193e1bb-92a3-74b5-b6c7-d8192a3b4c5d',
   /** Dead letters are deliveries, whose ids are numbers. */
   deadLetter: '1042',
 } as const;

@@ -3,11 +3,19 @@
  * page by page, each page in one transaction with its send jobs and the saved cursor, so a fan-out killed
  * halfway resumes where it stopped and enqueues nothing twice.
  */
+import type { Executor } from '../db/client.ts';
 import { insertDeliveryPage } from '../db/deliveries.repository.ts';
-import { advanceFanout, finishFanout, lockNotification } from '../db/notifications.repository.ts';
+import { type AppliedCap, capsForNotification, lockTenantCaps } from '../db/frequency-caps.repository.ts';
+import {
+  addOutcomeCounts,
+  advanceFanout,
+  finishFanout,
+  lockNotification,
+  type NotificationRow,
+} from '../db/notifications.repository.ts';
 import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from '../services/audience.ts';
-import { completedEvent, logCompleted } from '../services/delivery.service.ts';
+import { completedEvent, logCompleted, skippedEvent } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { emitEvents } from '../services/events.ts';
 import { runJob } from './job-runner.ts';
@@ -15,15 +23,34 @@ import { runJob } from './job-runner.ts';
 /** Rows per fan-out transaction: several send jobs' worth, to keep round trips few. */
 const FANOUT_PAGE_BATCHES = 10;
 
+/**
+ * The frequency caps a page is decided by; undefined when none applies (a transactional send, or a tenant
+ * without caps), so the page is the plain insert. With caps, the tenant's capped pages are serialized first
+ * (see lockTenantCaps): the page then counts every delivery committed before it.
+ */
+async function capsOfPage(
+  tx: Executor,
+  notification: NotificationRow,
+  caps: AppliedCap[],
+): Promise<AppliedCap[] | undefined> {
+  if (caps.length === 0) return undefined;
+  await lockTenantCaps(tx, notification.apiClientId);
+  return caps;
+}
+
 /** Creates the deliveries of a notification page by page (keyset over device ids) and their send jobs. */
 export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
   const batchSize = deps.config.send.batchSize;
   let pages = 0;
+  let caps: AppliedCap[] | undefined;
   for (;;) {
     const done = await deps.db.transaction(async (tx) => {
       const notification = await lockNotification(tx, job.notificationId);
       if (!notification || notification.fanoutDone) return true;
       const target = notification.target as unknown as StoredTarget;
+      caps ??= notification.bypassFrequencyCap
+        ? []
+        : await capsForNotification(tx, notification.apiClientId, notification);
       const page = await insertDeliveryPage(tx, {
         notificationId: notification.id,
         tenantId: notification.apiClientId,
@@ -31,6 +58,8 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         filters: deviceFilters(target.filters),
         after: notification.fanoutCursor,
         limit: batchSize * FANOUT_PAGE_BATCHES,
+        caps: await capsOfPage(tx, notification, caps),
+        now: deps.clock.now(),
       });
       if (page.cursor === null) {
         const finished = await finishFanout(
@@ -41,7 +70,11 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
         return { deliveries: notification.totalCount, finished };
       }
-      await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length);
+      await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length + page.skipped.length);
+      if (page.skipped.length > 0) {
+        await addOutcomeCounts(tx, notification.id, { sent: 0, failed: 0, skipped: page.skipped.length });
+        await emitEvents(tx, [skippedEvent(notification, page.skipped, job.requestId)]);
+      }
       const jobs: SendJob[] = [];
       for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
         jobs.push({

@@ -4,6 +4,7 @@
  * written by older versions have no `kind`).
  */
 import type { DeviceFilters, DeviceSource } from '../db/deliveries.repository.ts';
+import { durationSeconds } from '../lib/durations.ts';
 import { parseVersionRange } from '../lib/versions.ts';
 import type { SegmentFilters } from './send-request.ts';
 
@@ -42,8 +43,6 @@ export function sourceOf(target: StoredTarget | LegacyTarget): DeviceSource {
   }
 }
 
-const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const;
-
 /** The API's segment filters in storage terms (already validated by the request schema). */
 export function deviceFilters(filters: SegmentFilters | undefined): DeviceFilters | undefined {
   if (!filters) return undefined;
@@ -51,10 +50,7 @@ export function deviceFilters(filters: SegmentFilters | undefined): DeviceFilter
   return {
     platforms: filters.platforms,
     versions: filters.app_version === undefined ? undefined : parseVersionRange(filters.app_version),
-    lastSeenWithinSeconds:
-      window === undefined
-        ? undefined
-        : Number(window.slice(0, -1)) * UNIT_SECONDS[window.slice(-1) as keyof typeof UNIT_SECONDS],
+    lastSeenWithinSeconds: window === undefined ? undefined : durationSeconds(window),
     tagsAny: filters.tags_any,
     tagsAll: filters.tags_all,
     timezones: filters.timezones,

@@ -4,7 +4,7 @@
  * in src/jobs (fanout.job.ts, send.job.ts).
  */
 import type { Logger } from 'pino';
-import type { DeliveryOutcome, DeliveryToSend } from '../db/deliveries.repository.ts';
+import type { DeliveryOutcome, DeliveryToSend, SkippedDelivery } from '../db/deliveries.repository.ts';
 import type { NotificationRow } from '../db/notifications.repository.ts';
 import type { NewEvent } from './events.ts';
 
@@ -51,6 +51,31 @@ export function settledEvents(
     });
   }
   return events;
+}
+
+/**
+ * notification.skipped for the deliveries a fan-out page withheld (a frequency cap): one event per page, listing
+ * them as notification.sent lists its deliveries, with status skipped and the reason in error_code.
+ */
+export function skippedEvent(
+  notification: NotificationRow,
+  skipped: SkippedDelivery[],
+  requestId: string | undefined,
+): NewEvent {
+  const deliveries = skipped.map((d) => ({
+    delivery_id: d.id,
+    device_id: d.deviceId,
+    platform: d.platform,
+    status: 'skipped',
+    error_code: d.errorCode,
+  }));
+  return {
+    tenantId: notification.apiClientId,
+    type: 'notification.skipped',
+    notificationId: notification.id,
+    data: { notification_id: notification.id, count: deliveries.length, deliveries },
+    requestId,
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   findDevice,
   findDeviceHoldingToken,
   listDevices,
+  markDeviceSeen,
   reindexDeviceToken,
   setTokenSuffixes,
   softDeleteDevice,
@@ -154,6 +155,7 @@ export async function registerDevice(
       tokenHash,
       tokenSuffix: tokenSuffixOf(input.token),
       ...metadataColumns(input),
+      lastSeenAt: deps.clock.now(),
     });
     const view = toView(device, cipher);
     await emitEvents(tx, [{ tenantId, type: 'device.registered', data: { device: view, created } }]);
@@ -197,7 +199,7 @@ export async function changeDevice(
   return db.transaction(async (tx) => {
     if (!(await findDevice(tx, tenantId, id))) throw notFound('device');
     const profileId = await resolveOwner(tx, tenantId, input);
-    const values: Partial<DeviceRow> = { ...metadataColumns(input), lastSeenAt: new Date() };
+    const values: Partial<DeviceRow> = { ...metadataColumns(input), lastSeenAt: deps.clock.now() };
     if (profileId !== undefined) values.profileId = profileId;
     if (input.platform) values.platform = input.platform;
     if (input.token !== undefined) {
@@ -224,6 +226,23 @@ export async function changeDevice(
     const row = await updateDevice(tx, tenantId, id, values);
     return toView(row!, cipher);
   });
+}
+
+/**
+ * How fresh last_seen_at is kept: a sign of life (a receipt, a check-in) moves it only when it is older than
+ * this, so a storm of receipts from one device is at most one write per device per 5 minutes; the rest are
+ * reads that change nothing. Registration and PATCH always set it (they write the row anyway).
+ */
+export const LAST_SEEN_RESOLUTION_SECONDS = 300;
+
+/** A sign of life from a tenant's device, at the injected clock's now; false when it has no such device. */
+export function deviceSeen(deps: ServiceDeps, ex: Executor, tenantId: string, deviceId: string) {
+  return markDeviceSeen(ex, tenantId, deviceId, deps.clock.now(), LAST_SEEN_RESOLUTION_SECONDS);
+}
+
+/** POST /devices/{id}/seen: the cheap check-in of a device (its app opened, say). 404 for another tenant's. */
+export async function checkInDevice(deps: ServiceDeps, tenantId: string, id: string): Promise<void> {
+  if (!(await deviceSeen(deps, deps.db, tenantId, id))) throw notFound('device');
 }
 
 /**

@@ -22,6 +22,7 @@ import type { ServiceDeps } from './deps.ts';
 import { importDevices } from './device-import.service.ts';
 import {
   changeDevice,
+  checkInDevice,
   deleteDevice,
   getDevice,
   listDeviceDeliveryPage,
@@ -35,6 +36,13 @@ import {
   registerFirebaseProject,
   removeProject,
 } from './firebase-projects.service.ts';
+import {
+  changeFrequencyCap,
+  createFrequencyCap,
+  deleteFrequencyCap,
+  getFrequencyCap,
+  listFrequencyCapPage,
+} from './frequency-caps.service.ts';
 import { createReadinessProbe } from './health.service.ts';
 import { claimIdempotencyKey, finishIdempotentRequest } from './idempotency.service.ts';
 import {
@@ -127,6 +135,14 @@ export function createServices(deps: ServiceDeps) {
       changeDevice,
       deleteDevice,
       restoreDevice,
+      checkInDevice,
+    }),
+    frequencyCaps: bind(deps, {
+      createFrequencyCap,
+      getFrequencyCap,
+      listFrequencyCapPage,
+      changeFrequencyCap,
+      deleteFrequencyCap,
     }),
     registrationTokens: bind(deps, { mintRegistrationToken, registerWithRegistrationToken }),
     firebaseProjects: bind(deps, {

@@ -54,7 +54,7 @@ export async function deactivateStaleDevices(
 ): Promise<number> {
   const days = deps.config.devices.staleDays;
   if (days === 0) return 0;
-  const { now, batchSize, maxBatches } = defaults({ batchSize: 1000, ...options });
+  const { now, batchSize, maxBatches } = defaults({ batchSize: 1000, now: deps.clock.now(), ...options });
   const cutoff = new Date(now.getTime() - days * DAY_MS);
   return drain(
     () =>

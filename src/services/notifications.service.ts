@@ -20,6 +20,7 @@ import type { DeliveryStatus, NotificationStatus } from '../db/schema.ts';
 import { AppError, notFound } from '../lib/errors.ts';
 import { completedEvent, logCompleted } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
+import { deviceSeen } from './devices.service.ts';
 import { emitEvents, type NewEvent } from './events.ts';
 import { assertIdCursor, isoOrNull, type PageView, pageView } from './views.ts';
 
@@ -46,6 +47,7 @@ export interface NotificationView {
     cancelled: number;
   };
   expires_at: string | null;
+  bypass_frequency_cap: boolean;
   cancelled_at: string | null;
   error_code: string | null;
   request_id: string | null;
@@ -96,6 +98,7 @@ export function toView(row: NotificationRow): NotificationView {
       cancelled: row.cancelledCount,
     },
     expires_at: row.expiresAt?.toISOString() ?? null,
+    bypass_frequency_cap: row.bypassFrequencyCap,
     cancelled_at: row.cancelledAt?.toISOString() ?? null,
     error_code: row.errorCode,
     request_id: row.requestId,
@@ -264,6 +267,8 @@ export async function recordReceipt(
     if (NEVER_SENT.has(result.status)) {
       throw new AppError('delivery_failed', 409, 'this delivery was not sent: it cannot have been delivered');
     }
+    // A receipt is the device's sign of life (a write only when last_seen_at is 5 minutes old).
+    await deviceSeen(deps, tx, result.tenantId, result.deviceId);
     await addReceiptCounts(
       tx,
       result.notificationId,

@@ -208,15 +208,20 @@ async function writeNotification(
  * The delivery controls of a send, as notification columns. An expires_at already past is refused for a request
  * made now; a schedule's stored request re-read at an occurrence keeps it (its deliveries then expire).
  */
-function controlsOf(deps: ServiceDeps, body: ControlInput, meta: SendMeta): { expiresAt: Date | null } {
-  if (body.expires_at === undefined) return { expiresAt: null };
+function controlsOf(
+  deps: ServiceDeps,
+  body: ControlInput,
+  meta: SendMeta,
+): { expiresAt: Date | null; bypassFrequencyCap: boolean } {
+  const bypassFrequencyCap = body.bypass_frequency_cap === true;
+  if (body.expires_at === undefined) return { expiresAt: null, bypassFrequencyCap };
   const expiresAt = new Date(body.expires_at);
   if (meta.scheduleId === undefined && expiresAt.getTime() <= deps.clock.now().getTime()) {
     throw invalid('expires_at is in the past: nothing could be sent', [
       { field: 'expires_at', message: 'must be in the future' },
     ]);
   }
-  return { expiresAt };
+  return { expiresAt, bypassFrequencyCap };
 }
 
 /**

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { type NotificationContent, PRIORITIES } from '../domain/content.ts';
 import { platformSchema } from '../domain/platform.ts';
+import { DURATION_PATTERN } from '../lib/durations.ts';
 import { isTimeZone } from '../lib/time-zones.ts';
 import { parseVersionRange } from '../lib/versions.ts';
 
@@ -117,9 +118,14 @@ export const filtersSchema = z
       }),
     last_seen_within: z
       .string()
-      .regex(/^\d{1,6}[mhd]$/, 'must be a number followed by m, h or d (e.g. 30d)')
+      .regex(DURATION_PATTERN, 'must be a number followed by m, h or d (e.g. 30d)')
       .optional()
-      .meta({ description: 'Devices seen (registered or updated) within this window', example: '30d' }),
+      .meta({
+        description:
+          'Devices seen within this window: last_seen_at, moved by registration, receipts and check-ins ' +
+          '(POST /devices/{id}/seen)',
+        example: '30d',
+      }),
     tags_any: z.array(tag).min(1).max(100).optional().meta({ description: 'At least one of these tags' }),
     tags_all: z.array(tag).min(1).max(100).optional().meta({ description: 'Every one of these tags' }),
     timezones: z
@@ -211,13 +217,21 @@ export const silentShowsNothing = (
   }
 };
 
-/** Delivery controls: when the deliveries of a send stop being worth sending (docs/delivery-controls.md). */
+/** Delivery controls: when the deliveries of a send stop being worth sending, and whether caps apply (docs/delivery-controls.md). */
 export const controlFields = {
   expires_at: z.iso.datetime({ offset: true }).optional().meta({
     description:
       'Deliveries not sent by then end as expired (status expired, reason expired) instead of arriving late',
     example: '2026-11-25T10:00:00Z',
   }),
+  bypass_frequency_cap: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        "A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, " +
+        'and it does not count towards them either',
+    }),
 };
 
 export type ControlInput = { [K in keyof typeof controlFields]?: z.infer<(typeof controlFields)[K]> };

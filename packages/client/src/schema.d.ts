@@ -331,6 +331,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{id}/seen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a device in: it was seen now (moves last_seen_at), 204 without a body
+         * @description Cheap by design: last_seen_at moves only when it is more than 5 minutes old, so calling this on every app start writes at most once per device per 5 minutes. Delivery and read receipts and re-registering the token move it too. A deactivated device is checked in as well (it stays inactive); a deleted one, or one of another tenant, is 404.
+         */
+        post: operations["markDeviceSeen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices/{id}/restore": {
         parameters: {
             query?: never;
@@ -832,6 +852,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/frequency-caps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List frequency caps */
+        get: operations["listFrequencyCaps"];
+        put?: never;
+        /**
+         * Create a frequency cap
+         * @description At most `max` notifications per profile (or device) per rolling window `per`, optionally only for sends to one topic or with one template. Deliveries over a cap are recorded skipped with error_code frequency_cap; sends with bypass_frequency_cap: true are neither capped nor counted.
+         */
+        post: operations["createFrequencyCap"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/frequency-caps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a frequency cap */
+        get: operations["getFrequencyCap"];
+        put?: never;
+        post?: never;
+        /** Delete a frequency cap */
+        delete: operations["deleteFrequencyCap"];
+        options?: never;
+        head?: never;
+        /** Change a frequency cap (only the fields given; null clears topic or template) */
+        patch: operations["updateFrequencyCap"];
+        trace?: never;
+    };
     "/api/v1/analytics": {
         parameters: {
             query?: never;
@@ -1216,7 +1276,7 @@ export interface components {
              */
             app_version?: string;
             /**
-             * @description Devices seen (registered or updated) within this window
+             * @description Devices seen within this window: last_seen_at, moved by registration, receipts and check-ins (POST /devices/{id}/seen)
              * @example 30d
              */
             last_seen_within?: string;
@@ -1939,6 +1999,7 @@ export interface components {
          *         "cancelled": 0
          *       },
          *       "expires_at": null,
+         *       "bypass_frequency_cap": false,
          *       "cancelled_at": null,
          *       "error_code": null,
          *       "request_id": "req-7f3a",
@@ -1982,6 +2043,8 @@ export interface components {
                 cancelled: number;
             };
             expires_at: string | null;
+            /** @description A transactional send: the tenant's frequency caps did not apply to it */
+            bypass_frequency_cap: boolean;
             cancelled_at: string | null;
             error_code: string | null;
             request_id: string | null;
@@ -2065,6 +2128,7 @@ export interface components {
             is_active: boolean;
             deactivated_reason: string | null;
             deactivated_at: string | null;
+            /** @description Last sign of life: registration or re-registration, PATCH, a delivery or read receipt, or a check-in (POST /devices/{id}/seen); receipts and check-ins move it only when it is over 5 minutes old */
             last_seen_at: string;
             created_at: string;
             updated_at: string;
@@ -2130,6 +2194,33 @@ export interface components {
             client_email: string;
             private_key_id: string | null;
             is_default: boolean;
+            created_at: string;
+            updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0193e1bb-92a3-74b5-b6c7-d8192a3b4c5d",
+         *       "max": 3,
+         *       "per": "24h",
+         *       "scope": "profile",
+         *       "topic": null,
+         *       "template": null,
+         *       "created_at": "2026-11-25T09:30:00.000Z",
+         *       "updated_at": "2026-11-25T09:30:00.000Z"
+         *     }
+         */
+        FrequencyCap: {
+            /** Format: uuid */
+            id: string;
+            max: number;
+            per: string;
+            /**
+             * @description profile: counted over all active devices of the profile (a device without a profile counts alone); device: per device
+             * @enum {string}
+             */
+            scope: "profile" | "device";
+            topic: string | null;
+            template: string | null;
             created_at: string;
             updated_at: string;
         };
@@ -5467,6 +5558,98 @@ export interface operations {
             };
         };
     };
+    markDeviceSeen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     restoreDevice: {
         parameters: {
             query?: never;
@@ -6063,6 +6246,8 @@ export interface operations {
                      * @example 2026-11-25T10:00:00Z
                      */
                     expires_at?: string;
+                    /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
+                    bypass_frequency_cap?: boolean;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -6479,6 +6664,8 @@ export interface operations {
                      * @example 2026-11-25T10:00:00Z
                      */
                     expires_at?: string;
+                    /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
+                    bypass_frequency_cap?: boolean;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -6707,6 +6894,8 @@ export interface operations {
                      * @example 2026-11-25T10:00:00Z
                      */
                     expires_at?: string;
+                    /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
+                    bypass_frequency_cap?: boolean;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -7777,6 +7966,8 @@ export interface operations {
                      * @example 2026-11-25T10:00:00Z
                      */
                     expires_at?: string;
+                    /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
+                    bypass_frequency_cap?: boolean;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                     /**
                      * Format: date-time
@@ -9329,6 +9520,515 @@ export interface operations {
             };
         };
     };
+    listFrequencyCaps: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-200) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["FrequencyCap"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createFrequencyCap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "max": 3,
+                 *       "per": "24h",
+                 *       "scope": "profile"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description At most this many notifications in the window
+                     * @example 3
+                     */
+                    max: number;
+                    /**
+                     * @description The rolling window: 1m to 30d
+                     * @example 24h
+                     */
+                    per: string;
+                    /**
+                     * @description Default profile
+                     * @enum {string}
+                     */
+                    scope?: "profile" | "device";
+                    /**
+                     * @description Only sends to this topic (by name) count and are capped
+                     * @example promotions
+                     */
+                    topic?: string | null;
+                    /**
+                     * @description Only sends with this template (by name) count and are capped
+                     * @example weekly-digest
+                     */
+                    template?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrequencyCap"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getFrequencyCap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrequencyCap"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteFrequencyCap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateFrequencyCap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "max": 5,
+                 *       "per": "12h"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description At most this many notifications in the window
+                     * @example 3
+                     */
+                    max?: number;
+                    /**
+                     * @description The rolling window: 1m to 30d
+                     * @example 24h
+                     */
+                    per?: string;
+                    /**
+                     * @description profile: counted over all active devices of the profile (a device without a profile counts alone); device: per device
+                     * @enum {string}
+                     */
+                    scope?: "profile" | "device";
+                    /**
+                     * @description Only sends to this topic (by name) count and are capped
+                     * @example promotions
+                     */
+                    topic?: string | null;
+                    /**
+                     * @description Only sends with this template (by name) count and are capped
+                     * @example weekly-digest
+                     */
+                    template?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrequencyCap"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getAnalytics: {
         parameters: {
             query?: {
@@ -9770,7 +10470,7 @@ export interface operations {
                      *       "notification.read"
                      *     ]
                      */
-                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
+                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.skipped" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
                 };
             };
         };
@@ -9966,7 +10666,7 @@ export interface operations {
                      *       "notification.read"
                      *     ]
                      */
-                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
+                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.skipped" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
                     is_active?: boolean;
                 };
             };

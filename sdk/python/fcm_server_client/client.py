@@ -276,6 +276,30 @@ class FcmServerClient:
         """POST /api/v1/devices/{id}/restore: Restore a deleted device"""
         return self._request("POST", f"/api/v1/devices/{_q(id)}/restore")
 
+    def mark_device_seen(self, id: str) -> Any:
+        """POST /api/v1/devices/{id}/seen: Check a device in: it was seen now (moves last_seen_at), 204 without a body"""
+        return self._request("POST", f"/api/v1/devices/{_q(id)}/seen")
+
+    def create_frequency_cap(self, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """POST /api/v1/frequency-caps: Create a frequency cap"""
+        return self._request("POST", "/api/v1/frequency-caps", body=body)
+
+    def list_frequency_caps(self, **query: Any) -> Any:
+        """GET /api/v1/frequency-caps: List frequency caps"""
+        return self._request("GET", "/api/v1/frequency-caps", query=query)
+
+    def get_frequency_cap(self, id: str, **query: Any) -> Any:
+        """GET /api/v1/frequency-caps/{id}: Get a frequency cap"""
+        return self._request("GET", f"/api/v1/frequency-caps/{_q(id)}", query=query)
+
+    def update_frequency_cap(self, id: str, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """PATCH /api/v1/frequency-caps/{id}: Change a frequency cap (only the fields given; null clears topic or template)"""
+        return self._request("PATCH", f"/api/v1/frequency-caps/{_q(id)}", body=body)
+
+    def delete_frequency_cap(self, id: str) -> Any:
+        """DELETE /api/v1/frequency-caps/{id}: Delete a frequency cap"""
+        return self._request("DELETE", f"/api/v1/frequency-caps/{_q(id)}")
+
     def send_notification(self, body: Optional[Mapping[str, Any]] = None, idempotency_key: Optional[str] = None) -> Any:
         """POST /api/v1/notify: Send a notification to a profile, devices, a topic or all devices (optionally filtered)"""
         return self._request("POST", "/api/v1/notify", body=body, idempotency_key=idempotency_key or str(uuid.uuid4()))

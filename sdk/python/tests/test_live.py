@@ -166,6 +166,14 @@ class LiveServerTest(unittest.TestCase):
         spare = imported["results"][4]["device_id"]
         api.delete_device(spare)
         api.restore_device(spare)
+        self.assertIsNone(api.mark_device_seen(device["id"]))
+
+        # Frequency caps.
+        cap = api.create_frequency_cap({"max": 3, "per": "24h", "topic": f"py.{RUN}"})
+        self.assertEqual(api.get_frequency_cap(cap["id"])["scope"], "profile")
+        self.assertEqual(api.update_frequency_cap(cap["id"], {"max": 5})["max"], 5)
+        self.assertTrue(any(c["id"] == cap["id"] for c in api.paginate(api.list_frequency_caps)))
+        api.delete_frequency_cap(cap["id"])
 
         # Topics.
         topic = api.create_topic({"name": f"py.{RUN}"})

@@ -32,7 +32,11 @@ export const deviceSchema = z
     is_active: z.boolean(),
     deactivated_reason: z.string().nullable(),
     deactivated_at: z.string().nullable(),
-    last_seen_at: z.string(),
+    last_seen_at: z.string().meta({
+      description:
+        'Last sign of life: registration or re-registration, PATCH, a delivery or read receipt, or a check-in ' +
+        '(POST /devices/{id}/seen); receipts and check-ins move it only when it is over 5 minutes old',
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -252,6 +256,30 @@ export const deviceRoutes =
       },
       async (request, reply) => {
         await services.devices.deleteDevice(principalOf(request).clientId, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/devices/:id/seen',
+      {
+        // A sign of life, not a change anyone audits: a fleet checking in must not become an audit-log storm.
+        config: { scope: 'manage', audit: false },
+        schema: {
+          operationId: 'markDeviceSeen',
+          tags: ['devices'],
+          summary: 'Check a device in: it was seen now (moves last_seen_at), 204 without a body',
+          description:
+            'Cheap by design: last_seen_at moves only when it is more than 5 minutes old, so calling this on ' +
+            'every app start writes at most once per device per 5 minutes. Delivery and read receipts and ' +
+            're-registering the token move it too. A deactivated device is checked in as well (it stays ' +
+            'inactive); a deleted one, or one of another tenant, is 404.',
+          params: idParams,
+          response: { 204: z.null(), 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request, reply) => {
+        await services.devices.checkInDevice(principalOf(request).clientId, request.params.id);
         return reply.code(204).send(null);
       },
     );

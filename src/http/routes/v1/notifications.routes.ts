@@ -36,6 +36,7 @@ const NOTIFICATION_EXAMPLE = {
   firebase_project_id: null,
   counts: { total: 2, sent: 2, failed: 0, delivered: 1, read: 0, skipped: 0, expired: 0, cancelled: 0 },
   expires_at: null,
+  bypass_frequency_cap: false,
   cancelled_at: null,
   error_code: null,
   request_id: 'req-7f3a',
@@ -83,6 +84,9 @@ const notificationSchema = z
       cancelled: z.number().meta({ description: 'Stopped by POST /notifications/{id}/cancel' }),
     }),
     expires_at: z.string().nullable(),
+    bypass_frequency_cap: z
+      .boolean()
+      .meta({ description: "A transactional send: the tenant's frequency caps did not apply to it" }),
     cancelled_at: z.string().nullable(),
     error_code: z.string().nullable(),
     request_id: z.string().nullable(),
