@@ -27,9 +27,10 @@ const clock = new ManualClock();
 
 beforeAll(async () => {
   // The clock moves months forward; the server's own age limit of a send (SEND_MAX_AGE_SECONDS) would otherwise
-  // judge a send made now by the database's creation time as too old.
+  // judge a send made now by the database's creation time as too old. Batches of 2 make fan-out pages of 20
+  // devices, so that a profile can span several pages.
   server = await startTestServer(
-    { RATE_LIMIT_ENABLED: 'false', SEND_MAX_AGE_SECONDS: String(400 * 86_400) },
+    { RATE_LIMIT_ENABLED: 'false', SEND_MAX_AGE_SECONDS: String(400 * 86_400), SEND_BATCH_SIZE: '2' },
     { clock },
   );
 });
@@ -214,6 +215,17 @@ describe('frequency caps: applied to sends', () => {
     expect((await send(shop, { device_ids: [reader.id], template: 'digest' })).counts.skipped).toBe(1);
     expect((await send(shop, { device_ids: [reader.id], title: 'Not a digest' })).counts.sent).toBe(1);
     expect(pushesTo(reader.token)).toBe(2);
+  });
+
+  it('a profile spanning several fan-out pages gets the whole send: a send does not count against itself', async () => {
+    const shop = await server.tenant('caps-pages');
+    for (let i = 0; i < 45; i++) await device(shop, 'user-pages');
+    await createCap(shop, { max: 1, per: '1d' });
+    expect((await send(shop, { external_id: 'user-pages' })).counts).toMatchObject({ total: 45, sent: 45 });
+    expect((await send(shop, { external_id: 'user-pages' })).counts).toMatchObject({
+      total: 45,
+      skipped: 45,
+    });
   });
 
   it('a device cap counts each device alone', async () => {

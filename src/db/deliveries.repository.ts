@@ -113,14 +113,14 @@ export interface SkippedDelivery {
  * How the page's deliveries are made: pending, or, when caps apply, skipped (reason frequency_cap) for the
  * devices in the `capped` CTE. Without caps the statement is the plain insert, with no extra cost.
  */
-function withheldBy(caps: AppliedCap[] | undefined, tenantId: string, now: Date) {
+function withheldBy(caps: AppliedCap[] | undefined, tenantId: string, notificationId: string, now: Date) {
   if (!caps || caps.length === 0) {
     return { ctes: sql``, join: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
   }
   // A hash join with the capped devices (materialized once), not an exists per row, which would scan them once
   // per page row.
   return {
-    ctes: sql`${cappedDevices(caps, tenantId, now)},`,
+    ctes: sql`${cappedDevices(caps, tenantId, notificationId, now)},`,
     join: sql`left join capped on capped.id = page.id`,
     status: sql`case when capped.id is not null then 'skipped' else 'pending' end`,
     errorCode: sql`case when capped.id is not null then 'frequency_cap' end`,
@@ -149,7 +149,7 @@ export async function insertDeliveryPage(
   },
 ): Promise<FanoutPage> {
   const { notificationId, tenantId, now } = params;
-  const withheld = withheldBy(params.caps, tenantId, now);
+  const withheld = withheldBy(params.caps, tenantId, notificationId, now);
   const [row] = await query<{ cursor: string | null; ids: unknown; skipped: unknown }>(
     ex,
     sql`with src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),

@@ -130,11 +130,13 @@ export async function lockTenantCaps(ex: Executor, tenantId: string): Promise<vo
  * at `now` (the injected clock): deliveries sent, delivered or read, and those still on their way (pending,
  * waiting, retrying), which an earlier send has admitted but not sent yet; failed, skipped, expired and
  * cancelled ones do not count, nor do transactional sends (bypass_frequency_cap). A delivery's time is when the
- * fan-out made it (created_at, from the same injected clock), a few seconds before it is sent.
+ * fan-out made it (created_at, from the same injected clock), a few seconds before it is sent. The notification
+ * being fanned out does not count against itself: its earlier pages reach the profile's other devices.
  */
-export function cappedDevices(caps: AppliedCap[], tenantId: string, now: Date): SQL {
+export function cappedDevices(caps: AppliedCap[], tenantId: string, notificationId: string, now: Date): SQL {
   const payload = JSON.stringify(
-    caps.map((c) => ({
+    caps.map((c, i) => ({
+      no: i,
       max: c.max,
       secs: c.perSeconds,
       scope: c.scope,
@@ -142,31 +144,49 @@ export function cappedDevices(caps: AppliedCap[], tenantId: string, now: Date): 
       template_id: c.templateId,
     })),
   );
+  const since = sql`${now.toISOString()}::timestamptz - make_interval(secs => c.secs)`;
+  // The distinct notifications each counter (a profile of the page, or a device of the page) received under
+  // each cap. A profile is counted once however many of its devices the page holds: counting it per device
+  // would read a 20,000-device profile's deliveries 20,000 times a page.
+  const received = (counter: SQL, reached: SQL, where: SQL) => sql`
+      select c.no, ${counter} as counter, count(distinct dl.notification_id) as n
+      from caps c ${reached}
+      -- offset 0 keeps this a per-device index lookup (deliveries_device_idx): the planner must not turn it
+      -- around into a scan of every notification of the tenant in the window for each device.
+      cross join lateral (
+        select dl.notification_id from deliveries dl
+        where dl.device_id = r.device_id and dl.api_client_id = ${tenantId}
+          and dl.notification_id <> ${notificationId}
+          and dl.status in ('pending', 'waiting', 'retrying', 'sent', 'delivered', 'read')
+          and dl.created_at > ${since}
+        offset 0
+      ) dl
+      join notifications n on n.id = dl.notification_id
+      where ${where} and not n.bypass_frequency_cap
+        and (c.topic_id is null or n.topic_id = c.topic_id)
+        and (c.template_id is null or n.template_id = c.template_id)
+      group by c.no, ${counter}`;
   return sql`caps as (
       select * from jsonb_to_recordset(${payload}::jsonb)
-        as c(max int, secs int, scope text, topic_id uuid, template_id uuid)
-    ), capped as materialized (
+        as c(no int, max int, secs int, scope text, topic_id uuid, template_id uuid)
+    ), by_profile as materialized (${received(
+      sql`r.profile_id`,
+      sql`cross join (
+          select o.profile_id, o.id as device_id from devices o
+          where o.api_client_id = ${tenantId} and o.is_active
+            and o.profile_id in (select profile_id from page where profile_id is not null)
+        ) r`,
+      sql`c.scope = 'profile'`,
+    )}), by_device as materialized (${received(
+      sql`r.device_id`,
+      sql`join (select p.id as device_id, p.profile_id from page p) r
+          on c.scope = 'device' or r.profile_id is null`,
+      sql`true`,
+    )}), capped as materialized (
       select p.id from page p where exists (
-        select 1 from caps c where c.max <= (
-          select count(distinct dl.notification_id)
-          from (
-            select p.id as device_id
-            union all
-            select o.id from devices o
-            where c.scope = 'profile' and p.profile_id is not null and o.profile_id = p.profile_id
-              and o.id <> p.id and o.is_active and o.api_client_id = ${tenantId}
-          ) reached
-          -- offset 0 keeps this a per-device index lookup (deliveries_device_idx): the planner must not turn
-          -- it around into a scan of every notification of the tenant in the window for each device.
-          cross join lateral (
-            select dl.notification_id from deliveries dl
-            where dl.device_id = reached.device_id and dl.api_client_id = ${tenantId}
-              and dl.status in ('pending', 'waiting', 'retrying', 'sent', 'delivered', 'read')
-              and dl.created_at > ${now.toISOString()}::timestamptz - make_interval(secs => c.secs)
-            offset 0
-          ) dl
-          join notifications n on n.id = dl.notification_id
-          where not n.bypass_frequency_cap
-            and (c.topic_id is null or n.topic_id = c.topic_id)
-            and (c.template_id is null or n.template_id = c.template_id))))`;
+        select 1 from caps c
+        where (c.scope = 'profile' and p.profile_id is not null and exists (
+            select 1 from by_profile b where b.no = c.no and b.counter = p.profile_id and b.n >= c.max))
+          or ((c.scope = 'device' or p.profile_id is null) and exists (
+            select 1 from by_device b where b.no = c.no and b.counter = p.id and b.n >= c.max))))`;
 }
