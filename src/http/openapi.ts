@@ -25,6 +25,11 @@ export const OPENAPI_TAGS = [
   { name: 'templates', description: 'Reusable content with variables, rendered per target at send time.' },
   { name: 'schedules', description: 'Send later, once or on a cron schedule, in a time zone.' },
   {
+    name: 'settings',
+    description:
+      "The tenant's defaults for sends: time zone, quiet hours, throttle (docs/delivery-controls.md).",
+  },
+  {
     name: 'receipts',
     description: 'The mobile app reports a push as delivered or read; no API credentials needed.',
   },

@@ -4,12 +4,18 @@
  * halfway resumes where it stopped and enqueues nothing twice.
  */
 import { insertDeliveryPage } from '../db/deliveries.repository.ts';
-import { advanceFanout, finishFanout, lockNotification } from '../db/notifications.repository.ts';
+import {
+  addOutcomeCounts,
+  advanceFanout,
+  finishFanout,
+  lockNotification,
+} from '../db/notifications.repository.ts';
 import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from '../services/audience.ts';
 import { completedEvent, logCompleted } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { emitEvents } from '../services/events.ts';
+import { pageTiming } from '../services/send-timing.ts';
 import { runJob } from './job-runner.ts';
 
 /** Rows per fan-out transaction: several send jobs' worth, to keep round trips few. */
@@ -24,14 +30,16 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
       const notification = await lockNotification(tx, job.notificationId);
       if (!notification || notification.fanoutDone) return true;
       const target = notification.target as unknown as StoredTarget;
-      const page = await insertDeliveryPage(tx, {
+      const params = {
         notificationId: notification.id,
         tenantId: notification.apiClientId,
         source: sourceOf(target),
         filters: deviceFilters(target.filters),
         after: notification.fanoutCursor,
         limit: batchSize * FANOUT_PAGE_BATCHES,
-      });
+      };
+      const timing = await pageTiming(tx, notification, params, deps.clock.now());
+      const page = await insertDeliveryPage(tx, { ...params, timing });
       if (page.cursor === null) {
         const finished = await finishFanout(
           tx,
@@ -41,7 +49,10 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
         return { deliveries: notification.totalCount, finished };
       }
-      await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length);
+      await advanceFanout(tx, notification.id, page.cursor, page.created);
+      // Quiet hours with "drop": these deliveries ended as they were made.
+      if (page.skipped > 0)
+        await addOutcomeCounts(tx, notification.id, { sent: 0, failed: 0, skipped: page.skipped });
       const jobs: SendJob[] = [];
       for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
         jobs.push({

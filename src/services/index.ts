@@ -49,6 +49,7 @@ import { mintRegistrationToken, registerWithRegistrationToken } from './registra
 import { purgeSoftDeleted, restoreDevice, restoreProfile } from './retention.service.ts';
 import { listSandboxMessagePage } from './sandbox.service.ts';
 import { changeSchedule, createSchedule, getSchedule, listSchedulePage } from './schedules.service.ts';
+import { changeSettings, getSettings } from './settings.service.ts';
 import {
   createTemplate,
   deleteTemplate,
@@ -149,6 +150,7 @@ export function createServices(deps: ServiceDeps) {
     /** What the in-process emulator received: in sandbox mode only (its route exists only then). */
     sandbox: deps.sandboxInbox ? bind(deps, { listSandboxMessagePage }) : undefined,
     schedules: bind(deps, { createSchedule, getSchedule, listSchedulePage, changeSchedule }),
+    settings: bind(deps, { getSettings, changeSettings }),
     templates: bind(deps, {
       createTemplate,
       getTemplate,

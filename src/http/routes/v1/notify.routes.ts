@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   contentFields,
   controlFields,
+  controlsConsistent,
   filtersSchema,
   previewBodySchema,
   sendBodySchema,
@@ -75,7 +76,8 @@ const topicSendBody = z
     ...controlFields,
     filters: filtersSchema.optional(),
   })
-  .superRefine(silentShowsNothing);
+  .superRefine(silentShowsNothing)
+  .superRefine(controlsConsistent);
 
 /** Bulk targets are validated one by one (a bad phone number fails its target, not the request). */
 const bulkTarget = z
@@ -99,7 +101,8 @@ const bulkBody = z
     ...controlFields,
     filters: filtersSchema.optional(),
   })
-  .superRefine(silentShowsNothing);
+  .superRefine(silentShowsNothing)
+  .superRefine(controlsConsistent);
 
 const targetResult = z
   .object({
