@@ -238,6 +238,7 @@ describe('local-time delivery', () => {
       deliver_at_local: '10:00',
       deliver_on: '2026-03-08',
     });
+    await fannedOut(tenant, id, 2);
     await settledAt(id);
     const rows = await deliveriesOf(id);
     expect(rows.get(tokyo)!.status).toBe('sent');
@@ -287,6 +288,8 @@ describe('quiet hours', () => {
     expect(dropStatus.by_status).toEqual({ skipped: 1 });
     expect(dropStatus.deliveries[0]).toMatchObject({ status: 'skipped', error_code: 'quiet_hours' });
 
+    await fannedOut(tenant, held, 2);
+    await fannedOut(tenant, asked, 1);
     await settledAt(held);
     const rows = await deliveriesOf(held);
     // 23:00 is inside the tenant's 22:00-08:00, not inside the profile's own 23:30-06:00.
