@@ -287,6 +287,15 @@ describe('quiet hours', () => {
     const dropStatus = (await call(tenant, 'GET', `/api/v1/notifications/${dropped}/status/`)).json();
     expect(dropStatus.by_status).toEqual({ skipped: 1 });
     expect(dropStatus.deliveries[0]).toMatchObject({ status: 'skipped', error_code: 'quiet_hours' });
+    const [event] = await query<{ payload: Record<string, unknown> }>(
+      server.runtime.deps.db,
+      sql`select payload from events where notification_id = ${dropped} and type = 'notification.skipped'`,
+    );
+    expect(event?.payload).toMatchObject({
+      reason: 'quiet_hours',
+      count: 1,
+      deliveries: [{ device_id: device, status: 'skipped', error_code: 'quiet_hours' }],
+    });
 
     await fannedOut(tenant, held, 2);
     await fannedOut(tenant, asked, 1);

@@ -99,8 +99,17 @@ export interface FanoutPage {
   deliveryIds: string[];
   /** Deliveries created in all (pending, waiting and skipped). */
   created: number;
-  /** Of them, skipped (quiet hours with "drop"). */
-  skipped: number;
+  /** Of them, those skipped as they were made (quiet hours with "drop"), with the reason. */
+  skipped: SkippedDelivery[];
+}
+
+/** A delivery a timing control ended at once: skipped, with its reason in error_code. */
+export interface SkippedDelivery {
+  delivery_id: string;
+  device_id: string;
+  platform: Platform;
+  status: 'skipped';
+  error_code: string;
 }
 
 /** Where a fan-out page starts: the notification, its tenant, source, filters and keyset position. */
@@ -234,7 +243,7 @@ export async function insertDeliveryPage(
   params: PageParams & { timing?: PageTiming | undefined },
 ): Promise<FanoutPage> {
   const { notificationId, tenantId } = params;
-  const [row] = await query<{ cursor: string | null; ids: unknown; created: number; skipped: number }>(
+  const [row] = await query<{ cursor: string | null; ids: unknown; created: number; skipped: unknown }>(
     ex,
     sql`with ${pageCtes(params)},
       ${params.timing ? timedRows(params.timing) : plainRows},
@@ -243,18 +252,20 @@ export async function insertDeliveryPage(
           (notification_id, api_client_id, device_id, platform, recipient_seq, status, not_before, error_code)
         select ${notificationId}, ${tenantId}, id, platform, seq, status, not_before, error_code from rows
         on conflict (notification_id, device_id) do nothing
-        returning id, status
+        returning id, status, device_id, platform, error_code
       )
       select (select key::text from src order by key desc limit 1) as cursor,
              (select json_agg(id::text) from ins where status = 'pending') as ids,
              (select count(*)::int from ins) as created,
-             (select count(*)::int from ins where status = 'skipped') as skipped`,
+             (select json_agg(json_build_object('delivery_id', id::text, 'device_id', device_id,
+                'platform', platform, 'status', status, 'error_code', error_code) order by id)
+              from ins where status = 'skipped') as skipped`,
   );
   return {
     cursor: row?.cursor ?? null,
     deliveryIds: jsonArray<string>(row?.ids),
     created: row?.created ?? 0,
-    skipped: row?.skipped ?? 0,
+    skipped: jsonArray<SkippedDelivery>(row?.skipped),
   };
 }
 

@@ -3,16 +3,18 @@
  * page by page, each page in one transaction with its send jobs and the saved cursor, so a fan-out killed
  * halfway resumes where it stopped and enqueues nothing twice.
  */
-import { insertDeliveryPage } from '../db/deliveries.repository.ts';
+import type { Executor } from '../db/client.ts';
+import { insertDeliveryPage, type SkippedDelivery } from '../db/deliveries.repository.ts';
 import {
   addOutcomeCounts,
   advanceFanout,
   finishFanout,
   lockNotification,
+  type NotificationRow,
 } from '../db/notifications.repository.ts';
 import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from '../services/audience.ts';
-import { completedEvent, logCompleted } from '../services/delivery.service.ts';
+import { completedEvent, logCompleted, skippedEvents } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { emitEvents } from '../services/events.ts';
 import { pageTiming } from '../services/send-timing.ts';
@@ -50,9 +52,7 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         return { deliveries: notification.totalCount, finished };
       }
       await advanceFanout(tx, notification.id, page.cursor, page.created);
-      // Quiet hours with "drop": these deliveries ended as they were made.
-      if (page.skipped > 0)
-        await addOutcomeCounts(tx, notification.id, { sent: 0, failed: 0, skipped: page.skipped });
+      await recordSkipped(tx, notification, page.skipped, job.requestId);
       const jobs: SendJob[] = [];
       for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
         jobs.push({
@@ -77,6 +77,18 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
     }
     return;
   }
+}
+
+/** Deliveries a page withheld as it made them (quiet hours with "drop"): counted, and told as events. */
+async function recordSkipped(
+  tx: Executor,
+  notification: NotificationRow,
+  skipped: SkippedDelivery[],
+  requestId: string | undefined,
+): Promise<void> {
+  if (skipped.length === 0) return;
+  await addOutcomeCounts(tx, notification.id, { sent: 0, failed: 0, skipped: skipped.length });
+  await emitEvents(tx, skippedEvents(notification, skipped, requestId));
 }
 
 /** Consumes the fan-out queue: jobs are validated here, since a job can outlive the code that enqueued it. */

@@ -4,7 +4,7 @@
  * in src/jobs (fanout.job.ts, send.job.ts).
  */
 import type { Logger } from 'pino';
-import type { DeliveryOutcome, DeliveryToSend } from '../db/deliveries.repository.ts';
+import type { DeliveryOutcome, DeliveryToSend, SkippedDelivery } from '../db/deliveries.repository.ts';
 import type { NotificationRow } from '../db/notifications.repository.ts';
 import type { NewEvent } from './events.ts';
 
@@ -51,6 +51,27 @@ export function settledEvents(
     });
   }
   return events;
+}
+
+/**
+ * notification.skipped for the deliveries a fan-out page withheld as it made them (quiet hours with "drop"):
+ * one event per page and reason, listing them as notification.sent lists its deliveries.
+ */
+export function skippedEvents(
+  notification: NotificationRow,
+  skipped: SkippedDelivery[],
+  requestId: string | undefined,
+): NewEvent[] {
+  return [...new Set(skipped.map((d) => d.error_code))].map((reason) => {
+    const deliveries = skipped.filter((d) => d.error_code === reason);
+    return {
+      tenantId: notification.apiClientId,
+      type: 'notification.skipped' as const,
+      notificationId: notification.id,
+      data: { notification_id: notification.id, reason, count: deliveries.length, deliveries },
+      requestId,
+    };
+  });
 }
 
 /**

@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   'notification.read',
   'notification.completed',
   'notification.expired',
+  'notification.skipped',
   'notification.cancelled',
   'device.registered',
   'device.deactivated',

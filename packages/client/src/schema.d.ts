@@ -9645,7 +9645,7 @@ export interface operations {
                      *       "notification.read"
                      *     ]
                      */
-                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
+                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.skipped" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
                 };
             };
         };
@@ -9841,7 +9841,7 @@ export interface operations {
                      *       "notification.read"
                      *     ]
                      */
-                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
+                    event_types?: ("notification.sent" | "notification.failed" | "notification.delivered" | "notification.read" | "notification.completed" | "notification.expired" | "notification.skipped" | "notification.cancelled" | "device.registered" | "device.deactivated" | "webhook.disabled" | "webhook.test")[];
                     is_active?: boolean;
                 };
             };
