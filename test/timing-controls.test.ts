@@ -380,3 +380,61 @@ describe('throttling', () => {
     expect(status.expected_completion_at).toBe(new Date(clock.now().getTime() + 119_000).toISOString());
   });
 });
+
+describe('the timing fields in every kind of send', () => {
+  it('bulk, topic and a schedule (its stored request, at each occurrence) time their deliveries the same way', async () => {
+    clock.set('2026-03-13T10:00:00Z');
+    const tenant = await server.tenant('timing-everywhere');
+    const device = await register(tenant, 'everywhere', { timezone: 'UTC' });
+    const nextNine = '2026-03-14T09:00:00.000Z';
+
+    const bulk = await call(tenant, 'POST', '/api/v1/notify/bulk/', {
+      targets: [{ device_id: device }],
+      title: 'Bulk at nine',
+      deliver_at_local: '09:00',
+    });
+    expect(bulk.statusCode, bulk.body).toBe(202);
+    const bulkId = bulk.json().notification_id;
+    await fannedOut(tenant, bulkId, 1);
+    expect(new Date((await deliveriesOf(bulkId)).get(device)!.not_before!).toISOString()).toBe(nextNine);
+
+    const created = await call(tenant, 'POST', '/api/v1/topics/', { name: 'news' });
+    expect(created.statusCode).toBe(201);
+    const subscribe = await call(tenant, 'POST', `/api/v1/topics/${created.json().id}/subscribe`, {
+      device_ids: [device],
+    });
+    expect(subscribe.statusCode, subscribe.body).toBeLessThan(300);
+    const topic = await call(tenant, 'POST', '/api/v1/notify/topic/news/', {
+      title: 'Topic at nine',
+      deliver_at_local: '09:00',
+    });
+    expect(topic.statusCode, topic.body).toBe(202);
+    const topicId = topic.json().notification_id;
+    await fannedOut(tenant, topicId, 1);
+    expect((await deliveriesOf(topicId)).get(device)!.status).toBe('waiting');
+
+    // The scheduler fires by the real clock; the occurrence's timing is read by the server's clock.
+    const schedule = await call(tenant, 'POST', '/api/v1/notify/schedule/', {
+      device_ids: [device],
+      title: 'Scheduled, delivered at nine',
+      deliver_at_local: '09:00',
+      scheduled_at: new Date(Date.now() + 500).toISOString(),
+    });
+    expect(schedule.statusCode, schedule.body).toBe(201);
+    const occurrence = await waitFor(async () => {
+      const list = await call(tenant, 'GET', `/api/v1/notifications/?schedule_id=${schedule.json().id}`);
+      return list.json().items[0]?.id as string | undefined;
+    });
+    await fannedOut(tenant, occurrence, 1);
+    expect(new Date((await deliveriesOf(occurrence)).get(device)!.not_before!).toISOString()).toBe(nextNine);
+
+    const bad = await call(tenant, 'POST', '/api/v1/notify/schedule/', {
+      device_ids: [device],
+      title: 'Conflicting',
+      deliver_on: '2026-03-20',
+      scheduled_at: new Date(Date.now() + 60_000).toISOString(),
+    });
+    expect(bad.statusCode).toBe(422);
+    expect(errorOf(bad).details).toContainEqual(about('deliver_on'));
+  });
+});
