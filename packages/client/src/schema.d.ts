@@ -3442,10 +3442,6 @@ export interface operations {
                  *       "name": "Asha",
                  *       "metadata": {
                  *         "plan": "gold"
-                 *       },
-                 *       "quiet_hours": {
-                 *         "start": "22:00",
-                 *         "end": "07:00"
                  *       }
                  *     }
                  */
@@ -6280,7 +6276,8 @@ export interface operations {
                  *       "body": "Kibu Denis scores in the 23rd minute.",
                  *       "data": {
                  *         "match_id": "8812"
-                 *       }
+                 *       },
+                 *       "throttle_per_minute": 50000
                  *     }
                  */
                 "application/json": {

@@ -267,6 +267,7 @@ export const notifyRoutes =
                 title: 'Goal! Simba 1-0 Yanga',
                 body: 'Kibu Denis scores in the 23rd minute.',
                 data: { match_id: '8812' },
+                throttle_per_minute: 50000,
               },
             ],
           }),

@@ -69,7 +69,6 @@ export const profileRoutes =
                 external_id: 'user-1234',
                 name: 'Asha',
                 metadata: { plan: 'gold' },
-                quiet_hours: { start: '22:00', end: '07:00' },
               },
             ],
           }),
