@@ -102,6 +102,10 @@ export const profiles = pgTable(
       .on(t.apiClientId, t.externalId)
       .where(sql`${t.deletedAt} is null and ${t.externalId} is not null`),
     index('profiles_list_idx').on(t.apiClientId, t.id),
+    /** Whether a tenant has profiles with their own quiet hours, asked when a send is accepted (usually none). */
+    index('profiles_quiet_hours_idx')
+      .on(t.apiClientId)
+      .where(sql`${t.quietHours} is not null and ${t.deletedAt} is null`),
     /** The purge finds rows soft-deleted before the retention cutoff without scanning live ones. */
     index('profiles_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
   ],
