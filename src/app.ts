@@ -35,6 +35,7 @@ import { receiptRoutes } from './http/routes/v1/receipts.routes.ts';
 import { registrationTokenRoutes } from './http/routes/v1/registration-tokens.routes.ts';
 import { sandboxRoutes } from './http/routes/v1/sandbox.routes.ts';
 import { scheduleRoutes } from './http/routes/v1/schedules.routes.ts';
+import { settingsRoutes } from './http/routes/v1/settings.routes.ts';
 import { templateRoutes } from './http/routes/v1/templates.routes.ts';
 import { topicRoutes } from './http/routes/v1/topics.routes.ts';
 import { webhookRoutes } from './http/routes/v1/webhooks.routes.ts';
@@ -156,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         clientRoutes,
         auditLogRoutes,
         sandboxRoutes,
+        settingsRoutes,
       ]) {
         await v1.register(routes(routeDeps));
       }

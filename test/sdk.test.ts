@@ -103,6 +103,15 @@ describe('the TypeScript SDK against a live server', () => {
     expect((await fcm.GET('/api/v1/clients/me')).data?.name).toBe('sdk');
   });
 
+  it('tenant settings', async () => {
+    const { data: changed } = await fcm.PATCH('/api/v1/settings', {
+      body: { quiet_hours: { start: '22:00', end: '08:00' }, throttle_per_minute: 500 },
+    });
+    expect(changed?.quiet_hours).toEqual({ start: '22:00', end: '08:00' });
+    expect((await fcm.GET('/api/v1/settings')).data?.throttle_per_minute).toBe(500);
+    await fcm.PATCH('/api/v1/settings', { body: { quiet_hours: null, throttle_per_minute: null } });
+  });
+
   it('Firebase projects', async () => {
     const { account } = createTestServiceAccount({
       projectId: `sdk-${process.pid}`,

@@ -96,86 +96,244 @@ function jsonArray<T>(value: unknown): T[] {
 export interface FanoutPage {
   /** The keyset cursor after this page, null when the source is exhausted. */
   cursor: string | null;
-  /** Ids of the deliveries created to be sent (as strings: they are bigints). */
+  /** Ids of the deliveries created pending, to send now (as strings: they are bigints). */
   deliveryIds: string[];
-  /** The deliveries created skipped (a frequency cap was reached), with their device and reason. */
+  /** Deliveries created in all (pending, waiting and skipped). */
+  created: number;
+  /** Of them, those skipped as they were made (quiet hours with "drop", a frequency cap), with the reason. */
   skipped: SkippedDelivery[];
 }
 
+/** A delivery a timing control or a frequency cap ended at once: skipped, with its reason in error_code. */
 export interface SkippedDelivery {
-  id: string;
-  deviceId: string;
+  delivery_id: string;
+  device_id: string;
   platform: Platform;
-  errorCode: string;
+  status: 'skipped';
+  error_code: string;
+}
+
+/** Where a fan-out page starts: the notification, its tenant, source, filters and keyset position. */
+export interface PageParams {
+  notificationId: string;
+  tenantId: string;
+  source: DeviceSource;
+  filters?: DeviceFilters | undefined;
+  after: string | null;
+  limit: number;
 }
 
 /**
- * How the page's deliveries are made: pending, or, when caps apply, skipped (reason frequency_cap) for the
- * devices in the `capped` CTE. Without caps the statement is the plain insert, with no extra cost.
+ * The CTEs `src` (the source's next keyset page) and `page` (its devices that are active and match the
+ * filters, one row per device, with the zone and profile the timing controls read).
  */
-function withheldBy(caps: AppliedCap[] | undefined, tenantId: string, notificationId: string, now: Date) {
-  if (!caps || caps.length === 0) {
-    return { ctes: sql``, join: sql``, status: sql`'pending'`, errorCode: sql`null::text` };
-  }
-  // A hash join with the capped devices (materialized once), not an exists per row, which would scan them once
-  // per page row.
-  return {
-    ctes: sql`${cappedDevices(caps, tenantId, notificationId, now)},`,
-    join: sql`left join capped on capped.id = page.id`,
-    status: sql`case when capped.id is not null then 'skipped' else 'pending' end`,
-    errorCode: sql`case when capped.id is not null then 'frequency_cap' end`,
-  };
+function pageCtes(params: PageParams): SQL {
+  const { notificationId, tenantId } = params;
+  return sql`src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),
+      page as (
+        select distinct on (d.id) d.id, d.platform, src.seq, d.timezone, d.profile_id
+        from src join devices d on d.id = src.device_id
+        where d.api_client_id = ${tenantId} and d.is_active and d.deleted_at is null
+          and ${filterConditions(params.filters)}
+        order by d.id, src.seq
+      )`;
 }
+
+/** What a page's timing controls read per device: its zone (else the default) and its quiet hours. */
+export interface TimingKeys {
+  defaultZone: string;
+  /** The quiet hours to apply when the device's profile has none (JSON), or null; undefined: not respected. */
+  tenantQuietHours?: string | null | undefined;
+}
+
+/** The device's zone, as the timing groups key it. */
+const zoneOf = (keys: TimingKeys) => sql`coalesce(page.timezone, ${keys.defaultZone})`;
+
+/** The device's quiet hours (its profile's, else the tenant's) as jsonb text; null when none or not respected. */
+function quietOf(keys: TimingKeys): SQL {
+  if (keys.tenantQuietHours === undefined) return sql`null::text`;
+  return sql`coalesce(p.quiet_hours, ${keys.tenantQuietHours}::jsonb)::text`;
+}
+
+/** The distinct (zone, quiet hours) of the next fan-out page: the groups its timing is computed for. */
+export async function pageTimingGroups(
+  ex: Executor,
+  params: PageParams,
+  keys: TimingKeys,
+): Promise<{ zone: string; quiet: string | null; devices: number }[]> {
+  return query<{ zone: string; quiet: string | null; devices: number }>(
+    ex,
+    sql`with ${pageCtes(params)}
+      select ${zoneOf(keys)} as zone, ${quietOf(keys)} as quiet, count(*)::int as devices
+      from page left join profiles p on p.id = page.profile_id
+      group by 1, 2`,
+  );
+}
+
+/** One (zone, quiet hours) group of a page, with its instants computed: see pageTimingGroups. */
+export interface TimingGroup {
+  zone: string;
+  quiet: string | null;
+  /** When a local-time send reaches the zone (ISO), or null. */
+  local_at: string | null;
+  /** The quiet-hours intervals [start, end) (ISO) around the page's instants. */
+  intervals: [string, string][];
+}
+
+/** The timing of a fan-out page: the groups' instants and the send's throttle, read against `now`. */
+export interface PageTiming extends TimingKeys {
+  now: Date;
+  /** When the send was accepted: the earliest instant, and where throttle slots count from. */
+  start: Date;
+  groups: TimingGroup[];
+  quietAction: 'hold' | 'drop';
+  throttlePerMinute?: number | undefined;
+  /** Deliveries made by earlier pages: this page's throttle ranks follow them. */
+  rankBase: number;
+}
+
+/**
+ * The rows a timed page inserts: each device's earliest instant t0 (the send's start, its zone's local time,
+ * its throttle slot: `rank / rate` minutes after the start), then the end of the quiet-hours interval holding
+ * t0, if one does. Kept apart from the insert so other controls can add their own columns.
+ */
+function timedRows(timing: PageTiming): SQL {
+  const start = sql`${timing.start.toISOString()}::timestamptz`;
+  const now = sql`${timing.now.toISOString()}::timestamptz`;
+  const slot =
+    timing.throttlePerMinute === undefined
+      ? sql`null::timestamptz`
+      : sql`${start} + make_interval(secs => (${timing.rankBase}::bigint + page.rank - 1) * 60.0 / ${timing.throttlePerMinute}::int)`;
+  const drop = sql.raw(timing.quietAction === 'drop' ? 'true' : 'false');
+  return sql`timed as (
+        select page.id, page.platform, page.seq, g.intervals, greatest(${start}, g.local_at, ${slot}) as t0
+        from (select page.*, row_number() over (order by page.id) as rank from page) page
+        left join profiles p on p.id = page.profile_id
+        join jsonb_to_recordset(${JSON.stringify(timing.groups)}::jsonb)
+          as g(zone text, quiet text, local_at timestamptz, intervals jsonb)
+          on g.zone = ${zoneOf(timing)} and g.quiet is not distinct from ${quietOf(timing)}
+      ), held as (
+        select timed.*, (select (q->>1)::timestamptz from jsonb_array_elements(timed.intervals) q
+          where timed.t0 >= (q->>0)::timestamptz and timed.t0 < (q->>1)::timestamptz limit 1) as quiet_end
+        from timed
+      ), rows as (
+        select id, platform, seq,
+          case when quiet_end is not null and ${drop} then 'skipped'
+            when coalesce(quiet_end, t0) > ${now} then 'waiting' else 'pending' end as status,
+          case when quiet_end is not null and ${drop} then null
+            when coalesce(quiet_end, t0) > ${now} then coalesce(quiet_end, t0) end as not_before,
+          case when quiet_end is not null and ${drop} then 'quiet_hours' end as error_code
+        from held
+      )`;
+}
+
+/**
+ * The rows to insert, `final`: the timing's rows, where a frequency cap then skips (reason frequency_cap) the
+ * deliveries of the devices in the `capped` CTE that were not skipped already. Without caps, the rows as they
+ * are, with no extra cost. A hash join with the capped devices (materialized once), not an exists per row.
+ */
+function cappedRows(
+  caps: AppliedCap[] | undefined,
+  tenantId: string,
+  notificationId: string,
+  now: Date,
+): SQL {
+  if (!caps || caps.length === 0) return sql`final as (select * from rows)`;
+  const capped = sql`capped.id is not null and rows.status <> 'skipped'`;
+  return sql`${cappedDevices(caps, tenantId, notificationId, now)},
+      final as (
+        select rows.id, rows.platform, rows.seq,
+          case when ${capped} then 'skipped' else rows.status end as status,
+          case when ${capped} then null else rows.not_before end as not_before,
+          case when ${capped} then 'frequency_cap' else rows.error_code end as error_code
+        from rows left join capped on capped.id = rows.id
+      )`;
+}
+
+/** The plain rows of a page: every delivery pending, to send now. */
+const plainRows = sql`rows as (
+        select id, platform, seq, 'pending' as status, null::timestamptz as not_before, null as error_code
+        from page
+      )`;
 
 /**
  * Creates the deliveries for the next page of the source in one statement (keyset pagination, never one giant
- * query), keeping the devices that are active and match the filters, and returns their ids for the send jobs.
- * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's. With `caps`, the
- * deliveries of devices over a frequency cap are made skipped in the same statement.
+ * query), keeping the devices that are active and match the filters, and returns the ids of those to send now
+ * (the rest wait for their time, or were skipped). A device reached twice (two bulk targets, say) gets one
+ * delivery: the first recipient's.
  */
 export async function insertDeliveryPage(
   ex: Executor,
-  params: {
-    notificationId: string;
-    tenantId: string;
-    source: DeviceSource;
-    filters?: DeviceFilters | undefined;
-    after: string | null;
-    limit: number;
+  params: PageParams & {
+    timing?: PageTiming | undefined;
     /** The injected clock's instant: the deliveries' created_at, which frequency caps count by. */
     now: Date;
-    /** The frequency caps that apply to this notification (none: the plain insert). */
+    /** The frequency caps that apply to this notification (none: no cap fragment at all). */
     caps?: AppliedCap[] | undefined;
   },
 ): Promise<FanoutPage> {
   const { notificationId, tenantId, now } = params;
-  const withheld = withheldBy(params.caps, tenantId, notificationId, now);
-  const [row] = await query<{ cursor: string | null; ids: unknown; skipped: unknown }>(
+  const [row] = await query<{ cursor: string | null; ids: unknown; created: number; skipped: unknown }>(
     ex,
-    sql`with src as (${sourcePage(params.source, tenantId, notificationId, params.after, params.limit)}),
-      page as (
-        select distinct on (d.id) d.id, d.platform, d.profile_id, src.seq from src join devices d on d.id = src.device_id
-        where d.api_client_id = ${tenantId} and d.is_active and d.deleted_at is null
-          and ${filterConditions(params.filters)}
-        order by d.id, src.seq
-      ), ${withheld.ctes} ins as (
+    sql`with ${pageCtes(params)},
+      ${params.timing ? timedRows(params.timing) : plainRows},
+      ${cappedRows(params.caps, tenantId, notificationId, now)},
+      ins as (
         insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status,
-          error_code, created_at)
-        select ${notificationId}, ${tenantId}, page.id, page.platform, page.seq, ${withheld.status},
-          ${withheld.errorCode}, ${now.toISOString()}::timestamptz from page ${withheld.join}
+          not_before, error_code, created_at)
+        select ${notificationId}, ${tenantId}, id, platform, seq, status, not_before, error_code,
+          ${now.toISOString()}::timestamptz
+        from final
         on conflict (notification_id, device_id) do nothing
-        returning id, device_id, platform, status, error_code
+        returning id, status, device_id, platform, error_code
       )
       select (select key::text from src order by key desc limit 1) as cursor,
              (select json_agg(id::text) from ins where status = 'pending') as ids,
-             (select json_agg(json_build_object('id', id::text, 'deviceId', device_id, 'platform', platform,
-                'errorCode', error_code)) from ins where status = 'skipped') as skipped`,
+             (select count(*)::int from ins) as created,
+             (select json_agg(json_build_object('delivery_id', id::text, 'device_id', device_id,
+                'platform', platform, 'status', status, 'error_code', error_code) order by id)
+              from ins where status = 'skipped') as skipped`,
   );
   return {
     cursor: row?.cursor ?? null,
     deliveryIds: jsonArray<string>(row?.ids),
+    created: row?.created ?? 0,
     skipped: jsonArray<SkippedDelivery>(row?.skipped),
   };
+}
+
+/** A batch of waiting deliveries released at once: one notification, one zone, one minute. */
+export interface ReleasedBatch {
+  notificationId: string;
+  deliveryIds: string[];
+}
+
+/**
+ * Moves up to `limit` waiting deliveries due at `now` (the injected clock's instant) to pending, and returns
+ * them grouped by notification, device zone and minute of release. Rows another worker is releasing are
+ * skipped, so any number of workers release each delivery once.
+ */
+export async function releaseWaiting(ex: Executor, now: Date, limit: number): Promise<ReleasedBatch[]> {
+  const rows = await query<{ notification_id: string; ids: unknown }>(
+    ex,
+    sql`with due as (
+        select dl.id, dl.notification_id, coalesce(dv.timezone, '') as zone,
+          date_trunc('minute', dl.not_before) as minute
+        from deliveries dl join devices dv on dv.id = dl.device_id
+        where dl.status = 'waiting' and dl.not_before <= ${now.toISOString()}::timestamptz
+        order by dl.not_before limit ${limit}
+        for update of dl skip locked
+      ), released as (
+        update deliveries dl set status = 'pending', updated_at = now()
+        from due where dl.id = due.id
+        returning dl.id
+      )
+      select due.notification_id, json_agg(due.id::text order by due.id) as ids
+      from due join released on released.id = due.id
+      group by due.notification_id, due.zone, due.minute
+      order by min(due.minute)`,
+  );
+  return rows.map((r) => ({ notificationId: r.notification_id, deliveryIds: jsonArray<string>(r.ids) }));
 }
 
 export interface DeliveryToSend {
@@ -384,6 +542,20 @@ function idPage<T extends { id: string }>(
   return { items, nextCursor: rows.length > limit && last ? last.id : null };
 }
 
+/** The last release instant of a notification's timed deliveries (null when none waits for a time). */
+export async function lastReleaseAt(
+  ex: Executor,
+  tenantId: string,
+  notificationId: string,
+): Promise<Date | null> {
+  const [row] = await query<{ at: Date | string | null }>(
+    ex,
+    sql`select max(not_before) as at from deliveries
+      where notification_id = ${notificationId} and api_client_id = ${tenantId}`,
+  );
+  return row?.at ? new Date(row.at) : null;
+}
+
 export interface DeliveryView {
   id: string;
   device_id: string;
@@ -398,6 +570,7 @@ export interface DeliveryView {
   read_at: Date | null;
   failed_at: Date | null;
   next_attempt_at: Date | null;
+  not_before: Date | null;
 }
 
 export async function listDeliveries(
@@ -411,7 +584,7 @@ export async function listDeliveries(
   const rows = await query<DeliveryView>(
     ex,
     sql`select id::text as id, device_id, platform, status, attempts, fcm_message_id, error_code, error_message,
-        sent_at, delivered_at, read_at, failed_at, next_attempt_at
+        sent_at, delivered_at, read_at, failed_at, next_attempt_at, not_before
       from deliveries
       where notification_id = ${notificationId} and api_client_id = ${tenantId}
         ${afterId === undefined ? sql`` : sql`and id > ${afterId}::bigint`}
@@ -437,7 +610,7 @@ export async function listDeviceDeliveries(
   const rows = await query<DeviceDeliveryView>(
     ex,
     sql`select id::text as id, notification_id, device_id, platform, status, attempts, fcm_message_id, error_code,
-        error_message, sent_at, delivered_at, read_at, failed_at, next_attempt_at, created_at
+        error_message, sent_at, delivered_at, read_at, failed_at, next_attempt_at, not_before, created_at
       from deliveries
       where device_id = ${deviceId} and api_client_id = ${tenantId}
         ${beforeId === undefined ? sql`` : sql`and id < ${beforeId}::bigint`}

@@ -17,6 +17,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import type { Platform } from '../domain/platform.ts';
 import type { DeliveryStatus, NotificationStatus } from '../domain/states.ts';
+import type { QuietHoursWindow } from '../domain/timing.ts';
 import type { MisfirePolicy, ScheduleRecurrence } from '../scheduling/recurrence.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -87,6 +88,8 @@ export const profiles = pgTable(
     externalId: text('external_id'),
     name: text('name'),
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    /** The profile's own quiet hours ({start, end} wall-clock times), over the tenant's; null: the tenant's. */
+    quietHours: jsonb('quiet_hours').$type<QuietHoursWindow>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -99,6 +102,10 @@ export const profiles = pgTable(
       .on(t.apiClientId, t.externalId)
       .where(sql`${t.deletedAt} is null and ${t.externalId} is not null`),
     index('profiles_list_idx').on(t.apiClientId, t.id),
+    /** Whether a tenant has profiles with their own quiet hours, asked when a send is accepted (usually none). */
+    index('profiles_quiet_hours_idx')
+      .on(t.apiClientId)
+      .where(sql`${t.quietHours} is not null and ${t.deletedAt} is null`),
     /** The purge finds rows soft-deleted before the retention cutoff without scanning live ones. */
     index('profiles_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
   ],
@@ -278,6 +285,11 @@ export const notifications = pgTable(
     cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
     /** A transactional send (bypass_frequency_cap): the tenant's frequency caps do not apply to it. */
     bypassFrequencyCap: boolean('bypass_frequency_cap').notNull().default(false),
+    /**
+     * The timing controls of the send, resolved when it was accepted (local time, quiet hours, throttle, with
+     * the tenant's defaults then in force); null when none applies, so the fan-out takes its plain path.
+     */
+    timing: jsonb('timing').$type<Record<string, unknown>>(),
     /** Fan-out is finished once every target device has its delivery row. */
     fanoutDone: boolean('fanout_done').notNull().default(false),
     /** Keyset cursor of the fan-out (last device id or bulk recipient seq done), so a restarted fan-out resumes instead of repeating. */
@@ -355,6 +367,8 @@ export const deliveries = pgTable(
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
     readAt: timestamp('read_at', { withTimezone: true }),
     failedAt: timestamp('failed_at', { withTimezone: true }),
+    /** A waiting delivery's release instant (local time, end of quiet hours, throttle slot); null otherwise. */
+    notBefore: timestamp('not_before', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -365,6 +379,8 @@ export const deliveries = pgTable(
     index('deliveries_device_idx').on(t.deviceId, t.id),
     /** The dead-letter list of a tenant (small: only dead deliveries are in it). */
     index('deliveries_dead_idx').on(t.apiClientId, t.id).where(sql`${t.status} = 'dead'`),
+    /** The release poll: waiting deliveries by release instant (small: only waiting rows are in it). */
+    index('deliveries_waiting_idx').on(t.notBefore).where(sql`${t.status} = 'waiting'`),
   ],
 );
 
@@ -547,6 +563,21 @@ export const frequencyCaps = pgTable(
   (t) => [index('frequency_caps_tenant_idx').on(t.apiClientId, t.id)],
 );
 
+/**
+ * A tenant's settings (GET/PATCH /api/v1/settings): the defaults of its sends' timing controls. No row: none
+ * set (UTC, no quiet hours, no throttle).
+ */
+export const tenantSettings = pgTable('tenant_settings', {
+  apiClientId: uuid('api_client_id')
+    .primaryKey()
+    .references(() => apiClients.id, { onDelete: 'cascade' }),
+  /** IANA zone for devices without one (local-time delivery, quiet hours); null: UTC. */
+  defaultTimeZone: text('default_time_zone'),
+  quietHours: jsonb('quiet_hours').$type<QuietHoursWindow>(),
+  throttlePerMinute: integer('throttle_per_minute'),
+  updatedAt: updatedAt(),
+});
+
 /** A Firebase project FCM asked us to slow down for (429): shared by every worker until not_before. */
 export const sendThrottles = pgTable('send_throttles', {
   projectKey: text('project_key').primaryKey(),
@@ -574,4 +605,5 @@ export const schema = {
   analyticsDaily,
   sendThrottles,
   frequencyCaps,
+  tenantSettings,
 };

@@ -30,6 +30,11 @@ export const OPENAPI_TAGS = [
       'At most N notifications per profile or device per rolling window; transactional sends bypass them.',
   },
   {
+    name: 'settings',
+    description:
+      "The tenant's defaults for sends: time zone, quiet hours, throttle (docs/delivery-controls.md).",
+  },
+  {
     name: 'receipts',
     description: 'The mobile app reports a push as delivered or read; no API credentials needed.',
   },

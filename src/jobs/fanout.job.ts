@@ -4,7 +4,7 @@
  * halfway resumes where it stopped and enqueues nothing twice.
  */
 import type { Executor } from '../db/client.ts';
-import { insertDeliveryPage } from '../db/deliveries.repository.ts';
+import { insertDeliveryPage, type SkippedDelivery } from '../db/deliveries.repository.ts';
 import { type AppliedCap, capsForNotification, lockTenantCaps } from '../db/frequency-caps.repository.ts';
 import {
   addOutcomeCounts,
@@ -15,9 +15,10 @@ import {
 } from '../db/notifications.repository.ts';
 import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
 import { deviceFilters, type StoredTarget, sourceOf } from '../services/audience.ts';
-import { completedEvent, logCompleted, skippedEvent } from '../services/delivery.service.ts';
+import { completedEvent, logCompleted, skippedEvents } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { emitEvents } from '../services/events.ts';
+import { pageTiming } from '../services/send-timing.ts';
 import { runJob } from './job-runner.ts';
 
 /** Rows per fan-out transaction: several send jobs' worth, to keep round trips few. */
@@ -51,15 +52,21 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
       caps ??= notification.bypassFrequencyCap
         ? []
         : await capsForNotification(tx, notification.apiClientId, notification);
-      const page = await insertDeliveryPage(tx, {
+      const params = {
         notificationId: notification.id,
         tenantId: notification.apiClientId,
         source: sourceOf(target),
         filters: deviceFilters(target.filters),
         after: notification.fanoutCursor,
         limit: batchSize * FANOUT_PAGE_BATCHES,
+      };
+      const now = deps.clock.now();
+      const timing = await pageTiming(tx, notification, params, now);
+      const page = await insertDeliveryPage(tx, {
+        ...params,
+        timing,
+        now,
         caps: await capsOfPage(tx, notification, caps),
-        now: deps.clock.now(),
       });
       if (page.cursor === null) {
         const finished = await finishFanout(
@@ -70,11 +77,8 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
         return { deliveries: notification.totalCount, finished };
       }
-      await advanceFanout(tx, notification.id, page.cursor, page.deliveryIds.length + page.skipped.length);
-      if (page.skipped.length > 0) {
-        await addOutcomeCounts(tx, notification.id, { sent: 0, failed: 0, skipped: page.skipped.length });
-        await emitEvents(tx, [skippedEvent(notification, page.skipped, job.requestId)]);
-      }
+      await advanceFanout(tx, notification.id, page.cursor, page.created);
+      await recordSkipped(tx, notification, page.skipped, job.requestId);
       const jobs: SendJob[] = [];
       for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
         jobs.push({
@@ -99,6 +103,18 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
     }
     return;
   }
+}
+
+/** Deliveries a page withheld as it made them (quiet hours with "drop"): counted, and told as events. */
+async function recordSkipped(
+  tx: Executor,
+  notification: NotificationRow,
+  skipped: SkippedDelivery[],
+  requestId: string | undefined,
+): Promise<void> {
+  if (skipped.length === 0) return;
+  await addOutcomeCounts(tx, notification.id, { sent: 0, failed: 0, skipped: skipped.length });
+  await emitEvents(tx, skippedEvents(notification, skipped, requestId));
 }
 
 /** Consumes the fan-out queue: jobs are validated here, since a job can outlive the code that enqueued it. */

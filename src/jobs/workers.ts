@@ -4,6 +4,7 @@ import { startAnalyticsJob } from './analytics.job.ts';
 import { startFanoutJob } from './fanout.job.ts';
 import { startMaintenanceJobs } from './maintenance.job.ts';
 import { startPurgeJob } from './purge.job.ts';
+import { startReleasePoll } from './release.job.ts';
 import { startScheduler } from './schedule.job.ts';
 import { startSendJob } from './send.job.ts';
 import { startWebhookWorkers } from './webhooks.job.ts';
@@ -24,10 +25,12 @@ export async function startWorkers(deps: ServiceDeps): Promise<Workers> {
   await startPurgeJob(deps);
   const webhooks = await startWebhookWorkers(deps);
   const scheduler = startScheduler(deps);
+  const release = startReleasePoll(deps);
   return {
     async stop() {
       await webhooks.stop();
       await scheduler.stop();
+      await release.stop();
     },
   };
 }

@@ -44,7 +44,7 @@ function cronOf(expression: string, timezone: string): Cron {
   return cron;
 }
 
-interface Wall {
+export interface Wall {
   year: number;
   /** 1-12 */
   month: number;
@@ -77,7 +77,7 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
 }
 
 /** The wall-clock reading of an instant in a time zone. */
-function wallOf(epochMs: number, timezone: string): Wall {
+export function wallOf(epochMs: number, timezone: string): Wall {
   const parts: Record<string, number> = {};
   for (const part of formatterFor(timezone).formatToParts(epochMs)) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
@@ -108,7 +108,7 @@ function offsetAt(epochMs: number, timezone: string): number {
  * does: a time repeated when clocks go back is its earlier instant; a time skipped when clocks go forward is
  * moved forward by the gap (02:30 on a spring-forward night in New York is 03:30 EDT).
  */
-function instantOf(wall: Wall, timezone: string): number {
+export function instantOf(wall: Wall, timezone: string): number {
   const local = wallAsUtc(wall);
   // Zones change offset at most a few times a year, so the offsets a day either side cover both readings.
   const before = offsetAt(local - DAY_MS, timezone);

@@ -54,28 +54,24 @@ export function settledEvents(
 }
 
 /**
- * notification.skipped for the deliveries a fan-out page withheld (a frequency cap): one event per page, listing
- * them as notification.sent lists its deliveries, with status skipped and the reason in error_code.
+ * notification.skipped for the deliveries a fan-out page withheld as it made them (quiet hours with "drop", a frequency cap):
+ * one event per page and reason, listing them as notification.sent lists its deliveries.
  */
-export function skippedEvent(
+export function skippedEvents(
   notification: NotificationRow,
   skipped: SkippedDelivery[],
   requestId: string | undefined,
-): NewEvent {
-  const deliveries = skipped.map((d) => ({
-    delivery_id: d.id,
-    device_id: d.deviceId,
-    platform: d.platform,
-    status: 'skipped',
-    error_code: d.errorCode,
-  }));
-  return {
-    tenantId: notification.apiClientId,
-    type: 'notification.skipped',
-    notificationId: notification.id,
-    data: { notification_id: notification.id, count: deliveries.length, deliveries },
-    requestId,
-  };
+): NewEvent[] {
+  return [...new Set(skipped.map((d) => d.error_code))].map((reason) => {
+    const deliveries = skipped.filter((d) => d.error_code === reason);
+    return {
+      tenantId: notification.apiClientId,
+      type: 'notification.skipped' as const,
+      notificationId: notification.id,
+      data: { notification_id: notification.id, reason, count: deliveries.length, deliveries },
+      requestId,
+    };
+  });
 }
 
 /**

@@ -64,6 +64,7 @@ import { mintRegistrationToken, registerWithRegistrationToken } from './registra
 import { purgeSoftDeleted, restoreDevice, restoreProfile } from './retention.service.ts';
 import { listSandboxMessagePage, setSandboxFault } from './sandbox.service.ts';
 import { changeSchedule, createSchedule, getSchedule, listSchedulePage } from './schedules.service.ts';
+import { changeSettings, getSettings } from './settings.service.ts';
 import {
   createTemplate,
   deleteTemplate,
@@ -174,6 +175,7 @@ export function createServices(deps: ServiceDeps) {
     /** What the in-process emulator received: in sandbox mode only (its route exists only then). */
     sandbox: deps.sandboxInbox ? bind(deps, { listSandboxMessagePage, setSandboxFault }) : undefined,
     schedules: bind(deps, { createSchedule, getSchedule, listSchedulePage, changeSchedule }),
+    settings: bind(deps, { getSettings, changeSettings }),
     templates: bind(deps, {
       createTemplate,
       getTemplate,

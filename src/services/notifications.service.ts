@@ -4,6 +4,7 @@ import {
   cancelOpenDeliveries,
   countDeliveries,
   type DeliveryView,
+  lastReleaseAt,
   listDeliveries,
 } from '../db/deliveries.repository.ts';
 import {
@@ -133,10 +134,13 @@ export interface StatusReport {
   notification: NotificationView;
   by_status: Record<string, number>;
   by_platform: Record<string, Record<string, number>>;
+  /** When the last timed delivery is due (local time, quiet hours, throttle), or null. */
+  expected_completion_at: string | null;
   deliveries: (Omit<
     DeliveryView,
-    'sent_at' | 'delivered_at' | 'read_at' | 'failed_at' | 'next_attempt_at'
+    'sent_at' | 'delivered_at' | 'read_at' | 'failed_at' | 'next_attempt_at' | 'not_before'
   > & {
+    not_before: string | null;
     sent_at: string | null;
     delivered_at: string | null;
     read_at: string | null;
@@ -154,6 +158,7 @@ export const deliveryTimes = <D extends DeliveryView>(d: D) => ({
   read_at: isoOrNull(d.read_at),
   failed_at: isoOrNull(d.failed_at),
   next_attempt_at: isoOrNull(d.next_attempt_at),
+  not_before: isoOrNull(d.not_before),
 });
 
 export async function getDeliveryStatus(
@@ -185,6 +190,7 @@ export async function getDeliveryStatus(
     notification,
     by_status: byStatus,
     by_platform: byPlatform,
+    expected_completion_at: isoOrNull(await lastReleaseAt(deps.db, tenantId, id)),
     deliveries: page.items.map(deliveryTimes),
     next_cursor: page.nextCursor,
   };

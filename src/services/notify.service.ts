@@ -33,6 +33,7 @@ import {
   type SendBody,
   toContent,
 } from './send-request.ts';
+import { resolveTiming } from './send-timing.ts';
 import { loadTemplateForSend, templateRefOf } from './templates.service.ts';
 
 export type { StoredTarget } from './audience.ts';
@@ -224,6 +225,25 @@ function controlsOf(
   return { expiresAt, bypassFrequencyCap };
 }
 
+/** The send's timing controls (local time, quiet hours, throttle) as stored on the notification, or null. */
+async function timingOf(
+  deps: ServiceDeps,
+  tx: Executor,
+  tenantId: string,
+  body: ControlInput & ContentInput,
+  contents: Contents,
+  meta: SendMeta,
+): Promise<Record<string, unknown> | null> {
+  const timing = await resolveTiming(
+    tx,
+    tenantId,
+    { ...body, silent: body.silent ?? contents.default?.silent },
+    deps.clock.now(),
+    { stored: meta.scheduleId !== undefined },
+  );
+  return timing as Record<string, unknown> | null;
+}
+
 /**
  * Accepts one send. Runs in `ex` when given (the scheduler's transaction, so the occurrence and its
  * notification commit together), otherwise in a transaction of its own.
@@ -240,8 +260,10 @@ export async function acceptSend(
     const template = await loadTemplate(tx, tenantId, body);
     const contents = buildContents(template, body);
     const target = await resolveTarget(tx, tenantId, body);
+    const timing = await timingOf(deps, tx, tenantId, body, contents, meta);
     return writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
       ...controls,
+      timing,
       target: target as unknown as Record<string, unknown>,
       ...splitContents(contents),
       templateId: template?.id ?? null,
@@ -453,8 +475,10 @@ export async function acceptBulk(
       );
     }
     const common = sharedContents();
+    const timing = await timingOf(deps, tx, tenantId, body, firstContents, meta);
     const notification = await writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
       ...controls,
+      timing,
       target: {
         kind: 'bulk',
         targets: body.targets.length,

@@ -12,6 +12,7 @@ import {
   softDeleteProfile,
   updateProfile,
 } from '../db/profiles.repository.ts';
+import type { QuietHoursWindow } from '../domain/timing.ts';
 import { AppError, invalid, invalidQuery, notFound } from '../lib/errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -24,6 +25,8 @@ export interface ProfileView {
   external_id: string | null;
   name: string | null;
   metadata: Record<string, unknown>;
+  /** The profile's own quiet hours, over the tenant's; null: the tenant's apply. */
+  quiet_hours: QuietHoursWindow | null;
   created_at: string;
   updated_at: string;
 }
@@ -35,6 +38,7 @@ export function toView(row: ProfileRow): ProfileView {
     external_id: row.externalId,
     name: row.name,
     metadata: row.metadata,
+    quiet_hours: row.quietHours ?? null,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -66,6 +70,7 @@ export interface ProfileInput {
   external_id?: string | null | undefined;
   name?: string | null | undefined;
   metadata?: Record<string, unknown> | undefined;
+  quiet_hours?: QuietHoursWindow | null | undefined;
 }
 
 const conflict = (field: string) =>
@@ -110,6 +115,7 @@ export async function createProfile(
       externalId: input.external_id ?? null,
       name: input.name ?? null,
       metadata: input.metadata ?? {},
+      quietHours: input.quiet_hours ?? null,
     });
     return toView(row);
   });
@@ -179,6 +185,7 @@ export async function replaceProfile(
       ...next,
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+      ...(input.quiet_hours !== undefined ? { quietHours: input.quiet_hours } : {}),
     });
     return toView(row!);
   });

@@ -6,9 +6,11 @@
 import { z } from 'zod';
 import { type NotificationContent, PRIORITIES } from '../domain/content.ts';
 import { platformSchema } from '../domain/platform.ts';
+import { QUIET_HOURS_ACTIONS } from '../domain/timing.ts';
 import { DURATION_PATTERN } from '../lib/durations.ts';
 import { isTimeZone } from '../lib/time-zones.ts';
 import { parseVersionRange } from '../lib/versions.ts';
+import { parseDate, parseWallTime } from '../scheduling/local-time.ts';
 
 const httpsUrl = z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(2048);
 const stringMap = (maxValue: number) => z.record(z.string().min(1).max(256), z.string().max(maxValue));
@@ -217,7 +219,27 @@ export const silentShowsNothing = (
   }
 };
 
-/** Delivery controls: when the deliveries of a send stop being worth sending, and whether caps apply (docs/delivery-controls.md). */
+/** "HH:MM", 00:00 to 23:59: a wall-clock time read in each device's zone. */
+export const wallTime = z
+  .string()
+  .refine((v) => parseWallTime(v) !== undefined, 'must be a time HH:MM between 00:00 and 23:59');
+
+/** A daily quiet-hours window in each device's zone; start after end spans midnight. */
+export const quietHoursSchema = z
+  .strictObject({
+    start: wallTime.meta({ example: '22:00' }),
+    end: wallTime.meta({ example: '08:00' }),
+  })
+  .refine((w) => w.start !== w.end, { message: 'start and end must differ', path: ['end'] })
+  .meta({ id: 'QuietHours', example: { start: '22:00', end: '08:00' } });
+
+/** A send's (or tenant's) most deliveries per minute. */
+export const throttleSchema = z.number().int().min(1).max(1_000_000);
+
+/**
+ * Delivery controls: when the deliveries of a send are sent, held, dropped or no longer worth sending, and
+ * whether frequency caps apply (docs/delivery-controls.md).
+ */
 export const controlFields = {
   expires_at: z.iso.datetime({ offset: true }).optional().meta({
     description:
@@ -232,9 +254,59 @@ export const controlFields = {
         "A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, " +
         'and it does not count towards them either',
     }),
+  deliver_at_local: wallTime.optional().meta({
+    description:
+      "Deliver when each device's own time zone reaches this time (the device's zone, else the tenant's " +
+      'default_time_zone, else UTC); deliveries wait (status waiting) until then',
+    example: '09:00',
+  }),
+  deliver_on: z
+    .string()
+    .refine((v) => parseDate(v) !== undefined, 'must be a date YYYY-MM-DD')
+    .optional()
+    .meta({
+      description:
+        'The date of deliver_at_local in each zone (default: the next time each zone reaches it); ' +
+        'devices whose zone has passed it get it at once',
+      example: '2026-12-24',
+    }),
+  respect_quiet_hours: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        "Hold (or drop) deliveries that fall in the quiet hours (the profile's, else the tenant's). Default: " +
+        'true, except for priority "high" and silent (data-only) sends',
+    }),
+  quiet_hours_action: z.enum(QUIET_HOURS_ACTIONS).optional().meta({
+    description:
+      'hold (default): wait for the end of the quiet hours (status waiting); drop: skipped, reason quiet_hours',
+  }),
+  throttle_per_minute: throttleSchema.optional().meta({
+    description: "Spread the deliveries at most this many per minute (default: the tenant's setting)",
+    example: 50000,
+  }),
 };
 
 export type ControlInput = { [K in keyof typeof controlFields]?: z.infer<(typeof controlFields)[K]> };
+
+/** Refuses controls that contradict each other, naming the field to change. */
+export const controlsConsistent = (value: ControlInput, ctx: z.RefinementCtx) => {
+  if (value.deliver_on !== undefined && value.deliver_at_local === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['deliver_on'],
+      message: 'deliver_on is the date of deliver_at_local: give deliver_at_local too',
+    });
+  }
+  if (value.quiet_hours_action !== undefined && value.respect_quiet_hours === false) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['quiet_hours_action'],
+      message: 'quiet hours are not respected (respect_quiet_hours: false): drop quiet_hours_action',
+    });
+  }
+};
 
 /** The body of POST /notify (and the stored request of a schedule). */
 export const sendBodySchema = z
@@ -246,7 +318,8 @@ export const sendBodySchema = z
     filters: filtersSchema.optional(),
   })
   .superRefine(exactlyOneTarget)
-  .superRefine(silentShowsNothing);
+  .superRefine(silentShowsNothing)
+  .superRefine(controlsConsistent);
 
 export type SendBody = z.infer<typeof sendBodySchema>;
 

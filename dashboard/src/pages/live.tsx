@@ -16,6 +16,7 @@ const TYPES: EventType[] = [
   'notification.read',
   'notification.completed',
   'notification.expired',
+  'notification.skipped',
   'notification.cancelled',
   'device.registered',
   'device.deactivated',

@@ -1264,6 +1264,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's tenant settings (defaults of local-time delivery, quiet hours, throttle) */
+        get: operations["getSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the caller's tenant settings (fields not sent are kept; null clears one) */
+        patch: operations["updateSettings"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1287,6 +1305,18 @@ export interface components {
             timezones?: string[];
             /** @description A language ("pt") matches its regional variants ("pt-BR"); "pt-BR" matches only itself */
             locales?: string[];
+        };
+        /**
+         * @example {
+         *       "start": "22:00",
+         *       "end": "08:00"
+         *     }
+         */
+        QuietHoursInput: {
+            /** @example 22:00 */
+            start: string;
+            /** @example 08:00 */
+            end: string;
         };
         /** @description Exactly one of phone_number, profile_id, external_id, device_id */
         BulkTargetInput: {
@@ -2066,7 +2096,8 @@ export interface components {
          *       "delivered_at": null,
          *       "read_at": null,
          *       "failed_at": "2026-11-25T09:30:00.000Z",
-         *       "next_attempt_at": null
+         *       "next_attempt_at": null,
+         *       "not_before": null
          *     }
          */
         Delivery: {
@@ -2089,6 +2120,8 @@ export interface components {
             read_at: string | null;
             failed_at: string | null;
             next_attempt_at: string | null;
+            /** @description When a waiting delivery is (or was) released: its local time, the end of quiet hours, its throttle slot */
+            not_before: string | null;
         };
         /**
          * @example {
@@ -2148,6 +2181,7 @@ export interface components {
          *       "read_at": null,
          *       "failed_at": "2026-11-25T09:30:00.000Z",
          *       "next_attempt_at": null,
+         *       "not_before": null,
          *       "notification_id": "0193e1b4-2b3c-7d4e-8f50-61a2b3c4d5e6",
          *       "created_at": "2026-11-25T09:30:00.000Z"
          *     }
@@ -2172,6 +2206,8 @@ export interface components {
             read_at: string | null;
             failed_at: string | null;
             next_attempt_at: string | null;
+            /** @description When a waiting delivery is (or was) released: its local time, the end of quiet hours, its throttle slot */
+            not_before: string | null;
             /** Format: uuid */
             notification_id: string;
             created_at: string;
@@ -2196,6 +2232,18 @@ export interface components {
             is_default: boolean;
             created_at: string;
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "start": "22:00",
+         *       "end": "08:00"
+         *     }
+         */
+        QuietHours: {
+            /** @example 22:00 */
+            start: string;
+            /** @example 08:00 */
+            end: string;
         };
         /**
          * @example {
@@ -2403,6 +2451,10 @@ export interface components {
          *       "metadata": {
          *         "plan": "gold"
          *       },
+         *       "quiet_hours": {
+         *         "start": "22:00",
+         *         "end": "07:00"
+         *       },
          *       "created_at": "2026-11-25T09:30:00.000Z",
          *       "updated_at": "2026-11-25T09:30:00.000Z"
          *     }
@@ -2416,6 +2468,8 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             };
+            /** @description The profile's own quiet hours, over the tenant's (GET /settings); null: the tenant's */
+            quiet_hours: components["schemas"]["QuietHours"] | null;
             created_at: string;
             updated_at: string;
         };
@@ -2549,6 +2603,27 @@ export interface components {
             };
             created_at: string;
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "default_time_zone": "Africa/Dar_es_Salaam",
+         *       "quiet_hours": {
+         *         "start": "22:00",
+         *         "end": "08:00"
+         *       },
+         *       "throttle_per_minute": 50000,
+         *       "updated_at": "2026-11-25T09:30:00.000Z"
+         *     }
+         */
+        Settings: {
+            /** @description The zone of devices without one, for local-time delivery and quiet hours; null: UTC */
+            default_time_zone: string | null;
+            /** @description Sends (not priority high, not silent) wait out this window in each device's zone; null: none */
+            quiet_hours: components["schemas"]["QuietHours"] | null;
+            /** @description Most deliveries per minute of a send that sets no throttle_per_minute; null: no limit */
+            throttle_per_minute: number | null;
+            /** @description null until the settings are first changed */
+            updated_at: string | null;
         };
         /**
          * @example {
@@ -3597,6 +3672,8 @@ export interface operations {
                     metadata?: {
                         [key: string]: unknown;
                     };
+                    /** @description The profile's own quiet hours, over the tenant's; null: the tenant's apply */
+                    quiet_hours?: components["schemas"]["QuietHoursInput"] | null;
                 };
             };
         };
@@ -3797,6 +3874,8 @@ export interface operations {
                     metadata?: {
                         [key: string]: unknown;
                     };
+                    /** @description The profile's own quiet hours, over the tenant's; null: the tenant's apply */
+                    quiet_hours?: components["schemas"]["QuietHoursInput"] | null;
                 };
             };
         };
@@ -6248,6 +6327,28 @@ export interface operations {
                     expires_at?: string;
                     /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
                     bypass_frequency_cap?: boolean;
+                    /**
+                     * @description Deliver when each device's own time zone reaches this time (the device's zone, else the tenant's default_time_zone, else UTC); deliveries wait (status waiting) until then
+                     * @example 09:00
+                     */
+                    deliver_at_local?: string;
+                    /**
+                     * @description The date of deliver_at_local in each zone (default: the next time each zone reaches it); devices whose zone has passed it get it at once
+                     * @example 2026-12-24
+                     */
+                    deliver_on?: string;
+                    /** @description Hold (or drop) deliveries that fall in the quiet hours (the profile's, else the tenant's). Default: true, except for priority "high" and silent (data-only) sends */
+                    respect_quiet_hours?: boolean;
+                    /**
+                     * @description hold (default): wait for the end of the quiet hours (status waiting); drop: skipped, reason quiet_hours
+                     * @enum {string}
+                     */
+                    quiet_hours_action?: "hold" | "drop";
+                    /**
+                     * @description Spread the deliveries at most this many per minute (default: the tenant's setting)
+                     * @example 50000
+                     */
+                    throttle_per_minute?: number;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -6573,7 +6674,8 @@ export interface operations {
                  *       "body": "Kibu Denis scores in the 23rd minute.",
                  *       "data": {
                  *         "match_id": "8812"
-                 *       }
+                 *       },
+                 *       "throttle_per_minute": 50000
                  *     }
                  */
                 "application/json": {
@@ -6666,6 +6768,28 @@ export interface operations {
                     expires_at?: string;
                     /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
                     bypass_frequency_cap?: boolean;
+                    /**
+                     * @description Deliver when each device's own time zone reaches this time (the device's zone, else the tenant's default_time_zone, else UTC); deliveries wait (status waiting) until then
+                     * @example 09:00
+                     */
+                    deliver_at_local?: string;
+                    /**
+                     * @description The date of deliver_at_local in each zone (default: the next time each zone reaches it); devices whose zone has passed it get it at once
+                     * @example 2026-12-24
+                     */
+                    deliver_on?: string;
+                    /** @description Hold (or drop) deliveries that fall in the quiet hours (the profile's, else the tenant's). Default: true, except for priority "high" and silent (data-only) sends */
+                    respect_quiet_hours?: boolean;
+                    /**
+                     * @description hold (default): wait for the end of the quiet hours (status waiting); drop: skipped, reason quiet_hours
+                     * @enum {string}
+                     */
+                    quiet_hours_action?: "hold" | "drop";
+                    /**
+                     * @description Spread the deliveries at most this many per minute (default: the tenant's setting)
+                     * @example 50000
+                     */
+                    throttle_per_minute?: number;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -6896,6 +7020,28 @@ export interface operations {
                     expires_at?: string;
                     /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
                     bypass_frequency_cap?: boolean;
+                    /**
+                     * @description Deliver when each device's own time zone reaches this time (the device's zone, else the tenant's default_time_zone, else UTC); deliveries wait (status waiting) until then
+                     * @example 09:00
+                     */
+                    deliver_at_local?: string;
+                    /**
+                     * @description The date of deliver_at_local in each zone (default: the next time each zone reaches it); devices whose zone has passed it get it at once
+                     * @example 2026-12-24
+                     */
+                    deliver_on?: string;
+                    /** @description Hold (or drop) deliveries that fall in the quiet hours (the profile's, else the tenant's). Default: true, except for priority "high" and silent (data-only) sends */
+                    respect_quiet_hours?: boolean;
+                    /**
+                     * @description hold (default): wait for the end of the quiet hours (status waiting); drop: skipped, reason quiet_hours
+                     * @enum {string}
+                     */
+                    quiet_hours_action?: "hold" | "drop";
+                    /**
+                     * @description Spread the deliveries at most this many per minute (default: the tenant's setting)
+                     * @example 50000
+                     */
+                    throttle_per_minute?: number;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                 };
             };
@@ -7191,6 +7337,8 @@ export interface operations {
                                 [key: string]: number;
                             };
                         };
+                        /** @description When the last waiting delivery is due (local time, quiet hours, throttle); null when none waits for a time */
+                        expected_completion_at: string | null;
                         deliveries: components["schemas"]["Delivery"][];
                         next_cursor: string | null;
                     };
@@ -7968,6 +8116,28 @@ export interface operations {
                     expires_at?: string;
                     /** @description A transactional send (a one-time code, an order update): the tenant's frequency caps do not apply to it, and it does not count towards them either */
                     bypass_frequency_cap?: boolean;
+                    /**
+                     * @description Deliver when each device's own time zone reaches this time (the device's zone, else the tenant's default_time_zone, else UTC); deliveries wait (status waiting) until then
+                     * @example 09:00
+                     */
+                    deliver_at_local?: string;
+                    /**
+                     * @description The date of deliver_at_local in each zone (default: the next time each zone reaches it); devices whose zone has passed it get it at once
+                     * @example 2026-12-24
+                     */
+                    deliver_on?: string;
+                    /** @description Hold (or drop) deliveries that fall in the quiet hours (the profile's, else the tenant's). Default: true, except for priority "high" and silent (data-only) sends */
+                    respect_quiet_hours?: boolean;
+                    /**
+                     * @description hold (default): wait for the end of the quiet hours (status waiting); drop: skipped, reason quiet_hours
+                     * @enum {string}
+                     */
+                    quiet_hours_action?: "hold" | "drop";
+                    /**
+                     * @description Spread the deliveries at most this many per minute (default: the tenant's setting)
+                     * @example 50000
+                     */
+                    throttle_per_minute?: number;
                     filters?: components["schemas"]["SegmentFiltersInput"];
                     /**
                      * Format: date-time
@@ -12341,6 +12511,181 @@ export interface operations {
             };
             /** @description Default Response */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "default_time_zone": "Africa/Dar_es_Salaam",
+                 *       "quiet_hours": {
+                 *         "start": "22:00",
+                 *         "end": "08:00"
+                 *       },
+                 *       "throttle_per_minute": 50000
+                 *     }
+                 */
+                "application/json": {
+                    default_time_zone?: string | null;
+                    quiet_hours?: components["schemas"]["QuietHoursInput"] | null;
+                    throttle_per_minute?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Default Response */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

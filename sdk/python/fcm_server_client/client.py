@@ -376,6 +376,14 @@ class FcmServerClient:
         """POST /api/v1/schedules/{id}/cancel: Cancel a schedule for good (it stays readable)"""
         return self._request("POST", f"/api/v1/schedules/{_q(id)}/cancel")
 
+    def get_settings(self, **query: Any) -> Any:
+        """GET /api/v1/settings: The caller's tenant settings (defaults of local-time delivery, quiet hours, throttle)"""
+        return self._request("GET", "/api/v1/settings", query=query)
+
+    def update_settings(self, body: Optional[Mapping[str, Any]] = None) -> Any:
+        """PATCH /api/v1/settings: Change the caller's tenant settings (fields not sent are kept; null clears one)"""
+        return self._request("PATCH", "/api/v1/settings", body=body)
+
     def record_receipt(self, body: Optional[Mapping[str, Any]] = None) -> Any:
         """POST /api/v1/receipts: Report a delivery as delivered or read"""
         return self._request("POST", "/api/v1/receipts", body=body)

@@ -258,6 +258,12 @@ class LiveServerTest(unittest.TestCase):
         self.assertEqual(receipt["status"], "read")
         self.assertTrue(api.list_notifications(limit=5)["items"])
 
+        # Tenant settings: the defaults of local-time delivery, quiet hours and throttle.
+        settings = api.update_settings({"default_time_zone": "Africa/Dar_es_Salaam", "throttle_per_minute": 1000})
+        self.assertEqual(settings["default_time_zone"], "Africa/Dar_es_Salaam")
+        self.assertEqual(api.get_settings()["throttle_per_minute"], 1000)
+        api.update_settings({"default_time_zone": None, "throttle_per_minute": None})
+
         # Schedules.
         later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).isoformat()
         schedule = api.schedule_notification({"device_ids": [device["id"]], "title": "Later", "scheduled_at": later})

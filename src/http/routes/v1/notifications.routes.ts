@@ -59,6 +59,7 @@ export const DELIVERY_EXAMPLE = {
   read_at: null,
   failed_at: '2026-11-25T09:30:00.000Z',
   next_attempt_at: null,
+  not_before: null,
 };
 
 const notificationSchema = z
@@ -114,6 +115,10 @@ export const deliverySchema = z
     read_at: z.string().nullable(),
     failed_at: z.string().nullable(),
     next_attempt_at: z.string().nullable(),
+    not_before: z.string().nullable().meta({
+      description:
+        'When a waiting delivery is (or was) released: its local time, the end of quiet hours, its throttle slot',
+    }),
   })
   .meta({
     id: 'Delivery',
@@ -194,6 +199,10 @@ export const notificationRoutes =
                 notification: notificationSchema,
                 by_status: z.record(z.string(), z.number()),
                 by_platform: z.record(z.string(), z.record(z.string(), z.number())),
+                expected_completion_at: z.string().nullable().meta({
+                  description:
+                    'When the last waiting delivery is due (local time, quiet hours, throttle); null when none waits for a time',
+                }),
                 deliveries: z.array(deliverySchema),
                 next_cursor: z.string().nullable(),
               })
@@ -201,6 +210,7 @@ export const notificationRoutes =
                 example: {
                   notification: NOTIFICATION_EXAMPLE,
                   by_status: { sent: 1, failed: 1 },
+                  expected_completion_at: null,
                   by_platform: { android: { sent: 1, failed: 1 } },
                   deliveries: [DELIVERY_EXAMPLE],
                   next_cursor: null,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   contentFields,
   controlFields,
+  controlsConsistent,
   filtersSchema,
   previewBodySchema,
   sendBodySchema,
@@ -75,7 +76,8 @@ const topicSendBody = z
     ...controlFields,
     filters: filtersSchema.optional(),
   })
-  .superRefine(silentShowsNothing);
+  .superRefine(silentShowsNothing)
+  .superRefine(controlsConsistent);
 
 /** Bulk targets are validated one by one (a bad phone number fails its target, not the request). */
 const bulkTarget = z
@@ -99,7 +101,8 @@ const bulkBody = z
     ...controlFields,
     filters: filtersSchema.optional(),
   })
-  .superRefine(silentShowsNothing);
+  .superRefine(silentShowsNothing)
+  .superRefine(controlsConsistent);
 
 const targetResult = z
   .object({
@@ -264,6 +267,7 @@ export const notifyRoutes =
                 title: 'Goal! Simba 1-0 Yanga',
                 body: 'Kibu Denis scores in the 23rd minute.',
                 data: { match_id: '8812' },
+                throttle_per_minute: 50000,
               },
             ],
           }),

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
+import { quietHoursSchema } from '../../../services/send-request.ts';
 import { principalOf } from '../../auth.ts';
 import type { RouteDeps } from '../../context.ts';
 import { errorSchema } from '../../errors.ts';
@@ -14,6 +15,9 @@ const profileSchema = z
     external_id: z.string().nullable(),
     name: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()),
+    quiet_hours: quietHoursSchema.nullable().meta({
+      description: "The profile's own quiet hours, over the tenant's (GET /settings); null: the tenant's",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -25,6 +29,7 @@ const profileSchema = z
       external_id: 'user-1234',
       name: 'Asha',
       metadata: { plan: 'gold' },
+      quiet_hours: { start: '22:00', end: '07:00' },
       created_at: '2026-11-25T09:30:00.000Z',
       updated_at: '2026-11-25T09:30:00.000Z',
     },
@@ -41,6 +46,9 @@ const profileInput = z.strictObject({
       (m) => m === undefined || JSON.stringify(m).length <= 16_384,
       'metadata must be at most 16 KB of JSON',
     ),
+  quiet_hours: quietHoursSchema.nullable().optional().meta({
+    description: "The profile's own quiet hours, over the tenant's; null: the tenant's apply",
+  }),
 });
 
 export const profileRoutes =
