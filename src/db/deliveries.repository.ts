@@ -102,7 +102,9 @@ export interface FanoutPage {
 /**
  * Creates the deliveries for the next page of the source in one statement (keyset pagination, never one giant
  * query), keeping the devices that are active and match the filters, and returns their ids for the send jobs.
- * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's.
+ * A device reached twice (two bulk targets, say) gets one delivery: the first recipient's. A delivery's
+ * created_at is its notification's: deliveries are partitioned by it, so a notification's deliveries share one
+ * partition and the unique (notification_id, device_id, created_at) still means one delivery per device.
  */
 export async function insertDeliveryPage(
   ex: Executor,
@@ -125,9 +127,10 @@ export async function insertDeliveryPage(
           and ${filterConditions(params.filters)}
         order by d.id, src.seq
       ), ins as (
-        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq)
-        select ${notificationId}, ${tenantId}, id, platform, seq from page
-        on conflict (notification_id, device_id) do nothing
+        insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, created_at)
+        select ${notificationId}, ${tenantId}, id, platform, seq,
+          (select created_at from notifications where id = ${notificationId}) from page
+        on conflict (notification_id, device_id, created_at) do nothing
         returning id
       )
       select (select key::text from src order by key desc limit 1) as cursor,
