@@ -152,11 +152,23 @@ export interface DeliveryToSend {
   contents: Record<string, Record<string, unknown>> | null;
 }
 
-/** The deliveries of a send job that are still open for this attempt (a job that runs twice finds none). */
+/**
+ * A pruning hint for lookups of deliveries by id: a delivery is never created before its notification (and
+ * since migration 0007 carries its created_at), so `created_at >= the notification's` keeps the planner off
+ * every older weekly partition instead of probing each partition's primary key.
+ */
+const createdSince = (since: Date | undefined) =>
+  since === undefined ? sql`` : sql`and dl.created_at >= ${since.toISOString()}`;
+
+/**
+ * The deliveries of a send job that are still open for this attempt (a job that runs twice finds none).
+ * `since`: the notification's created_at (the pruning hint above).
+ */
 export async function loadOpenDeliveries(
   ex: Executor,
   ids: string[],
   attempt: number,
+  since?: Date,
 ): Promise<DeliveryToSend[]> {
   const rows = await query<{
     id: string;
@@ -175,7 +187,7 @@ export async function loadOpenDeliveries(
       from deliveries dl join devices dv on dv.id = dl.device_id
       left join notification_recipients r on r.notification_id = dl.notification_id and r.seq = dl.recipient_seq
       where dl.id in (select value::bigint from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
-        and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
+        and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt} ${createdSince(since)}
       order by dl.id`,
   );
   return rows.map((r) => ({
@@ -218,12 +230,14 @@ export interface RecordedOutcomes {
  * Records a batch of outcomes in one UPDATE. Only rows still open for this attempt change, so a repeated job
  * cannot count twice. A delivery cancelled while its batch was with FCM, and that FCM accepted, was sent: a
  * second statement (only then) records it as sent and takes it off the cancelled count, so no delivery is
- * counted both cancelled and sent. Returns the counts and which rows changed.
+ * counted both cancelled and sent. Returns the counts and which rows changed. `since`: the notification's
+ * created_at (the pruning hint of loadOpenDeliveries).
  */
 export async function recordOutcomes(
   ex: Executor,
   attempt: number,
   outcomes: DeliveryOutcome[],
+  since?: Date,
 ): Promise<RecordedOutcomes> {
   const recorded: RecordedOutcomes = { sent: 0, failed: 0, expired: 0, cancelled: 0, changed: new Set() };
   if (outcomes.length === 0) return recorded;
@@ -253,7 +267,7 @@ export async function recordOutcomes(
         updated_at = now()
       from jsonb_to_recordset(${payload}::jsonb)
         as u(id bigint, status text, message_id text, error_code text, error_message text, next_attempt_at timestamptz)
-      where dl.id = u.id and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
+      where dl.id = u.id and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt} ${createdSince(since)}
       returning dl.id::text as id, u.status`,
   );
   for (const r of rows) {
