@@ -3,9 +3,12 @@
  * migration and the maintenance job create, where a send's deliveries land, and retention dropping whole
  * weeks while keeping one that still holds a delivery in flight.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from '../src/db/client.ts';
+import { migrationsFolder, query } from '../src/db/client.ts';
 import { listPartitions, partitionName, WEEK_MS, weekStart } from '../src/db/partitions.repository.ts';
 import { uuidv7 } from '../src/lib/ids.ts';
 import { ensurePartitions, runRetention } from '../src/services/maintenance.service.ts';
@@ -143,5 +146,51 @@ describe('partitions', () => {
     ]);
     expect(await count(inFlight)).toBe(0);
     expect(await count(expired)).toBe(0);
+  });
+});
+
+describe('upgrading to partitioned tables (migration 0007)', () => {
+  it('keeps the rows of a populated installation in a legacy partition, without copying them', async () => {
+    const db = new PGlite();
+    const files = readdirSync(migrationsFolder)
+      .filter((f) => /^\d{4}_.*\.sql$/.test(f))
+      .sort();
+    const apply = async (file: string) => {
+      for (const statement of readFileSync(join(migrationsFolder, file), 'utf8').split(
+        '--> statement-breakpoint',
+      ))
+        await db.exec(statement);
+    };
+    for (const file of files.filter((f) => f < '0007')) await apply(file);
+    await db.exec(`insert into api_clients (id, name, token_hash, scopes)
+        values ('00000000-0000-7000-8000-000000000001', 'x', 'h', '{}');
+      insert into devices (id, api_client_id, token_ciphertext, token_hash, platform)
+        select ('00000000-0000-7000-8000-00000000000' || g)::uuid, '00000000-0000-7000-8000-000000000001',
+          'c', 'h' || g, 'android' from generate_series(1, 3) g;
+      insert into notifications (id, api_client_id, target, content)
+        values ('00000000-0000-7000-8000-000000000009', '00000000-0000-7000-8000-000000000001', '{}', '{}');
+      insert into deliveries (notification_id, api_client_id, device_id, platform)
+        select '00000000-0000-7000-8000-000000000009', '00000000-0000-7000-8000-000000000001', id, 'android'
+        from devices;`);
+    await apply(files.find((f) => f.startsWith('0007'))!);
+    const where = await db.query<{ p: string; n: number }>(
+      'select tableoid::regclass::text as p, count(*)::int as n from deliveries group by 1',
+    );
+    expect(where.rows).toEqual([{ p: 'deliveries_legacy', n: 3 }]);
+    // The next id continues the old sequence; a row of next week goes to its weekly partition.
+    const next = await db.query<{ id: number; p: string }>(`insert into deliveries
+        (notification_id, api_client_id, device_id, platform, created_at)
+      values ('00000000-0000-7000-8000-000000000009', '00000000-0000-7000-8000-000000000001',
+        '00000000-0000-7000-8000-000000000001', 'android', now() + interval '8 days')
+      returning id::int, tableoid::regclass::text as p`);
+    expect(next.rows).toEqual([
+      { id: 4, p: partitionName('deliveries', weekStart(new Date(Date.now() + 8 * DAY))) },
+    ]);
+    // An empty table (events here) is not kept as a legacy partition.
+    const events = await db.query<{ relname: string }>(
+      "select relname from pg_class where relname = 'events_legacy'",
+    );
+    expect(events.rows).toEqual([]);
+    await db.close();
   });
 });
