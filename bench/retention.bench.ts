@@ -8,7 +8,7 @@
  * It also reports bytes per delivery (heap + TOAST + indexes) in each, and how long migration 0007 takes on
  * the before database's remaining (recent) rows, which is what upgrading costs. Results: docs/benchmarks.md.
  *
- *   node bench/retention.bench.ts [--rows N] [--timeout-s N]
+ *   node bench/retention.bench.ts [--rows N] [--phases before,after] [--timeout-s N]
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,13 +30,14 @@ const DELIVERIES_PER_NOTIFICATION = 1000;
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '10000000' },
+    phases: { type: 'string', default: 'before,after' },
     'timeout-s': { type: 'string', default: '3600' },
     help: { type: 'boolean' },
   },
 });
 if (values.help) {
   console.log(
-    'usage: node bench/retention.bench.ts [--rows N] [--timeout-s N]\n' +
+    'usage: node bench/retention.bench.ts [--rows N] [--phases before,after] [--timeout-s N]\n' +
       'PostgreSQL: DATABASE_URL (loopback only), or postgres://root@127.0.0.1:5432/test; two fresh databases are\n' +
       'created and dropped.',
   );
@@ -136,23 +137,18 @@ async function load(url: string, partitioned: boolean): Promise<number> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(
-    `retention bench: ${rows.toLocaleString('en')} expired deliveries, PostgreSQL at ${adminUrl.host}, ` +
-      `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-  );
-  const suffix = randomBytes(4).toString('hex');
-  const dbs = { before: `bench_ret_before_${suffix}`, after: `bench_ret_after_${suffix}` };
-  const urlOf = (name: string) => Object.assign(new URL(adminUrl.href), { pathname: `/${name}` }).href;
+const summary: Record<string, number> = { rows };
+const seconds = (ms: number) => +(ms / 1000).toFixed(3);
+
+/** Before: one heap (migrations up to 0006), the bounded DELETE the retention job ran, then VACUUM. */
+async function beforePhase(url: string): Promise<void> {
+  console.log('before (one heap, migrations up to 0006):');
+  const before = await openDatabase({ url, migrate: false, poolSize: 2 });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    // Before: one heap, the bounded DELETE the retention job ran, then VACUUM.
-    console.log('before (one heap, migrations up to 0006):');
-    await admin(`create database ${dbs.before}`);
-    const before = await openDatabase({ url: urlOf(dbs.before), migrate: false, poolSize: 2 });
-    const client = new pg.Client({ connectionString: urlOf(dbs.before) });
-    await client.connect();
     for (const file of migrationStatements(6)) for (const s of file) await client.query(s);
-    const bytesBefore = await load(urlOf(dbs.before), false);
+    summary.bytes_per_delivery_before = Math.round(await load(url, false));
     const deleted = await timed('DELETE (5,000 rows a statement)', async () => {
       let total = 0;
       for (;;) {
@@ -162,50 +158,63 @@ async function main(): Promise<void> {
       }
     });
     const vacuum = await timed('VACUUM deliveries', () => client.query('vacuum deliveries'));
-    const wal = await client.query<{ n: string }>(`select count(*)::text as n from deliveries`);
-    console.log(`  deleted ${deleted.value.toLocaleString('en')}, ${wal.rows[0]!.n} left`);
-    const upgrade = await timed(`migration 0007 on the ${wal.rows[0]!.n} rows left`, async () => {
+    const { rows: left } = await client.query<{ n: string }>('select count(*)::text as n from deliveries');
+    console.log(`  deleted ${deleted.value.toLocaleString('en')}, ${left[0]!.n} left`);
+    const upgrade = await timed(`migration 0007 on the ${left[0]!.n} rows left`, async () => {
       await client.query('begin');
       for (const s of migrationStatements(7).at(-1)!) await client.query(s);
       await client.query('commit');
     });
+    Object.assign(summary, {
+      before_delete_s: seconds(deleted.ms),
+      before_vacuum_s: seconds(vacuum.ms),
+      upgrade_migration_s: seconds(upgrade.ms),
+    });
+  } finally {
     await client.end();
     await before.close();
+  }
+}
 
-    // After: weekly partitions; the expired day is in one week, dropped whole.
-    console.log('after (weekly partitions, current schema):');
-    await admin(`create database ${dbs.after}`);
-    const after = await openDatabase({ url: urlOf(dbs.after), poolSize: 2 });
+/** After: weekly partitions (the current schema); the expired day is in one week, dropped whole. */
+async function afterPhase(url: string): Promise<void> {
+  console.log('after (weekly partitions, current schema):');
+  const after = await openDatabase({ url, poolSize: 2 });
+  try {
     await ensurePartitions(after, { now: expiredAt, weeksAhead: 0 });
-    const bytesAfter = await load(urlOf(dbs.after), true);
+    summary.bytes_per_delivery_after = Math.round(await load(url, true));
     const week = (await listPartitions(after.db, 'deliveries')).find(
       (p) => p.range?.from?.getTime() === weekStart(expiredAt).getTime(),
     )!;
     const drop = await timed(`DROP of ${week.name}`, () => dropPartition(after.db, 'deliveries', week.name));
     const [left] = await query<{ n: number }>(after.db, sql`select count(*)::int as n from deliveries`);
     console.log(`  ${left!.n} left`);
-    await after.close();
-
-    console.log('\nsummary (PostgreSQL 15, shared machine):');
-    console.log(
-      JSON.stringify(
-        {
-          rows,
-          bytes_per_delivery: { before: Math.round(bytesBefore), after: Math.round(bytesAfter) },
-          retention_s: {
-            before_delete: +(deleted.ms / 1000).toFixed(2),
-            before_vacuum: +(vacuum.ms / 1000).toFixed(2),
-            after_drop: +(drop.ms / 1000).toFixed(3),
-          },
-          upgrade_migration_s: +(upgrade.ms / 1000).toFixed(2),
-        },
-        null,
-        2,
-      ),
-    );
+    summary.after_drop_s = seconds(drop.ms);
   } finally {
-    for (const name of Object.values(dbs)) await admin(`drop database if exists ${name} with (force)`);
+    await after.close();
   }
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `retention bench: ${rows.toLocaleString('en')} expired deliveries, PostgreSQL at ${adminUrl.host}, ` +
+      `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  );
+  const suffix = randomBytes(4).toString('hex');
+  const urlOf = (name: string) => Object.assign(new URL(adminUrl.href), { pathname: `/${name}` }).href;
+  const phases = { before: beforePhase, after: afterPhase };
+  for (const phase of values.phases.split(',') as (keyof typeof phases)[]) {
+    if (!phases[phase]) throw new Error(`unknown phase ${phase}`);
+    const name = `bench_ret_${phase}_${suffix}`;
+    await admin(`create database ${name}`);
+    try {
+      await phases[phase](urlOf(name));
+    } finally {
+      await admin(`drop database if exists ${name} with (force)`);
+    }
+  }
+  console.log('\nsummary (PostgreSQL 15, shared machine):');
+  console.log(JSON.stringify(summary, null, 2));
 }
 
 await main();
