@@ -260,13 +260,15 @@ const plainRows = sql`rows as (
  * Creates the deliveries for the next page of the source in one statement (keyset pagination, never one giant
  * query), keeping the devices that are active and match the filters, and returns the ids of those to send now
  * (the rest wait for their time, or were skipped). A device reached twice (two bulk targets, say) gets one
- * delivery: the first recipient's.
+ * delivery: the first recipient's. A delivery's created_at is its notification's: deliveries are partitioned by
+ * it, so a notification's deliveries share one partition and the unique (notification_id, device_id,
+ * created_at) still means one delivery per device.
  */
 export async function insertDeliveryPage(
   ex: Executor,
   params: PageParams & {
     timing?: PageTiming | undefined;
-    /** The injected clock's instant: the deliveries' created_at, which frequency caps count by. */
+    /** The injected clock's instant: where the frequency caps' windows end. */
     now: Date;
     /** The frequency caps that apply to this notification (none: no cap fragment at all). */
     caps?: AppliedCap[] | undefined;
@@ -282,9 +284,9 @@ export async function insertDeliveryPage(
         insert into deliveries (notification_id, api_client_id, device_id, platform, recipient_seq, status,
           not_before, error_code, created_at)
         select ${notificationId}, ${tenantId}, id, platform, seq, status, not_before, error_code,
-          ${now.toISOString()}::timestamptz
+          (select created_at from notifications where id = ${notificationId})
         from final
-        on conflict (notification_id, device_id) do nothing
+        on conflict (notification_id, device_id, created_at) do nothing
         returning id, status, device_id, platform, error_code
       )
       select (select key::text from src order by key desc limit 1) as cursor,
@@ -317,7 +319,7 @@ export async function releaseWaiting(ex: Executor, now: Date, limit: number): Pr
   const rows = await query<{ notification_id: string; ids: unknown }>(
     ex,
     sql`with due as (
-        select dl.id, dl.notification_id, coalesce(dv.timezone, '') as zone,
+        select dl.id, dl.created_at, dl.notification_id, coalesce(dv.timezone, '') as zone,
           date_trunc('minute', dl.not_before) as minute
         from deliveries dl join devices dv on dv.id = dl.device_id
         where dl.status = 'waiting' and dl.not_before <= ${now.toISOString()}::timestamptz
@@ -325,7 +327,7 @@ export async function releaseWaiting(ex: Executor, now: Date, limit: number): Pr
         for update of dl skip locked
       ), released as (
         update deliveries dl set status = 'pending', updated_at = now()
-        from due where dl.id = due.id
+        from due where dl.id = due.id and dl.created_at = due.created_at
         returning dl.id
       )
       select due.notification_id, json_agg(due.id::text order by due.id) as ids
@@ -349,11 +351,23 @@ export interface DeliveryToSend {
   contents: Record<string, Record<string, unknown>> | null;
 }
 
-/** The deliveries of a send job that are still open for this attempt (a job that runs twice finds none). */
+/**
+ * A pruning hint for lookups of deliveries by id: a delivery is never created before its notification (and
+ * since migration 0007 carries its created_at), so `created_at >= the notification's` keeps the planner off
+ * every older weekly partition instead of probing each partition's primary key.
+ */
+const createdSince = (since: Date | undefined) =>
+  since === undefined ? sql`` : sql`and dl.created_at >= ${since.toISOString()}`;
+
+/**
+ * The deliveries of a send job that are still open for this attempt (a job that runs twice finds none).
+ * `since`: the notification's created_at (the pruning hint above).
+ */
 export async function loadOpenDeliveries(
   ex: Executor,
   ids: string[],
   attempt: number,
+  since?: Date,
 ): Promise<DeliveryToSend[]> {
   const rows = await query<{
     id: string;
@@ -372,7 +386,7 @@ export async function loadOpenDeliveries(
       from deliveries dl join devices dv on dv.id = dl.device_id
       left join notification_recipients r on r.notification_id = dl.notification_id and r.seq = dl.recipient_seq
       where dl.id in (select value::bigint from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
-        and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
+        and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt} ${createdSince(since)}
       order by dl.id`,
   );
   return rows.map((r) => ({
@@ -415,12 +429,14 @@ export interface RecordedOutcomes {
  * Records a batch of outcomes in one UPDATE. Only rows still open for this attempt change, so a repeated job
  * cannot count twice. A delivery cancelled while its batch was with FCM, and that FCM accepted, was sent: a
  * second statement (only then) records it as sent and takes it off the cancelled count, so no delivery is
- * counted both cancelled and sent. Returns the counts and which rows changed.
+ * counted both cancelled and sent. Returns the counts and which rows changed. `since`: the notification's
+ * created_at (the pruning hint of loadOpenDeliveries).
  */
 export async function recordOutcomes(
   ex: Executor,
   attempt: number,
   outcomes: DeliveryOutcome[],
+  since?: Date,
 ): Promise<RecordedOutcomes> {
   const recorded: RecordedOutcomes = { sent: 0, failed: 0, expired: 0, cancelled: 0, changed: new Set() };
   if (outcomes.length === 0) return recorded;
@@ -450,7 +466,7 @@ export async function recordOutcomes(
         updated_at = now()
       from jsonb_to_recordset(${payload}::jsonb)
         as u(id bigint, status text, message_id text, error_code text, error_message text, next_attempt_at timestamptz)
-      where dl.id = u.id and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt}
+      where dl.id = u.id and dl.status in ('pending', 'retrying') and dl.attempts < ${attempt} ${createdSince(since)}
       returning dl.id::text as id, u.status`,
   );
   for (const r of rows) {

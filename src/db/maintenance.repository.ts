@@ -46,12 +46,21 @@ const oldFinished = (cutoff: Date) =>
   sql`n.id < ${uuidv7Floor(cutoff.getTime())}::uuid and n.created_at < ${cutoff.toISOString()}
     and n.status in ${FINISHED}`;
 
-/** Deliveries of finished notifications created before `cutoff`. */
-export async function deleteOldDeliveries(ex: Executor, cutoff: Date, limit: number): Promise<number> {
+/**
+ * Deliveries of finished notifications created before `cutoff`, in one partition of deliveries (retention
+ * row-deletes only in the default and legacy partitions; weekly ones are dropped whole).
+ */
+export async function deleteOldDeliveries(
+  ex: Executor,
+  partition: string,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const p = sql.identifier(partition);
   return countOf(
     ex,
-    sql`delete from deliveries where id in (select dl.id from notifications n
-      join deliveries dl on dl.notification_id = n.id where ${oldFinished(cutoff)} limit ${limit})`,
+    sql`delete from ${p} where id in (select dl.id from notifications n
+      join ${p} dl on dl.notification_id = n.id where ${oldFinished(cutoff)} limit ${limit})`,
   );
 }
 
@@ -85,10 +94,10 @@ export async function deleteExpiredIdempotencyKeys(ex: Executor, now: Date, limi
   );
 }
 
-/** Rows of a bigint-keyed log table created before `cutoff` (and matching `extra`). */
+/** Rows of a bigint-keyed log table (or one partition of it) created before `cutoff` (and matching `extra`). */
 async function deleteOldRows(
   ex: Executor,
-  table: 'audit_logs' | 'webhook_deliveries' | 'events',
+  table: string,
   cutoff: Date,
   limit: number,
   extra: SQL = sql`true`,
@@ -104,9 +113,13 @@ async function deleteOldRows(
 export const deleteOldAuditLogs = (ex: Executor, cutoff: Date, limit: number) =>
   deleteOldRows(ex, 'audit_logs', cutoff, limit);
 
-export const deleteOldWebhookDeliveries = (ex: Executor, cutoff: Date, limit: number) =>
-  deleteOldRows(ex, 'webhook_deliveries', cutoff, limit);
+/** In one partition of webhook_deliveries (its default or legacy one). */
+export const deleteOldWebhookDeliveries = (ex: Executor, partition: string, cutoff: Date, limit: number) =>
+  deleteOldRows(ex, partition, cutoff, limit);
 
-/** Only events the dispatcher has handed on: an undispatched event is never lost to retention. */
-export const deleteOldEvents = (ex: Executor, cutoff: Date, limit: number) =>
-  deleteOldRows(ex, 'events', cutoff, limit, sql`dispatched_at is not null`);
+/**
+ * In one partition of events (or the whole table). Only events the dispatcher has handed on: an undispatched
+ * event is never lost to retention.
+ */
+export const deleteOldEvents = (ex: Executor, cutoff: Date, limit: number, partition = 'events') =>
+  deleteOldRows(ex, partition, cutoff, limit, sql`dispatched_at is not null`);

@@ -320,6 +320,8 @@ export const notifications = pgTable(
     index('notifications_topic_idx').on(t.apiClientId, t.topicId).where(sql`${t.topicId} is not null`),
     /** Analytics reads a tenant's notifications by creation day. */
     index('notifications_created_idx').on(t.apiClientId, t.createdAt),
+    /** The few notifications still in flight: retention checks them before dropping a deliveries partition. */
+    index('notifications_in_flight_idx').on(t.createdAt).where(sql`${t.status} in ('queued', 'sending')`),
   ],
 );
 
@@ -343,10 +345,15 @@ export const notificationRecipients = pgTable(
 
 export type { DeliveryStatus } from '../domain/states.ts';
 
+/**
+ * Partitioned by week on created_at, which is the notification's created_at (so a notification's deliveries
+ * share one partition and (notification_id, device_id) stays unique): see the hand-written part of migration
+ * 0007 and src/db/partitions.repository.ts. Retention drops whole weeks.
+ */
 export const deliveries = pgTable(
   'deliveries',
   {
-    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'bigint' }).notNull().generatedAlwaysAsIdentity(),
     notificationId: uuid('notification_id')
       .notNull()
       .references(() => notifications.id, { onDelete: 'cascade' }),
@@ -373,7 +380,9 @@ export const deliveries = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    uniqueIndex('deliveries_notification_device_idx').on(t.notificationId, t.deviceId),
+    /** A unique index on a partitioned table must carry the partition key. */
+    primaryKey({ columns: [t.id, t.createdAt] }),
+    uniqueIndex('deliveries_notification_device_idx').on(t.notificationId, t.deviceId, t.createdAt),
     index('deliveries_notification_idx').on(t.notificationId, t.id),
     /** A device's delivery history, newest first (GET /devices/{id}/deliveries). */
     index('deliveries_device_idx').on(t.deviceId, t.id),
@@ -433,7 +442,7 @@ export const auditLogs = pgTable(
 export const events = pgTable(
   'events',
   {
-    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'bigint' }).notNull().generatedAlwaysAsIdentity(),
     /** Public id (`evt_…`), also the webhook-id of its webhook messages. */
     eventId: text('event_id').notNull(),
     apiClientId: uuid('api_client_id').notNull(),
@@ -446,7 +455,9 @@ export const events = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    uniqueIndex('events_event_id_idx').on(t.eventId),
+    /** Partitioned by week on created_at (like deliveries): the key includes it; event ids are random. */
+    primaryKey({ columns: [t.id, t.createdAt] }),
+    index('events_event_id_idx').on(t.eventId),
     index('events_undispatched_idx').on(t.id).where(sql`${t.dispatchedAt} is null`),
     index('events_tenant_idx').on(t.apiClientId, t.id),
     index('events_created_idx').on(t.createdAt),
@@ -486,7 +497,7 @@ export const webhookEndpoints = pgTable(
 export const webhookDeliveries = pgTable(
   'webhook_deliveries',
   {
-    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'bigint' }).notNull().generatedAlwaysAsIdentity(),
     endpointId: uuid('endpoint_id')
       .notNull()
       .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
@@ -503,6 +514,8 @@ export const webhookDeliveries = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
+    /** Partitioned by week on created_at (like deliveries). */
+    primaryKey({ columns: [t.id, t.createdAt] }),
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
     /** A webhook job run again after a crash checks whether its attempt was already logged. */
     index('webhook_deliveries_event_idx').on(t.endpointId, t.eventId, t.attempt),

@@ -1,11 +1,11 @@
 /**
  * The periodic maintenance jobs: cron schedules (one firing across every worker process) for the stale-device
- * sweep and retention. The work itself is in services/maintenance.service.ts.
+ * sweep and retention (which first creates the weekly partitions ahead, then drops the expired ones). The work itself is in services/maintenance.service.ts.
  */
 import { QUEUES } from '../queue/contract.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { backfillTokenSuffixes } from '../services/devices.service.ts';
-import { deactivateStaleDevices, runRetention } from '../services/maintenance.service.ts';
+import { deactivateStaleDevices, ensurePartitions, runRetention } from '../services/maintenance.service.ts';
 import { runJob } from './job-runner.ts';
 
 /** Hourly, at minutes that keep the two apart (UTC). */
@@ -24,6 +24,8 @@ const TASKS = [
     cron: '41 * * * *',
     run: async (deps: ServiceDeps) => {
       const started = Date.now();
+      const created = await ensurePartitions(deps);
+      if (created.length > 0) deps.logger.info({ created }, 'weekly partitions created ahead');
       const deleted = await runRetention(deps);
       deps.logger.info({ deleted, ms: Date.now() - started }, 'retention run finished');
     },

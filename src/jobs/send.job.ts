@@ -113,7 +113,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
 async function claim(deps: ServiceDeps, job: SendJob): Promise<Batch | undefined> {
   const notification = await findNotificationById(deps.db, job.notificationId);
   if (!notification) return undefined;
-  const open = await loadOpenDeliveries(deps.db, job.deliveryIds, job.attempt);
+  const open = await loadOpenDeliveries(deps.db, job.deliveryIds, job.attempt, notification.createdAt);
   if (open.length === 0) return undefined;
   if (notification.status === 'queued') await markSending(deps.db, notification.id);
   const account = await loadAccount(
@@ -246,7 +246,7 @@ async function record(
 ): Promise<{ changed: Set<string>; finished: NotificationRow | undefined }> {
   const { notification } = batch;
   return deps.db.transaction(async (tx) => {
-    const counts = await recordOutcomes(tx, job.attempt, outcomes);
+    const counts = await recordOutcomes(tx, job.attempt, outcomes, notification.createdAt);
     const finished = await addOutcomeCounts(tx, notification.id, counts);
     await emitEvents(tx, [
       ...settledEvents(notification, batch.open, outcomes, counts.changed, job.requestId),

@@ -197,6 +197,8 @@ async function writeNotification(
     firebaseProjectId,
     idempotencyKey: meta.idempotencyKey ?? null,
     requestId: meta.requestId ?? null,
+    // The injected clock's: its deliveries carry it (their partition), and frequency caps count by it.
+    createdAt: deps.clock.now(),
     ...fields,
   });
   // Thrown before the fan-out is enqueued, so the caller's transaction (or savepoint) takes the row back.
