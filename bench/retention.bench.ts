@@ -1,11 +1,11 @@
 /**
- * What a day's retention of deliveries costs, before and after time partitioning (migration 0007), on
+ * What a day's retention of deliveries costs, before and after time partitioning (migration 0010), on
  * PostgreSQL: N deliveries (default 10,000,000) created on one day past the 90-day window, plus N/10 recent
  * ones, generated with generate_series in SQL, in two throwaway databases on a loopback server:
- * - before: the schema up to migration 0006 (one heap); retention is the bounded DELETE the maintenance job
+ * - before: the schema of the migrations before partitioning (one heap); retention is the bounded DELETE the maintenance job
  *   ran (deleteOldDeliveries, 5,000 rows a statement) until nothing is left, then VACUUM of the table;
  * - after: the current schema (weekly partitions); retention drops the expired week's partition.
- * It also reports bytes per delivery (heap + TOAST + indexes) in each, and how long migration 0007 takes on
+ * It also reports bytes per delivery (heap + TOAST + indexes) in each, and how long migration 0010 takes on
  * the before database's remaining (recent) rows, which is what upgrading costs. Results: docs/benchmarks.md.
  *
  *   node bench/retention.bench.ts [--rows N] [--phases before,after] [--timeout-s N]
@@ -68,10 +68,13 @@ async function admin(statement: string): Promise<void> {
   }
 }
 
-/** The migration files in order, each split into its statements. */
-function migrationStatements(upTo: number): string[][] {
+/** The migration that partitions the tables by week. */
+const PARTITIONING = readdirSync(migrationsFolder).find((f) => f.endsWith('_partition_by_week.sql'))!;
+
+/** The migration files in order, each split into its statements: those before partitioning, or it alone. */
+function migrationStatements(which: 'before' | 'partitioning'): string[][] {
   return readdirSync(migrationsFolder)
-    .filter((f) => /^\d{4}_.*\.sql$/.test(f) && Number(f.slice(0, 4)) <= upTo)
+    .filter((f) => /^\d{4}_.*\.sql$/.test(f) && (which === 'before' ? f < PARTITIONING : f === PARTITIONING))
     .sort()
     .map((f) => readFileSync(join(migrationsFolder, f), 'utf8').split('--> statement-breakpoint'));
 }
@@ -140,14 +143,14 @@ async function load(url: string, partitioned: boolean): Promise<number> {
 const summary: Record<string, number> = { rows };
 const seconds = (ms: number) => +(ms / 1000).toFixed(3);
 
-/** Before: one heap (migrations up to 0006), the bounded DELETE the retention job ran, then VACUUM. */
+/** Before: one heap (the migrations before it), the bounded DELETE the retention job ran, then VACUUM. */
 async function beforePhase(url: string): Promise<void> {
-  console.log('before (one heap, migrations up to 0006):');
+  console.log('before (one heap, the migrations before it):');
   const before = await openDatabase({ url, migrate: false, poolSize: 2 });
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const file of migrationStatements(6)) for (const s of file) await client.query(s);
+    for (const file of migrationStatements('before')) for (const s of file) await client.query(s);
     summary.bytes_per_delivery_before = Math.round(await load(url, false));
     const deleted = await timed('DELETE (5,000 rows a statement)', async () => {
       let total = 0;
@@ -160,11 +163,14 @@ async function beforePhase(url: string): Promise<void> {
     const vacuum = await timed('VACUUM deliveries', () => client.query('vacuum deliveries'));
     const { rows: left } = await client.query<{ n: string }>('select count(*)::text as n from deliveries');
     console.log(`  deleted ${deleted.value.toLocaleString('en')}, ${left[0]!.n} left`);
-    const upgrade = await timed(`migration 0007 on the ${left[0]!.n} rows left`, async () => {
-      await client.query('begin');
-      for (const s of migrationStatements(7).at(-1)!) await client.query(s);
-      await client.query('commit');
-    });
+    const upgrade = await timed(
+      `the partitioning migration (0010) on the ${left[0]!.n} rows left`,
+      async () => {
+        await client.query('begin');
+        for (const s of migrationStatements('partitioning')[0]!) await client.query(s);
+        await client.query('commit');
+      },
+    );
     Object.assign(summary, {
       before_delete_s: seconds(deleted.ms),
       before_vacuum_s: seconds(vacuum.ms),

@@ -149,7 +149,7 @@ describe('partitions', () => {
   });
 });
 
-describe('upgrading to partitioned tables (migration 0007)', () => {
+describe('upgrading to partitioned tables (migration 0010_partition_by_week)', () => {
   it('keeps the rows of a populated installation in a legacy partition, without copying them', async () => {
     const db = new PGlite();
     const files = readdirSync(migrationsFolder)
@@ -161,7 +161,8 @@ describe('upgrading to partitioned tables (migration 0007)', () => {
       ))
         await db.exec(statement);
     };
-    for (const file of files.filter((f) => f < '0007')) await apply(file);
+    const partitioning = files.find((f) => f.endsWith('_partition_by_week.sql'))!;
+    for (const file of files.filter((f) => f < partitioning)) await apply(file);
     await db.exec(`insert into api_clients (id, name, token_hash, scopes)
         values ('00000000-0000-7000-8000-000000000001', 'x', 'h', '{}');
       insert into devices (id, api_client_id, token_ciphertext, token_hash, platform)
@@ -172,7 +173,7 @@ describe('upgrading to partitioned tables (migration 0007)', () => {
       insert into deliveries (notification_id, api_client_id, device_id, platform)
         select '00000000-0000-7000-8000-000000000009', '00000000-0000-7000-8000-000000000001', id, 'android'
         from devices;`);
-    await apply(files.find((f) => f.startsWith('0007'))!);
+    await apply(partitioning);
     const where = await db.query<{ p: string; n: number }>(
       'select tableoid::regclass::text as p, count(*)::int as n from deliveries group by 1',
     );

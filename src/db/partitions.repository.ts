@@ -1,6 +1,6 @@
 /**
  * The weekly partitions of the time-partitioned tables (deliveries, events, webhook_deliveries: PARTITION BY
- * RANGE on created_at, set up by migration 0007). Each table has:
+ * RANGE on created_at, set up by migration 0010 (partition_by_week)). Each table has:
  * - `<table>_pYYYYMMDD`: one UTC week, Monday 00:00 to the next Monday; created ahead by the maintenance job;
  * - `<table>_default`: the safety net for a row no weekly partition covers (normally empty);
  * - `<table>_legacy` (an upgraded installation only): the pre-partitioning table, FROM (MINVALUE) to the week
