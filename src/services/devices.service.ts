@@ -23,10 +23,9 @@ import { uuidv7 } from '../lib/ids.ts';
 import { versionKey } from '../lib/versions.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceDeactivated, emitEvents } from './events.ts';
-import { deliveryTimes } from './notifications.service.ts';
 import { findOrCreateProfile, normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import { assertTokenAccepted } from './token-validation.ts';
-import { assertIdCursor, isoOrNull, type PageView, pageView } from './views.ts';
+import { assertIdCursor, deliveryTimes, isoOrNull, type PageView, pageView } from './views.ts';
 
 export interface DeviceView {
   id: string;

@@ -23,7 +23,7 @@ import { completedEvent, logCompleted } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
 import { deviceSeen } from './devices.service.ts';
 import { emitEvents, type NewEvent } from './events.ts';
-import { assertIdCursor, isoOrNull, type PageView, pageView } from './views.ts';
+import { assertIdCursor, deliveryTimes, isoOrNull, type PageView, pageView } from './views.ts';
 
 export interface NotificationView {
   id: string;
@@ -149,17 +149,6 @@ export interface StatusReport {
   })[];
   next_cursor: string | null;
 }
-
-/** A delivery's times as ISO 8601 text. */
-export const deliveryTimes = <D extends DeliveryView>(d: D) => ({
-  ...d,
-  sent_at: isoOrNull(d.sent_at),
-  delivered_at: isoOrNull(d.delivered_at),
-  read_at: isoOrNull(d.read_at),
-  failed_at: isoOrNull(d.failed_at),
-  next_attempt_at: isoOrNull(d.next_attempt_at),
-  not_before: isoOrNull(d.not_before),
-});
 
 export async function getDeliveryStatus(
   deps: ServiceDeps,

@@ -1,4 +1,5 @@
 /** How use cases shape what the API shows: a page of views with its next_cursor, and times as ISO 8601 text. */
+import type { DeliveryView } from '../db/deliveries.repository.ts';
 import type { Page } from '../db/pagination.ts';
 import { AppError } from '../lib/errors.ts';
 
@@ -16,6 +17,17 @@ export const pageView = <Row, View>(page: Page<Row>, toView: (row: Row) => View)
 /** A time the driver may hand over as a Date or as text (raw SQL), or null. */
 export const isoOrNull = (time: Date | string | null): string | null =>
   time === null ? null : new Date(time).toISOString();
+
+/** A delivery's times as ISO 8601 text. */
+export const deliveryTimes = <D extends DeliveryView>(d: D) => ({
+  ...d,
+  sent_at: isoOrNull(d.sent_at),
+  delivered_at: isoOrNull(d.delivered_at),
+  read_at: isoOrNull(d.read_at),
+  failed_at: isoOrNull(d.failed_at),
+  next_attempt_at: isoOrNull(d.next_attempt_at),
+  not_before: isoOrNull(d.not_before),
+});
 
 /** Lists keyed by a bigint id (deliveries, webhook attempts) page by that id: a 400 for any other cursor. */
 export function assertIdCursor(cursor: string | undefined): void {
