@@ -176,13 +176,3 @@ export async function findLiveProfileIds(
     .where(and(live(tenantId), inArray(profiles.id, [...new Set(ids)])));
   return new Set(rows.map((r) => r.id));
 }
-
-/** Whether any live profile of the tenant has its own quiet hours (then a send must look per profile). */
-export async function anyProfileQuietHours(ex: Executor, tenantId: string): Promise<boolean> {
-  const [row] = await ex
-    .select({ id: profiles.id })
-    .from(profiles)
-    .where(and(live(tenantId), isNotNull(profiles.quietHours)))
-    .limit(1);
-  return row !== undefined;
-}

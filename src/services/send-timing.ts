@@ -11,8 +11,7 @@ import {
   releaseWaiting,
   type TimingGroup,
 } from '../db/deliveries.repository.ts';
-import { anyProfileQuietHours } from '../db/profiles.repository.ts';
-import { findTenantSettings } from '../db/tenant-settings.repository.ts';
+import { findSendDefaults } from '../db/tenant-settings.repository.ts';
 import type { QuietHoursWindow, SendTiming } from '../domain/timing.ts';
 import { invalid } from '../lib/errors.ts';
 import { QUEUES, type SendJob } from '../queue/contract.ts';
@@ -51,21 +50,21 @@ export async function resolveTiming(
       ]);
     }
   }
-  const settings = await findTenantSettings(ex, tenantId);
-  const timing: SendTiming = { start: now.toISOString(), defaultZone: settings?.defaultTimeZone ?? 'UTC' };
+  const settings = await findSendDefaults(ex, tenantId);
+  const timing: SendTiming = { start: now.toISOString(), defaultZone: settings.defaultTimeZone ?? 'UTC' };
   let applies = false;
   if (at !== undefined) {
     timing.localTime = { at, ...(on !== undefined ? { on } : {}) };
     applies = true;
   }
-  const throttle = body.throttle_per_minute ?? settings?.throttlePerMinute ?? undefined;
+  const throttle = body.throttle_per_minute ?? settings.throttlePerMinute ?? undefined;
   if (throttle !== undefined) {
     timing.throttlePerMinute = throttle;
     applies = true;
   }
   if (respectsQuietHours(body)) {
-    const window = settings?.quietHours ?? null;
-    if (window !== null || (await anyProfileQuietHours(ex, tenantId))) {
+    const window = settings.quietHours;
+    if (window !== null || settings.anyProfileQuietHours) {
       timing.quietHours = { window, action: body.quiet_hours_action ?? 'hold' };
       applies = true;
     }
