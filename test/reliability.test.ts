@@ -164,9 +164,12 @@ describe('retry policy', () => {
     server.emulator.setFaults({ tokens: { [token]: 'UNAVAILABLE' }, retryAfter: 2 });
     const id = await notify(shop, [device]);
     await waitFor(async () => (sendsTo(token).length > 0 ? true : undefined));
-    // The notification is a day and a bit old by the time its retry runs.
+    // The notification is a day and a bit old by the time its retry runs (its deliveries carry its created_at,
+    // as the fan-out writes them).
     await server.runtime.deps.db.execute(
-      sql`update notifications set created_at = now() - interval '25 hours' where id = ${id}`,
+      sql`with n as (update notifications set created_at = now() - interval '25 hours' where id = ${id}
+          returning created_at)
+        update deliveries set created_at = (select created_at from n) where notification_id = ${id}`,
     );
     server.emulator.setFaults({});
 

@@ -10,6 +10,14 @@ CREATE INDEX "notifications_in_flight_idx" ON "notifications" USING btree ("crea
 CREATE UNIQUE INDEX "deliveries_notification_device_idx" ON "deliveries" USING btree ("notification_id","device_id","created_at");--> statement-breakpoint
 CREATE INDEX "events_event_id_idx" ON "events" USING btree ("event_id");;--> statement-breakpoint
 -- hand-written below
+-- The send path finds a notification's open deliveries by (id, created_at = the notification's created_at), which
+-- is how the fan-out writes them from now on. Deliveries written before were stamped with their own insert time:
+-- those still open (of a notification queued or sending, or waiting, retrying, pending) get their notification's,
+-- which moves no row out of the legacy partition (a notification is never newer than its deliveries).
+UPDATE deliveries d SET created_at = n.created_at FROM notifications n
+  WHERE n.id = d.notification_id AND d.created_at <> n.created_at
+    AND (n.status IN ('queued', 'sending') OR d.status IN ('pending', 'waiting', 'retrying'));
+--> statement-breakpoint
 -- Converts deliveries, events and webhook_deliveries into tables partitioned by week on created_at (PARTITION
 -- BY RANGE). The existing table is not copied: it is renamed <table>_legacy and attached as the partition
 -- FROM (MINVALUE) TO (next Monday), so the upgrade moves no rows; its indexes (already rebuilt above for the
