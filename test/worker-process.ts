@@ -7,11 +7,10 @@
  * Messages from the parent: {type: 'clock', at} → {type: 'clock-set'}; {type: 'counts'} → {type: 'counts',
  * counts}; {type: 'close'} → {type: 'closed'}, then it exits. It says {type: 'ready'} once it runs.
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { loadConfig } from '../src/config/index.ts';
 import type { Clock } from '../src/lib/clock.ts';
 import { startRuntime } from '../src/runtime.ts';
+import { countingLogger } from './counting-logger.ts';
 
 export type ToWorker = { type: 'clock'; at: string } | { type: 'counts' } | { type: 'close' };
 export type FromWorker =
@@ -23,22 +22,12 @@ export type FromWorker =
 let now = Date.parse(process.env.TEST_CLOCK_START ?? new Date().toISOString());
 const clock: Clock = { now: () => new Date(now) };
 
-const counts: Record<string, number> = {};
-const lines = new Writable({
-  write(chunk, _encoding, done) {
-    for (const line of String(chunk).split('\n')) {
-      if (!line) continue;
-      const msg = (JSON.parse(line) as { msg?: string }).msg ?? '';
-      counts[msg] = (counts[msg] ?? 0) + 1;
-    }
-    done();
-  },
-});
+const { logger, counts } = countingLogger();
 
 const send = (message: FromWorker) => process.send?.(message);
 const runtime = await startRuntime({
   config: loadConfig(process.env),
-  logger: pino({ level: 'debug' }, lines),
+  logger,
   roles: { api: false, worker: true },
   clock,
 });
