@@ -27,7 +27,8 @@ let shop: Tenant;
 beforeAll(async () => {
   server = await startTestServer({
     VALIDATE_TOKENS_ON_REGISTER: 'true',
-    FCM_TIMEOUT_MS: '500',
+    // Short enough for the timeout test, long enough that a loaded CI machine answers every other test in time.
+    FCM_TIMEOUT_MS: '1500',
     SEND_MAX_ATTEMPTS: '3',
     SEND_RETRY_BASE_MS: '100',
     SEND_RETRY_MAX_MS: '400',
@@ -130,7 +131,7 @@ describe('retry policy', () => {
   it('an answer slower than FCM_TIMEOUT_MS is a TIMEOUT and retried', async () => {
     const token = newToken('slow');
     const device = await register(shop, token);
-    server.emulator.setFaults({ latencyMs: 800 });
+    server.emulator.setFaults({ latencyMs: 2000 });
     const id = await notify(shop, [device]);
     await waitForNotification(server, shop, id);
     expect((await deliveries(shop, id))[0]).toMatchObject({
