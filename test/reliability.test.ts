@@ -164,7 +164,8 @@ describe('retry policy', () => {
     const device = await register(shop, token);
     server.emulator.setFaults({ tokens: { [token]: 'UNAVAILABLE' }, retryAfter: 2 });
     const id = await notify(shop, [device]);
-    await waitFor(async () => (sendsTo(token).length > 0 ? true : undefined));
+    // The first attempt recorded (retrying), so the backdating below does not race its recording.
+    await waitFor(async () => ((await deliveries(shop, id))[0]?.status === 'retrying' ? true : undefined));
     // The notification is a day and a bit old by the time its retry runs (its deliveries carry its created_at,
     // as the fan-out writes them).
     await server.runtime.deps.db.execute(
