@@ -143,7 +143,7 @@ export async function getOverview(
   deps: ServiceDeps,
   tenantId: string,
   query: AnalyticsQuery,
-  now: Date = new Date(),
+  now: Date = deps.clock.now(),
 ): Promise<OverviewView> {
   const range = resolveRange(query, now);
   const rows = await readBreakdown(deps.db, tenantId, range);
@@ -204,7 +204,7 @@ export async function getSeries(
   tenantId: string,
   period: Period,
   query: AnalyticsQuery,
-  now: Date = new Date(),
+  now: Date = deps.clock.now(),
 ): Promise<SeriesView> {
   const range = resolveRange(query, now);
   const rows = await readSeries(deps.db, tenantId, range, bucketOf[period]);
@@ -261,7 +261,7 @@ export async function rollUpDays(
 /** The periodic job: re-aggregates the last ANALYTICS_LOOKBACK_DAYS days (today included) for every tenant. */
 export async function rollUpRecentDays(
   deps: ServiceDeps,
-  now: Date = new Date(),
+  now: Date = deps.clock.now(),
 ): Promise<RollUpResult & { days: string[] }> {
   const today = dayOf(now);
   const days = Array.from({ length: deps.config.analytics.lookbackDays }, (_, i) => addDays(today, -i));
