@@ -25,7 +25,8 @@ import { positiveInt } from './lib/server.ts';
 
 const run = promisify(execFile);
 const USAGE = `usage: node bench/fcm.bench.ts [--messages N (20000)] [--latency-ms N (emulator; 20)]
-       [--parallel 1,4,16 (calls of 500 in flight)] [--sessions N (HTTP/2 connections of ours and raw; 4)] [--runs N (1)]`;
+       [--parallel 1,4,16 (calls of 500 in flight)] [--sessions N (HTTP/2 connections of ours and raw; 4)] [--runs N (1)]
+       [--senders ours,admin,raw (which senders take part)]`;
 const CONTESTANTS: Contestant[] = ['ours', 'admin', 'raw'];
 const LABEL: Record<Contestant, string> = {
   ours: 'FcmProvider (ours)',
@@ -51,6 +52,7 @@ async function main(args: string[]): Promise<number> {
       parallel: { type: 'string', default: '1,4,16' },
       sessions: { type: 'string', default: '4' },
       runs: { type: 'string', default: '1' },
+      senders: { type: 'string', default: CONTESTANTS.join(',') },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -64,6 +66,11 @@ async function main(args: string[]): Promise<number> {
   const runs = positiveInt(values.runs, '--runs')!;
   const latencyMs = Number(values['latency-ms']);
   if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new Error('--latency-ms must be an integer ≥ 0');
+  const senders = values.senders.split(',').map((name) => {
+    const contestant = CONTESTANTS.find((c) => c === name.trim());
+    if (!contestant) throw new Error(`--senders: unknown sender ${name} (ours, admin or raw)`);
+    return contestant;
+  });
   const parallels = values.parallel.split(',').map((p) => positiveInt(p.trim(), '--parallel')!);
   // Whatever hangs, the benchmark ends by itself.
   const perRunS = 60 + messages / 500;
@@ -72,7 +79,7 @@ async function main(args: string[]): Promise<number> {
       console.error('benchmark overran its time budget: exiting');
       process.exit(2);
     },
-    (runs * parallels.length * CONTESTANTS.length * perRunS + 60) * 1000,
+    (runs * parallels.length * senders.length * perRunS + 60) * 1000,
   ).unref();
 
   const tlsDir = mkdtempSync(join(tmpdir(), 'fcm-bench-tls-'));
@@ -93,7 +100,7 @@ async function main(args: string[]): Promise<number> {
   try {
     for (let round = 0; round < runs; round++) {
       for (const parallel of parallels) {
-        for (const contestant of CONTESTANTS) {
+        for (const contestant of senders) {
           const plan: SenderPlan = {
             contestant,
             messages,
@@ -136,7 +143,7 @@ async function main(args: string[]): Promise<number> {
     `|---|---:|---:|---:|${runs > 1 ? '---:|' : ''}`,
   ];
   for (const parallel of parallels) {
-    for (const contestant of CONTESTANTS) {
+    for (const contestant of senders) {
       const all = results.get(`${contestant}:${parallel}`) ?? [];
       const rate = median(all.map((r) => (r.sent * 1000) / r.ms));
       const cpu = median(all.map((r) => r.cpuUs / messages));

@@ -292,7 +292,8 @@ function describe(r: Result): string {
         `[${r.mode}] ${i === 0 ? (r.workers.length > 0 ? 'API process' : 'server process') : `worker process ${i}`}: ` +
         `${cores(p.cpuUserMs + p.cpuSystemMs)} cores (event loop ${(p.eventLoopUtilization * 100).toFixed(0)}% busy), ` +
         `peak RSS ${mb(p.sendPeakRssBytes)} during the send (V8 heap ${mb(p.peakMemory.heapUsed)} used of ` +
-        `${mb(p.peakMemory.heapTotal)}), ${mb(p.maxRssBytes)} overall; ` +
+        `${mb(p.peakMemory.heapTotal)}, external ${mb(p.peakMemory.external)} of which array buffers ` +
+        `${mb(p.peakMemory.arrayBuffers)}), ${mb(p.maxRssBytes)} overall; ` +
         `${Math.round(((p.cpuUserMs + p.cpuSystemMs) * 1000) / r.devices)} µs CPU per delivery`,
     ),
     `[${r.mode}] client+emulator process: ${cores(r.clientCpuMs)} cores; ` +

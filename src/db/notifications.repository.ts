@@ -182,10 +182,16 @@ export async function addReceiptCounts(
     where id = ${id}`);
 }
 
-/** Locks the notification row for the fan-out step, so two runs of the same fan-out job cannot interleave. */
-export async function lockNotification(ex: Executor, id: string): Promise<NotificationRow | undefined> {
-  const [row] = await ex.select().from(notifications).where(eq(notifications.id, id)).for('update');
-  return row;
+/** The advisory-lock class of fan-out pages (two-key form, so it cannot meet single-key advisory locks). */
+const FANOUT_LOCK_CLASS = 7361030;
+
+/**
+ * Serializes what makes or stops a notification's fan-out pages (the pages themselves, a cancel) without
+ * locking its row: a page takes seconds to write thousands of deliveries, and the send jobs recording outcomes
+ * on the same notification's counters must not wait for it. Held until the transaction ends.
+ */
+export async function lockFanout(ex: Executor, id: string): Promise<void> {
+  await ex.execute(sql`select pg_advisory_xact_lock(${FANOUT_LOCK_CLASS}, hashtext(${id}))::text`);
 }
 
 /**

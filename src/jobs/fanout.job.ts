@@ -9,8 +9,9 @@ import { type AppliedCap, capsForNotification, lockTenantCaps } from '../db/freq
 import {
   addOutcomeCounts,
   advanceFanout,
+  findNotificationById,
   finishFanout,
-  lockNotification,
+  lockFanout,
   type NotificationRow,
 } from '../db/notifications.repository.ts';
 import { type FanoutJob, fanoutPayload, QUEUES, type SendJob } from '../queue/contract.ts';
@@ -46,7 +47,9 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
   let caps: AppliedCap[] | undefined;
   for (;;) {
     const done = await deps.db.transaction(async (tx) => {
-      const notification = await lockNotification(tx, job.notificationId);
+      // The fan-out lock, not the row's: send jobs keep recording outcomes on the counters while a page is made.
+      await lockFanout(tx, job.notificationId);
+      const notification = await findNotificationById(tx, job.notificationId);
       if (!notification || notification.fanoutDone) return true;
       const target = notification.target as unknown as StoredTarget;
       caps ??= notification.bypassFrequencyCap
@@ -77,8 +80,6 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
         return { deliveries: notification.totalCount, finished };
       }
-      await advanceFanout(tx, notification.id, page.cursor, page.created);
-      await recordSkipped(tx, notification, page.skipped, job.requestId);
       const jobs: SendJob[] = [];
       for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
         jobs.push({
@@ -89,6 +90,9 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         });
       }
       await deps.queue.enqueueMany(tx, QUEUES.send, jobs);
+      // Last, so the notification's row is locked only for the commit.
+      await advanceFanout(tx, notification.id, page.cursor, page.created);
+      await recordSkipped(tx, notification, page.skipped, job.requestId);
       return false;
     });
     if (done === false) {

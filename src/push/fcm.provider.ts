@@ -1,5 +1,5 @@
 /** FCM HTTP v1: builds each messages:send request, sends it over the HTTP/2 pool, maps the answer to an outcome. */
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { Http2Pool, type Http2Response, Http2TransportError } from './http2-pool.ts';
 import { AccessTokenCache, AccessTokenError } from './oauth.ts';
 import type {
@@ -80,7 +80,9 @@ export class FcmProvider implements PushProvider {
       return messages.map(() => outcome);
     }
     const path = `/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
-    return Promise.all(messages.map((message) => this.#sendOne(account, path, message, options, token)));
+    // One header object for the whole batch: node:http2 copies it, and building 500 of them showed in profiles.
+    const headers = requestHeaders(path, token);
+    return Promise.all(messages.map((message) => this.#sendOne(account, path, message, options, headers)));
   }
 
   async checkCredentials(account: ServiceAccount): Promise<void> {
@@ -107,19 +109,19 @@ export class FcmProvider implements PushProvider {
     path: string,
     message: FcmMessage,
     options: SendOptions,
-    token: string,
+    batchHeaders: OutgoingHttpHeaders,
   ): Promise<SendOutcome> {
     const body = Buffer.from(
       JSON.stringify(options.validateOnly ? { message, validate_only: true } : { message }),
       'utf8',
     );
-    let accessToken = token;
+    let headers = batchHeaders;
     let resent = false;
     let refreshed = false;
     for (;;) {
       let response: Http2Response;
       try {
-        response = await this.#post(path, accessToken, body);
+        response = await this.#pool.request(headers, body);
       } catch (error) {
         if (!(error instanceof Http2TransportError)) {
           const reason = error instanceof Error ? error.message : String(error);
@@ -140,27 +142,29 @@ export class FcmProvider implements PushProvider {
         response.status === 401 && outcome.kind === 'permanent' && outcome.errorCode === 'AUTH_ERROR';
       if (!expiredToken || refreshed) return outcome;
       refreshed = true;
-      this.#tokens.invalidate(account, accessToken);
+      this.#tokens.invalidate(account, bearerOf(headers));
       try {
-        accessToken = await this.#tokens.getToken(account);
+        headers = requestHeaders(path, await this.#tokens.getToken(account));
       } catch (error) {
         return tokenFailureOutcome(error);
       }
     }
   }
+}
 
-  #post(path: string, accessToken: string, body: Buffer): Promise<Http2Response> {
-    return this.#pool.request(
-      {
-        ':method': 'POST',
-        ':path': path,
-        authorization: `Bearer ${accessToken}`,
-        'content-type': 'application/json; charset=UTF-8',
-        'content-length': String(body.length),
-      },
-      body,
-    );
-  }
+/** A messages:send request's headers. No content-length: HTTP/2 frames the body itself (END_STREAM). */
+function requestHeaders(path: string, accessToken: string): OutgoingHttpHeaders {
+  return {
+    ':method': 'POST',
+    ':path': path,
+    authorization: `Bearer ${accessToken}`,
+    'content-type': 'application/json; charset=UTF-8',
+  };
+}
+
+/** The access token a request was sent with. */
+function bearerOf(headers: OutgoingHttpHeaders): string {
+  return String(headers.authorization).slice('Bearer '.length);
 }
 
 const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';

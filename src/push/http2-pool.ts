@@ -84,19 +84,10 @@ class SessionSlot {
     this.#limit = new Semaphore(this.#configuredMax);
   }
 
-  async request(headers: OutgoingHttpHeaders, body: Buffer): Promise<Http2Response> {
-    await this.#limit.acquire();
-    const started = performance.now();
-    try {
-      const response = await this.#exchange(headers, body);
-      response.seconds = (performance.now() - started) / 1000;
-      return response;
-    } catch (error) {
-      if (error instanceof Http2TransportError) error.seconds = (performance.now() - started) / 1000;
-      throw error;
-    } finally {
-      this.#limit.release();
-    }
+  /** No async wrapper on the way: most requests find a free stream slot, and a promise per layer costs. */
+  request(headers: OutgoingHttpHeaders, body: Buffer): Promise<Http2Response> {
+    if (this.#limit.tryAcquire()) return this.#exchange(headers, body);
+    return this.#limit.acquire().then(() => this.#exchange(headers, body));
   }
 
   close(): Promise<void> {
@@ -132,18 +123,25 @@ class SessionSlot {
     return session;
   }
 
+  /** One stream, holding a slot of the semaphore until it settles (which releases it). */
   #exchange(headers: OutgoingHttpHeaders, body: Buffer): Promise<Http2Response> {
     const { peer, timeoutMs, maxResponseBytes } = this.#options;
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       try {
         stream = this.#connect().request(headers);
       } catch (error) {
         this.#session = undefined;
+        this.#limit.release();
         const reason = error instanceof Error ? error.message : String(error);
-        reject(
-          new Http2TransportError('CONNECTION_ERROR', `could not open a stream to ${peer}: ${reason}`, true),
+        const failure = new Http2TransportError(
+          'CONNECTION_ERROR',
+          `could not open a stream to ${peer}: ${reason}`,
+          true,
         );
+        failure.seconds = (performance.now() - started) / 1000;
+        reject(failure);
         return;
       }
       let settled = false;
@@ -156,6 +154,8 @@ class SessionSlot {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.#limit.release();
+        outcome.seconds = (performance.now() - started) / 1000;
         if (outcome instanceof Http2TransportError) reject(outcome);
         else resolve(outcome);
       };
@@ -181,7 +181,7 @@ class SessionSlot {
         finish({
           status,
           headers: responseHeaders,
-          body: Buffer.concat(chunks).toString('utf8'),
+          body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
           seconds: 0,
         });
       });
@@ -235,12 +235,19 @@ class Semaphore {
     this.#drain();
   }
 
+  /** Takes a slot when one is free at once. */
+  tryAcquire(): boolean {
+    if (this.#active >= this.#limit) return false;
+    this.#active++;
+    return true;
+  }
+
+  /** Resolves once a slot is taken (after the waiters before it). */
   acquire(): Promise<void> {
-    if (this.#active < this.#limit) {
-      this.#active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      this.#drain();
+    });
   }
 
   release(): void {

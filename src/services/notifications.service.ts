@@ -12,6 +12,7 @@ import {
   addReceiptCounts,
   findNotification,
   listNotifications,
+  lockFanout,
   markCancelled,
   type NotificationFilter,
   type NotificationRow,
@@ -202,9 +203,12 @@ export async function cancelNotification(
   tenantId: string,
   id: string,
 ): Promise<CancelView> {
-  // First the flag, under the notification's lock (so after any fan-out page in progress): from its commit on,
-  // no page is made and every send job that claims a batch settles it as cancelled instead of sending.
+  // First the flag, under the fan-out lock (so after any fan-out page in progress) and the row's: from its commit
+  // on, no page is made and every send job that claims a batch settles it as cancelled instead of sending.
   const first = await deps.db.transaction(async (tx) => {
+    // The tenant's own notification only: another tenant's id must not even wait on its fan-out.
+    if (!(await findNotification(tx, tenantId, id))) throw notFound('notification');
+    await lockFanout(tx, id);
     const row = await findNotification(tx, tenantId, id, { lock: true });
     if (!row) throw notFound('notification');
     // Finished before the cancel came: nothing is left to stop, and its status stays what it is.
