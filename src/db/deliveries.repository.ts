@@ -96,6 +96,8 @@ function jsonArray<T>(value: unknown): T[] {
 export interface FanoutPage {
   /** The keyset cursor after this page, null when the source is exhausted. */
   cursor: string | null;
+  /** The source had fewer rows than a page left: no page after this one would find any. */
+  last: boolean;
   /** Ids of the deliveries created pending, to send now (as strings: they are bigints). */
   deliveryIds: string[];
   /** Deliveries created in all (pending, waiting and skipped). */
@@ -279,7 +281,13 @@ export async function insertDeliveryPage(
   },
 ): Promise<FanoutPage> {
   const { notificationId, tenantId, now } = params;
-  const [row] = await query<{ cursor: string | null; ids: unknown; created: number; skipped: unknown }>(
+  const [row] = await query<{
+    cursor: string | null;
+    scanned: number;
+    ids: unknown;
+    created: number;
+    skipped: unknown;
+  }>(
     ex,
     sql`with ${pageCtes(params)},
       ${params.timing ? timedRows(params.timing) : plainRows},
@@ -294,6 +302,7 @@ export async function insertDeliveryPage(
         returning id, status, device_id, platform, error_code
       )
       select (select key::text from src order by key desc limit 1) as cursor,
+             (select count(*)::int from src) as scanned,
              (select json_agg(id::text) from ins where status = 'pending') as ids,
              (select count(*)::int from ins) as created,
              (select json_agg(json_build_object('delivery_id', id::text, 'device_id', device_id,
@@ -302,6 +311,7 @@ export async function insertDeliveryPage(
   );
   return {
     cursor: row?.cursor ?? null,
+    last: (row?.scanned ?? 0) < params.limit,
     deliveryIds: jsonArray<string>(row?.ids),
     created: row?.created ?? 0,
     skipped: jsonArray<SkippedDelivery>(row?.skipped),
@@ -356,12 +366,6 @@ export interface DeliveryToSend {
 }
 
 /**
- * A pruning hint for lookups of deliveries by id: a delivery carries its notification's created_at (migration
- * 0010 made that true of the deliveries still open when it ran), so `created_at = the notification's` narrows
- * the lookup to that week's partition instead of probing every partition's primary key (a range, `>=`, still
- * probed every later week and the default partition: about a fifth of the send path's throughput).
- */
-/**
  * Ids as one bigint[] parameter, for `id = any(…)`: the planner then looks the rows up by primary key, estimating
  * as many rows as ids. Joined to a set-returning function (jsonb_to_recordset, estimated at 100 rows) alone, a
  * partition whose statistics are not yet up to date (a fan-out has just filled it) was estimated at one row and
@@ -369,6 +373,12 @@ export interface DeliveryToSend {
  */
 const bigintArray = (ids: readonly string[]) => sql`${`{${ids.join(',')}}`}::bigint[]`;
 
+/**
+ * A pruning hint for lookups of deliveries by id: a delivery carries its notification's created_at (migration
+ * 0010 made that true of the deliveries still open when it ran), so `created_at = the notification's` narrows
+ * the lookup to that week's partition instead of probing every partition's primary key (a range, `>=`, still
+ * probed every later week and the default partition: about a fifth of the send path's throughput).
+ */
 const createdSince = (since: Date | undefined) => {
   if (since === undefined) return sql``;
   // Within a millisecond either side: the database keeps microseconds, a Date milliseconds.

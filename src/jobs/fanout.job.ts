@@ -71,29 +71,28 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
         now,
         caps: await capsOfPage(tx, notification, caps),
       });
-      if (page.cursor === null) {
-        const finished = await finishFanout(
-          tx,
-          notification.id,
-          notification.totalCount === 0 ? 'no_active_devices' : null,
-        );
-        if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
-        return { deliveries: notification.totalCount, finished };
+      if (page.cursor !== null) {
+        const jobs: SendJob[] = [];
+        for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
+          jobs.push({
+            notificationId: notification.id,
+            deliveryIds: page.deliveryIds.slice(i, i + batchSize),
+            attempt: 1,
+            requestId: job.requestId,
+          });
+        }
+        await deps.queue.enqueueMany(tx, QUEUES.send, jobs);
+        // Last, so the notification's row is locked only for the commit.
+        await advanceFanout(tx, notification.id, page.cursor, page.created);
+        await recordSkipped(tx, notification, page.skipped, job.requestId);
+        // A short page is the last: finishing here saves a transaction that would find nothing (most sends to a
+        // person or a few devices are one page).
+        if (!page.last) return false;
       }
-      const jobs: SendJob[] = [];
-      for (let i = 0; i < page.deliveryIds.length; i += batchSize) {
-        jobs.push({
-          notificationId: notification.id,
-          deliveryIds: page.deliveryIds.slice(i, i + batchSize),
-          attempt: 1,
-          requestId: job.requestId,
-        });
-      }
-      await deps.queue.enqueueMany(tx, QUEUES.send, jobs);
-      // Last, so the notification's row is locked only for the commit.
-      await advanceFanout(tx, notification.id, page.cursor, page.created);
-      await recordSkipped(tx, notification, page.skipped, job.requestId);
-      return false;
+      const deliveries = notification.totalCount + page.created;
+      const finished = await finishFanout(tx, notification.id, deliveries === 0 ? 'no_active_devices' : null);
+      if (finished) await emitEvents(tx, [completedEvent(finished, job.requestId)]);
+      return { deliveries, finished, pages: page.cursor === null ? 0 : 1 };
     });
     if (done === false) {
       pages += 1;
@@ -102,7 +101,7 @@ export async function fanOut(deps: ServiceDeps, job: FanoutJob): Promise<void> {
     // After the commit: the log tells what happened, not what a rolled-back transaction meant to do.
     if (done !== true) {
       // `pages` counts this run's; a fan-out resumed after a crash did the earlier ones before.
-      deps.logger.info({ deliveries: done.deliveries, pages }, 'fan-out done');
+      deps.logger.info({ deliveries: done.deliveries, pages: pages + done.pages }, 'fan-out done');
       if (done.finished) logCompleted(deps.logger, done.finished);
     }
     return;
