@@ -27,7 +27,7 @@ export async function findNotification(
     .select()
     .from(notifications)
     .where(and(eq(notifications.apiClientId, tenantId), eq(notifications.id, id)));
-  const [row] = options.lock ? await query.for('update') : await query;
+  const [row] = options.lock ? await query.for('no key update') : await query;
   return row;
 }
 
@@ -154,11 +154,13 @@ export async function markCancelled(ex: Executor, id: string, at: Date): Promise
  * (completed_at went from null to set), so exactly one caller emits notification.completed.
  */
 export async function settle(ex: Executor, id: string): Promise<NotificationRow | undefined> {
+  // NO KEY UPDATE, not UPDATE: a fan-out page in progress holds KEY SHARE on the row (its new deliveries' foreign
+  // key), which FOR UPDATE would wait for, and deadlock with once the page updates the row itself.
   const [before] = await ex
     .select({ completedAt: notifications.completedAt })
     .from(notifications)
     .where(eq(notifications.id, id))
-    .for('update');
+    .for('no key update');
   const [after] = await ex
     .update(notifications)
     .set({
