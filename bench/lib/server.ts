@@ -14,6 +14,7 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/index.ts';
 import { devices } from '../../src/db/schema.ts';
+import { applyHeapPolicy } from '../../src/lib/heap-policy.ts';
 import { uuidv7 } from '../../src/lib/ids.ts';
 import { createLogger } from '../../src/logger.ts';
 import { FcmProvider } from '../../src/push/fcm.provider.ts';
@@ -128,6 +129,8 @@ export async function runServer(): Promise<void> {
 
   const handle = async (message: ToServer): Promise<void> => {
     if (message.type === 'start') {
+      // As `fcm-server start` does (src/cli/run-server.ts); the benchmark's --server-node-options can override it.
+      applyHeapPolicy();
       const config = loadConfig(message.env);
       cpuProfile = message.cpuProfile;
       // Built exactly as startRuntime builds it, wrapped only to time it.

@@ -3,6 +3,7 @@
  * SIGTERM/SIGINT. In embedded mode the server also publishes itself for the admin commands (local-server.ts).
  */
 import { loadConfig } from '../config/index.ts';
+import { applyHeapPolicy } from '../lib/heap-policy.ts';
 import { createProcessLogger } from '../logger.ts';
 import { startRuntime } from '../runtime.ts';
 import { UsageError } from './command.ts';
@@ -15,6 +16,7 @@ export interface Roles {
 
 /** Starts the roles and returns once they run; the process then lives until a signal stops it. */
 export async function runServer(command: string, roles: Roles): Promise<void> {
+  applyHeapPolicy();
   const config = loadConfig();
   const logger = createProcessLogger(config);
   const embedded = !config.database.url;
