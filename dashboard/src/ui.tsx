@@ -168,6 +168,98 @@ export function Pager({
   );
 }
 
+/** One page of a cursor-paged list, as every list endpoint answers. */
+export interface ListPage<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/**
+ * Renders a loaded list: the spinner or the error as Loaded does, `empty` when it has no items, else
+ * `children(items)` and, given `paging`, the pager below them.
+ */
+export function Listing<T>({
+  load,
+  empty,
+  paging,
+  children,
+}: {
+  load: Load<ListPage<T>>;
+  empty: ComponentChildren;
+  paging?: ReturnType<typeof useCursor>;
+  children: (items: T[]) => ComponentChildren;
+}) {
+  return (
+    <Loaded load={load}>
+      {(data) =>
+        data.items.length === 0 ? (
+          <Empty>{empty}</Empty>
+        ) : (
+          <>
+            {children(data.items)}
+            {paging && <Pager nextCursor={data.next_cursor} paging={paging} />}
+          </>
+        )
+      }
+    </Loaded>
+  );
+}
+
+/** A column's heading: its text, or `{ hidden }` for one only screen readers say (a column of checkboxes). */
+export type Column = string | { hidden: string };
+
+interface TableShape<T> {
+  /** The table's accessible name; a page's only table goes without. */
+  label?: string;
+  columns: readonly Column[];
+  /** One `<tr>` with its key. */
+  row: (item: T) => ComponentChildren;
+}
+
+/** A table in its scrolling wrapper (narrow screens scroll it sideways, not the page). */
+export function Table<T>({ label, columns, rows, row }: TableShape<T> & { rows: readonly T[] }) {
+  return (
+    <div class="table-wrap">
+      <table aria-label={label}>
+        <thead>
+          <tr>
+            {columns.map((column) =>
+              typeof column === 'string' ? (
+                <th key={column} scope="col">
+                  {column}
+                </th>
+              ) : (
+                <th key={column.hidden} scope="col">
+                  <span class="visually-hidden">{column.hidden}</span>
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{rows.map((item) => row(item))}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** A loaded list as a Table, with the states of a Listing: loading, error, `empty`, and the pager. */
+export function DataTable<T>({
+  load,
+  empty,
+  paging,
+  ...table
+}: TableShape<T> & {
+  load: Load<ListPage<T>>;
+  empty: ComponentChildren;
+  paging?: ReturnType<typeof useCursor>;
+}) {
+  return (
+    <Listing load={load} empty={empty} paging={paging}>
+      {(items) => <Table {...table} rows={items} />}
+    </Listing>
+  );
+}
+
 /** A labelled select whose first option, "any", is the empty value. */
 export function Choice({
   label,

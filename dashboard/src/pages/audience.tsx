@@ -9,6 +9,7 @@ import type { paths } from '../../../packages/client/src/schema.d.ts';
 import { ApiError, call, type Schemas } from '../api.ts';
 import {
   Choice,
+  DataTable,
   Empty,
   ErrorBox,
   FormCard,
@@ -161,51 +162,29 @@ export function DevicesPage() {
         />
         <Choice label="Active" value={active} options={['true', 'false']} onChange={choose(setActive)} />
       </SearchForm>
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>
-              No devices match. Register one above, or apps register theirs with POST /api/v1/devices.
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Devices">
-                  <thead>
-                    <tr>
-                      <th scope="col">Token</th>
-                      <th scope="col">Platform</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Tags</th>
-                      <th scope="col">Profile</th>
-                      <th scope="col">Last seen</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((d) => (
-                      <tr key={d.id}>
-                        <td>
-                          <Link href={`/devices/${d.id}`}>…{d.token_suffix}</Link>
-                          <div class="muted">{d.id}</div>
-                        </td>
-                        <td>{d.platform}</td>
-                        <td>
-                          <Status value={d.is_active ? 'active' : 'inactive'} />
-                          {d.deactivated_reason && <div class="muted">{d.deactivated_reason}</div>}
-                        </td>
-                        <td>{d.tags.join(', ') || '—'}</td>
-                        <td class="muted">{d.profile_id ?? '—'}</td>
-                        <td>{when(d.last_seen_at)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="No devices match. Register one above, or apps register theirs with POST /api/v1/devices."
+        paging={paging}
+        label="Devices"
+        columns={['Token', 'Platform', 'State', 'Tags', 'Profile', 'Last seen']}
+        row={(d) => (
+          <tr key={d.id}>
+            <td>
+              <Link href={`/devices/${d.id}`}>…{d.token_suffix}</Link>
+              <div class="muted">{d.id}</div>
+            </td>
+            <td>{d.platform}</td>
+            <td>
+              <Status value={d.is_active ? 'active' : 'inactive'} />
+              {d.deactivated_reason && <div class="muted">{d.deactivated_reason}</div>}
+            </td>
+            <td>{d.tags.join(', ') || '—'}</td>
+            <td class="muted">{d.profile_id ?? '—'}</td>
+            <td>{when(d.last_seen_at)}</td>
+          </tr>
+        )}
+      />
     </Page>
   );
 }
@@ -276,42 +255,24 @@ export function ProfilesPage() {
           setSearch(values);
         }}
       />
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>No profiles match. Create one above (POST /api/v1/profiles).</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Profiles">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Phone number</th>
-                      <th scope="col">External id</th>
-                      <th scope="col">Created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((p) => (
-                      <tr key={p.id}>
-                        <td>
-                          {p.name ?? '—'}
-                          <div class="muted">{p.id}</div>
-                        </td>
-                        <td>{p.phone_number ?? '—'}</td>
-                        <td>{p.external_id ?? '—'}</td>
-                        <td>{when(p.created_at)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="No profiles match. Create one above (POST /api/v1/profiles)."
+        paging={paging}
+        label="Profiles"
+        columns={['Name', 'Phone number', 'External id', 'Created']}
+        row={(p) => (
+          <tr key={p.id}>
+            <td>
+              {p.name ?? '—'}
+              <div class="muted">{p.id}</div>
+            </td>
+            <td>{p.phone_number ?? '—'}</td>
+            <td>{p.external_id ?? '—'}</td>
+            <td>{when(p.created_at)}</td>
+          </tr>
+        )}
+      />
     </Page>
   );
 }

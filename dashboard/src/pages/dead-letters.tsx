@@ -2,18 +2,7 @@
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { call } from '../api.ts';
-import {
-  Empty,
-  ErrorBox,
-  Loaded,
-  Page,
-  Pager,
-  useAction,
-  useCursor,
-  useLoad,
-  useSigned,
-  when,
-} from '../ui.tsx';
+import { DataTable, ErrorBox, Page, useAction, useCursor, useLoad, useSigned, when } from '../ui.tsx';
 
 export function DeadLettersPage() {
   const { api } = useSigned();
@@ -72,66 +61,41 @@ export function DeadLettersPage() {
         </p>
       )}
       {action.error && <ErrorBox error={action.error} />}
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>
-              No dead letters: every delivery was sent, failed for good, or is still being retried.
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">
-                        <span class="visually-hidden">Select</span>
-                      </th>
-                      <th scope="col">Failed</th>
-                      <th scope="col">Reason</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col">Notification</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((d) => (
-                      <tr key={d.id}>
-                        <td>
-                          <input
-                            type="checkbox"
-                            aria-label={`Select delivery ${d.id}`}
-                            checked={selected.has(d.id)}
-                            onChange={() => toggle(d.id)}
-                          />
-                        </td>
-                        <td>{when(d.failed_at)}</td>
-                        <td>
-                          <strong>{d.error_code ?? '—'}</strong>
-                          {d.error_message && <div class="muted">{d.error_message}</div>}
-                        </td>
-                        <td>{d.attempts}</td>
-                        <td>
-                          <Link href={`/notifications/${d.notification_id}`}>{d.platform}</Link>
-                        </td>
-                        <td class="actions">
-                          <button type="button" disabled={action.busy} onClick={() => act('requeue', [d.id])}>
-                            Requeue
-                          </button>
-                          <button type="button" disabled={action.busy} onClick={() => act('discard', [d.id])}>
-                            Discard
-                          </button>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="No dead letters: every delivery was sent, failed for good, or is still being retried."
+        paging={paging}
+        columns={[{ hidden: 'Select' }, 'Failed', 'Reason', 'Attempts', 'Notification', 'Actions']}
+        row={(d) => (
+          <tr key={d.id}>
+            <td>
+              <input
+                type="checkbox"
+                aria-label={`Select delivery ${d.id}`}
+                checked={selected.has(d.id)}
+                onChange={() => toggle(d.id)}
+              />
+            </td>
+            <td>{when(d.failed_at)}</td>
+            <td>
+              <strong>{d.error_code ?? '—'}</strong>
+              {d.error_message && <div class="muted">{d.error_message}</div>}
+            </td>
+            <td>{d.attempts}</td>
+            <td>
+              <Link href={`/notifications/${d.notification_id}`}>{d.platform}</Link>
+            </td>
+            <td class="actions">
+              <button type="button" disabled={action.busy} onClick={() => act('requeue', [d.id])}>
+                Requeue
+              </button>
+              <button type="button" disabled={action.busy} onClick={() => act('discard', [d.id])}>
+                Discard
+              </button>
+            </td>
+          </tr>
+        )}
+      />
     </Page>
   );
 }

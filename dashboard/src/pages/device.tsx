@@ -6,11 +6,10 @@ import { useState } from 'preact/hooks';
 import { Link, useLocation } from 'wouter-preact';
 import { call, type Schemas } from '../api.ts';
 import {
-  Empty,
+  DataTable,
   ErrorBox,
   Loaded,
   Page,
-  Pager,
   Status,
   useAction,
   useCursor,
@@ -106,50 +105,31 @@ function Deliveries({ id }: { id: string }) {
           Refresh
         </button>
       </h2>
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>Nothing was sent to this device yet. Compose a notification to it by its id.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Deliveries">
-                  <thead>
-                    <tr>
-                      <th scope="col">Notification</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col">Error</th>
-                      <th scope="col">Created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((d) => (
-                      <tr key={d.id}>
-                        <td>
-                          <Link href={`/notifications/${d.notification_id}`}>
-                            <code>{d.notification_id.slice(0, 8)}…</code>
-                          </Link>
-                        </td>
-                        <td>
-                          <Status value={d.status} />
-                        </td>
-                        <td>{d.attempts}</td>
-                        <td>
-                          {d.error_code ?? ''}
-                          {d.error_message && <div class="muted">{d.error_message}</div>}
-                        </td>
-                        <td>{when(d.created_at)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="Nothing was sent to this device yet. Compose a notification to it by its id."
+        paging={paging}
+        label="Deliveries"
+        columns={['Notification', 'Status', 'Attempts', 'Error', 'Created']}
+        row={(d) => (
+          <tr key={d.id}>
+            <td>
+              <Link href={`/notifications/${d.notification_id}`}>
+                <code>{d.notification_id.slice(0, 8)}…</code>
+              </Link>
+            </td>
+            <td>
+              <Status value={d.status} />
+            </td>
+            <td>{d.attempts}</td>
+            <td>
+              {d.error_code ?? ''}
+              {d.error_message && <div class="muted">{d.error_message}</div>}
+            </td>
+            <td>{when(d.created_at)}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

@@ -5,7 +5,19 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { call, openEventStream, type StreamEvent } from '../api.ts';
-import { Empty, Loaded, Page, Pager, Status, useCursor, useLoad, useSigned, when } from '../ui.tsx';
+import {
+  DataTable,
+  Empty,
+  Loaded,
+  Page,
+  Pager,
+  Status,
+  Table,
+  useCursor,
+  useLoad,
+  useSigned,
+  when,
+} from '../ui.tsx';
 
 const FINAL = new Set(['completed', 'partially_failed', 'failed']);
 
@@ -52,50 +64,32 @@ function WebhookAttempts({ id, round }: { id: string; round: string }) {
           Refresh
         </button>
       </h2>
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>
-              No webhook attempts for this notification: no endpoint is registered for its events (see{' '}
-              <Link href="/webhooks">Webhooks</Link>), or they are still on their way.
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Webhook attempts">
-                  <thead>
-                    <tr>
-                      <th scope="col">Event</th>
-                      <th scope="col">Endpoint</th>
-                      <th scope="col">Attempt</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Answer</th>
-                      <th scope="col">At</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((t) => (
-                      <tr key={t.id}>
-                        <td>{t.event_type}</td>
-                        <td>
-                          <code>{t.endpoint_id.slice(0, 8)}…</code>
-                        </td>
-                        <td>{t.attempt}</td>
-                        <td>
-                          <Status value={t.status} />
-                        </td>
-                        <td>{t.error ?? (t.response_status ? `HTTP ${t.response_status}` : '')}</td>
-                        <td>{when(t.created_at)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
+      <DataTable
+        load={page}
+        empty={
+          <>
+            No webhook attempts for this notification: no endpoint is registered for its events (see{' '}
+            <Link href="/webhooks">Webhooks</Link>), or they are still on their way.
+          </>
         }
-      </Loaded>
+        paging={paging}
+        label="Webhook attempts"
+        columns={['Event', 'Endpoint', 'Attempt', 'Status', 'Answer', 'At']}
+        row={(t) => (
+          <tr key={t.id}>
+            <td>{t.event_type}</td>
+            <td>
+              <code>{t.endpoint_id.slice(0, 8)}…</code>
+            </td>
+            <td>{t.attempt}</td>
+            <td>
+              <Status value={t.status} />
+            </td>
+            <td>{t.error ?? (t.response_status ? `HTTP ${t.response_status}` : '')}</td>
+            <td>{when(t.created_at)}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
@@ -165,63 +159,46 @@ export function NotificationPage({ id }: { id: string }) {
               {Object.keys(data.by_platform).length === 0 ? (
                 <Empty>No deliveries yet.</Empty>
               ) : (
-                <div class="table-wrap">
-                  <table aria-label="By platform">
-                    <thead>
-                      <tr>
-                        <th scope="col">Platform</th>
-                        <th scope="col">Counts</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {Object.entries(data.by_platform).map(([platform, counts]) => (
-                        <tr key={platform}>
-                          <td>{platform}</td>
-                          <td>
-                            {Object.entries(counts)
-                              .map(([s, c]) => `${s} ${c}`)
-                              .join(' · ')}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <Table
+                  label="By platform"
+                  columns={['Platform', 'Counts']}
+                  rows={Object.entries(data.by_platform)}
+                  row={([platform, counts]) => (
+                    <tr key={platform}>
+                      <td>{platform}</td>
+                      <td>
+                        {Object.entries(counts)
+                          .map(([s, c]) => `${s} ${c}`)
+                          .join(' · ')}
+                      </td>
+                    </tr>
+                  )}
+                />
               )}
               <h2>Deliveries</h2>
               {data.deliveries.length === 0 ? (
                 <Empty>No deliveries yet: the fan-out has not run, or the target matched no device.</Empty>
               ) : (
-                <div class="table-wrap">
-                  <table aria-label="Deliveries">
-                    <thead>
-                      <tr>
-                        <th scope="col">Device</th>
-                        <th scope="col">Platform</th>
-                        <th scope="col">Status</th>
-                        <th scope="col">Attempts</th>
-                        <th scope="col">Error</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.deliveries.map((d) => (
-                        <tr key={d.id}>
-                          <td>
-                            <Link href={`/devices/${d.device_id}`}>
-                              <code>{d.device_id.slice(0, 8)}…</code>
-                            </Link>
-                          </td>
-                          <td>{d.platform}</td>
-                          <td>
-                            <Status value={d.status} />
-                          </td>
-                          <td>{d.attempts}</td>
-                          <td>{d.error_code ?? ''}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <Table
+                  label="Deliveries"
+                  columns={['Device', 'Platform', 'Status', 'Attempts', 'Error']}
+                  rows={data.deliveries}
+                  row={(d) => (
+                    <tr key={d.id}>
+                      <td>
+                        <Link href={`/devices/${d.device_id}`}>
+                          <code>{d.device_id.slice(0, 8)}…</code>
+                        </Link>
+                      </td>
+                      <td>{d.platform}</td>
+                      <td>
+                        <Status value={d.status} />
+                      </td>
+                      <td>{d.attempts}</td>
+                      <td>{d.error_code ?? ''}</td>
+                    </tr>
+                  )}
+                />
               )}
               <Pager nextCursor={data.next_cursor} paging={paging} />
             </>

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import type { paths } from '../../../packages/client/src/schema.d.ts';
 import { call } from '../api.ts';
-import { Empty, Loaded, Page, Pager, Status, useCursor, useLoad, useSigned, when } from '../ui.tsx';
+import { DataTable, Page, Status, useCursor, useLoad, useSigned, when } from '../ui.tsx';
 
 type Query = NonNullable<paths['/api/v1/notifications']['get']['parameters']['query']>;
 const STATUSES = ['queued', 'sending', 'completed', 'partially_failed', 'failed'] as const;
@@ -90,49 +90,31 @@ export function NotificationsPage() {
         {input('schedule_id', 'Schedule id')}
         <button type="submit">Apply</button>
       </form>
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>
-              No notifications match. <Link href="/compose">Send one</Link>.
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Created</th>
-                      <th scope="col">Title</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Sent / total</th>
-                      <th scope="col">Failed</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((n) => (
-                      <tr key={n.id}>
-                        <td>{when(n.created_at)}</td>
-                        <td>
-                          <Link href={`/notifications/${n.id}`}>{title(n.content)}</Link>
-                        </td>
-                        <td>
-                          <Status value={n.status} />
-                        </td>
-                        <td>
-                          {n.counts.sent} / {n.counts.total}
-                        </td>
-                        <td>{n.counts.failed}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
+      <DataTable
+        load={page}
+        empty={
+          <>
+            No notifications match. <Link href="/compose">Send one</Link>.
+          </>
         }
-      </Loaded>
+        paging={paging}
+        columns={['Created', 'Title', 'Status', 'Sent / total', 'Failed']}
+        row={(n) => (
+          <tr key={n.id}>
+            <td>{when(n.created_at)}</td>
+            <td>
+              <Link href={`/notifications/${n.id}`}>{title(n.content)}</Link>
+            </td>
+            <td>
+              <Status value={n.status} />
+            </td>
+            <td>
+              {n.counts.sent} / {n.counts.total}
+            </td>
+            <td>{n.counts.failed}</td>
+          </tr>
+        )}
+      />
     </Page>
   );
 }

@@ -11,10 +11,12 @@ import { call, type Schemas } from '../api.ts';
 import {
   Empty,
   ErrorBox,
+  Listing,
   Loaded,
   Page,
   Pager,
   Status,
+  Table,
   useAction,
   useCursor,
   useLoad,
@@ -152,49 +154,40 @@ function TestDevices({
         </button>
       </div>
       {action.error && <ErrorBox error={action.error} />}
-      <Loaded load={devices}>
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>No devices yet: add a test device, then send to “All devices” from Compose.</Empty>
-          ) : (
-            <>
-              <p class="muted">
-                Next: <Link href="/compose">compose a notification</Link> (“All devices” is preselected), then
-                come back here. To see retries and deactivation, give a device a fault first.
-              </p>
-              <div class="table-wrap">
-                <table aria-label="Test devices">
-                  <thead>
-                    <tr>
-                      <th scope="col">Device</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Fault (next sends)</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((d) => (
-                      <tr key={d.id}>
-                        <td>
-                          <Link href={`/devices/${d.id}`}>
-                            {d.platform} …{d.token_suffix}
-                          </Link>
-                        </td>
-                        <td>
-                          <Status value={d.is_active ? 'active' : 'inactive'} />
-                          {d.deactivated_reason && <div class="muted">{d.deactivated_reason}</div>}
-                        </td>
-                        <td>
-                          <Faults device={d} onChange={onFault} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            </>
-          )
-        }
-      </Loaded>
+      <Listing
+        load={devices}
+        empty="No devices yet: add a test device, then send to “All devices” from Compose."
+      >
+        {(items) => (
+          <>
+            <p class="muted">
+              Next: <Link href="/compose">compose a notification</Link> (“All devices” is preselected), then
+              come back here. To see retries and deactivation, give a device a fault first.
+            </p>
+            <Table
+              label="Test devices"
+              columns={['Device', 'State', 'Fault (next sends)']}
+              rows={items}
+              row={(d) => (
+                <tr key={d.id}>
+                  <td>
+                    <Link href={`/devices/${d.id}`}>
+                      {d.platform} …{d.token_suffix}
+                    </Link>
+                  </td>
+                  <td>
+                    <Status value={d.is_active ? 'active' : 'inactive'} />
+                    {d.deactivated_reason && <div class="muted">{d.deactivated_reason}</div>}
+                  </td>
+                  <td>
+                    <Faults device={d} onChange={onFault} />
+                  </td>
+                </tr>
+              )}
+            />
+          </>
+        )}
+      </Listing>
     </section>
   );
 }

@@ -5,11 +5,9 @@ import type { paths } from '../../../packages/client/src/schema.d.ts';
 import { call } from '../api.ts';
 import {
   Choice,
-  Empty,
+  DataTable,
   ErrorBox,
-  Loaded,
   Page,
-  Pager,
   Status,
   useAction,
   useCursor,
@@ -68,73 +66,54 @@ export function SchedulesPage() {
         </p>
       )}
       {action.error && <ErrorBox error={action.error} />}
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>
-              No schedules match. Schedule a send from <Link href="/compose">Compose</Link> ("Send later").
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Repeats</th>
-                      <th scope="col">Next run</th>
-                      <th scope="col">Runs</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((s) => (
-                      <tr key={s.id}>
-                        <td>
-                          {s.name ?? <span class="muted">{s.id}</span>}
-                          {s.last_notification_id && (
-                            <div>
-                              <Link href={`/notifications/${s.last_notification_id}`}>last notification</Link>
-                            </div>
-                          )}
-                        </td>
-                        <td>
-                          <Status value={s.status} />
-                        </td>
-                        <td>
-                          {s.recurrence === 'cron' ? `cron ${s.cron}` : s.recurrence}
-                          <div class="muted">{s.timezone}</div>
-                        </td>
-                        <td>{when(s.next_run_at)}</td>
-                        <td>{s.occurrence_count}</td>
-                        <td class="actions">
-                          {s.status === 'active' && (
-                            <button type="button" disabled={action.busy} onClick={() => act('pause', s.id)}>
-                              Pause
-                            </button>
-                          )}
-                          {s.status === 'paused' && (
-                            <button type="button" disabled={action.busy} onClick={() => act('resume', s.id)}>
-                              Resume
-                            </button>
-                          )}
-                          {(s.status === 'active' || s.status === 'paused') && (
-                            <button type="button" disabled={action.busy} onClick={() => act('cancel', s.id)}>
-                              Cancel
-                            </button>
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
+      <DataTable
+        load={page}
+        empty={
+          <>
+            No schedules match. Schedule a send from <Link href="/compose">Compose</Link> ("Send later").
+          </>
         }
-      </Loaded>
+        paging={paging}
+        columns={['Name', 'Status', 'Repeats', 'Next run', 'Runs', 'Actions']}
+        row={(s) => (
+          <tr key={s.id}>
+            <td>
+              {s.name ?? <span class="muted">{s.id}</span>}
+              {s.last_notification_id && (
+                <div>
+                  <Link href={`/notifications/${s.last_notification_id}`}>last notification</Link>
+                </div>
+              )}
+            </td>
+            <td>
+              <Status value={s.status} />
+            </td>
+            <td>
+              {s.recurrence === 'cron' ? `cron ${s.cron}` : s.recurrence}
+              <div class="muted">{s.timezone}</div>
+            </td>
+            <td>{when(s.next_run_at)}</td>
+            <td>{s.occurrence_count}</td>
+            <td class="actions">
+              {s.status === 'active' && (
+                <button type="button" disabled={action.busy} onClick={() => act('pause', s.id)}>
+                  Pause
+                </button>
+              )}
+              {s.status === 'paused' && (
+                <button type="button" disabled={action.busy} onClick={() => act('resume', s.id)}>
+                  Resume
+                </button>
+              )}
+              {(s.status === 'active' || s.status === 'paused') && (
+                <button type="button" disabled={action.busy} onClick={() => act('cancel', s.id)}>
+                  Cancel
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      />
     </Page>
   );
 }

@@ -2,12 +2,10 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call, type Schemas } from '../api.ts';
 import {
-  Empty,
+  DataTable,
   ErrorBox,
   FormCard,
-  Loaded,
   Page,
-  Pager,
   Status,
   useAction,
   useCursor,
@@ -77,36 +75,20 @@ function FirebaseProjects({ onChange }: { onChange: () => void }) {
         </p>
       )}
       {action.error && <ErrorBox error={action.error} />}
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>No Firebase project yet: upload its service-account file to send through FCM.</Empty>
-          ) : (
-            <div class="table-wrap">
-              <table aria-label="Firebase projects">
-                <thead>
-                  <tr>
-                    <th scope="col">Project</th>
-                    <th scope="col">Service account</th>
-                    <th scope="col">Default</th>
-                    <th scope="col">Added</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.items.map((p) => (
-                    <tr key={p.id}>
-                      <td>{p.project_id}</td>
-                      <td>{p.client_email}</td>
-                      <td>{p.is_default ? 'default' : ''}</td>
-                      <td>{when(p.created_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="No Firebase project yet: upload its service-account file to send through FCM."
+        label="Firebase projects"
+        columns={['Project', 'Service account', 'Default', 'Added']}
+        row={(p) => (
+          <tr key={p.id}>
+            <td>{p.project_id}</td>
+            <td>{p.client_email}</td>
+            <td>{p.is_default ? 'default' : ''}</td>
+            <td>{when(p.created_at)}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
@@ -225,35 +207,14 @@ function ApiClients() {
   return (
     <>
       <CreateClient onDone={reload} />
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>No API clients.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="API clients">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Scopes</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((c) => (
-                      <ClientRow key={c.id} client={c} onChange={reload} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="No API clients."
+        paging={paging}
+        label="API clients"
+        columns={['Name', 'Scopes', 'Status', 'Created', 'Actions']}
+        row={(c) => <ClientRow key={c.id} client={c} onChange={reload} />}
+      />
     </>
   );
 }
@@ -274,44 +235,24 @@ function AuditLog({ round }: { round: number }) {
   return (
     <section aria-labelledby="audit">
       <h2 id="audit">Audit log</h2>
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>
-              Nothing audited yet: changes to clients, projects, templates and webhooks show here.
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table aria-label="Audit log">
-                  <thead>
-                    <tr>
-                      <th scope="col">When</th>
-                      <th scope="col">Action</th>
-                      <th scope="col">Target</th>
-                      <th scope="col">Request id</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.items.map((entry) => (
-                      <tr key={entry.id}>
-                        <td>{when(entry.created_at)}</td>
-                        <td>{entry.action}</td>
-                        <td>
-                          {entry.target_type ?? '—'}
-                          {entry.target_id && <div class="muted">{entry.target_id}</div>}
-                        </td>
-                        <td class="muted">{entry.request_id ?? '—'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={page}
+        empty="Nothing audited yet: changes to clients, projects, templates and webhooks show here."
+        paging={paging}
+        label="Audit log"
+        columns={['When', 'Action', 'Target', 'Request id']}
+        row={(entry) => (
+          <tr key={entry.id}>
+            <td>{when(entry.created_at)}</td>
+            <td>{entry.action}</td>
+            <td>
+              {entry.target_type ?? '—'}
+              {entry.target_id && <div class="muted">{entry.target_id}</div>}
+            </td>
+            <td class="muted">{entry.request_id ?? '—'}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

@@ -1,7 +1,18 @@
 /** Webhooks: register an endpoint, send it a test event, rotate its secret, and read its attempt log. */
 import { useState } from 'preact/hooks';
 import { call, type Schemas } from '../api.ts';
-import { Empty, ErrorBox, Loaded, Page, Status, useAction, useLoad, useSigned, when } from '../ui.tsx';
+import {
+  DataTable,
+  Empty,
+  ErrorBox,
+  Loaded,
+  Page,
+  Status,
+  useAction,
+  useLoad,
+  useSigned,
+  when,
+} from '../ui.tsx';
 
 function Attempts({ id, round }: { id: string; round: number }) {
   const { api } = useSigned();
@@ -18,43 +29,25 @@ function Attempts({ id, round }: { id: string; round: number }) {
           Refresh
         </button>
       </h3>
-      <Loaded load={attempts}>
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>No attempts yet.</Empty>
-          ) : (
-            <div class="table-wrap">
-              <table aria-label="Attempts">
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Event</th>
-                    <th scope="col">Attempt</th>
-                    <th scope="col">Result</th>
-                    <th scope="col">Answer</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((a) => (
-                    <tr key={a.id}>
-                      <td>{when(a.created_at)}</td>
-                      <td>{a.event_type}</td>
-                      <td>{a.attempt}</td>
-                      <td>
-                        <Status value={a.status} />
-                      </td>
-                      <td>
-                        {a.response_status ?? ''} {a.error ?? ''}{' '}
-                        {a.duration_ms === null ? '' : `${a.duration_ms} ms`}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
-      </Loaded>
+      <DataTable
+        load={attempts}
+        empty="No attempts yet."
+        label="Attempts"
+        columns={['When', 'Event', 'Attempt', 'Result', 'Answer']}
+        row={(a) => (
+          <tr key={a.id}>
+            <td>{when(a.created_at)}</td>
+            <td>{a.event_type}</td>
+            <td>{a.attempt}</td>
+            <td>
+              <Status value={a.status} />
+            </td>
+            <td>
+              {a.response_status ?? ''} {a.error ?? ''} {a.duration_ms === null ? '' : `${a.duration_ms} ms`}
+            </td>
+          </tr>
+        )}
+      />
     </div>
   );
 }
