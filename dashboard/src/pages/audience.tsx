@@ -10,12 +10,10 @@ import { ApiError, call, type Schemas } from '../api.ts';
 import {
   Choice,
   DataTable,
-  Empty,
   ErrorBox,
   FormCard,
-  Loaded,
+  Listing,
   Page,
-  Pager,
   Status,
   useAction,
   useCursor,
@@ -370,20 +368,9 @@ export function TopicsPage() {
           return `Created topic ${topic.name}.`;
         }}
       />
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>No topics yet. Create one above (POST /api/v1/topics).</Empty>
-          ) : (
-            <>
-              {data.items.map((topic) => (
-                <TopicCard key={topic.id} topic={topic} onChange={reload} />
-              ))}
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <Listing load={page} empty="No topics yet. Create one above (POST /api/v1/topics)." paging={paging}>
+        {(items) => items.map((topic) => <TopicCard key={topic.id} topic={topic} onChange={reload} />)}
+      </Listing>
     </Page>
   );
 }
@@ -502,20 +489,13 @@ export function TemplatesPage() {
   return (
     <Page title="Templates">
       <TemplateForms onDone={reload} />
-      <Loaded load={page}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>No templates yet. Create one above (POST /api/v1/templates).</Empty>
-          ) : (
-            <>
-              {data.items.map((template) => (
-                <TemplateCard key={template.id} template={template} />
-              ))}
-              <Pager nextCursor={data.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <Listing
+        load={page}
+        empty="No templates yet. Create one above (POST /api/v1/templates)."
+        paging={paging}
+      >
+        {(items) => items.map((template) => <TemplateCard key={template.id} template={template} />)}
+      </Listing>
     </Page>
   );
 }

@@ -9,12 +9,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { call, type Schemas } from '../api.ts';
 import {
-  Empty,
   ErrorBox,
   Listing,
-  Loaded,
   Page,
-  Pager,
   Status,
   Table,
   useAction,
@@ -242,22 +239,19 @@ export function SandboxPage() {
       )}
       <TestDevices onAdded={reload} onFault={watch} round={round} />
       <h2>Received by the emulator</h2>
-      <Loaded load={inbox}>
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>The emulator has received nothing for this tenant's devices yet.</Empty>
-          ) : (
-            <>
-              <div class="inbox">
-                {page.items.map((m) => (
-                  <Bubble key={m.id} message={m} />
-                ))}
-              </div>
-              <Pager nextCursor={page.next_cursor} paging={paging} />
-            </>
-          )
-        }
-      </Loaded>
+      <Listing
+        load={inbox}
+        empty="The emulator has received nothing for this tenant's devices yet."
+        paging={paging}
+      >
+        {(items) => (
+          <div class="inbox">
+            {items.map((m) => (
+              <Bubble key={m.id} message={m} />
+            ))}
+          </div>
+        )}
+      </Listing>
     </Page>
   );
 }

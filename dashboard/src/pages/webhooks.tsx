@@ -1,18 +1,7 @@
 /** Webhooks: register an endpoint, send it a test event, rotate its secret, and read its attempt log. */
 import { useState } from 'preact/hooks';
 import { call, type Schemas } from '../api.ts';
-import {
-  DataTable,
-  Empty,
-  ErrorBox,
-  Loaded,
-  Page,
-  Status,
-  useAction,
-  useLoad,
-  useSigned,
-  when,
-} from '../ui.tsx';
+import { DataTable, ErrorBox, Listing, Page, Status, useAction, useLoad, useSigned, when } from '../ui.tsx';
 
 function Attempts({ id, round }: { id: string; round: number }) {
   const { api } = useSigned();
@@ -145,15 +134,9 @@ export function WebhooksPage() {
         </p>
       )}
       {action.error && <ErrorBox error={action.error} />}
-      <Loaded load={hooks}>
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>No webhooks: register an endpoint to receive this tenant's events.</Empty>
-          ) : (
-            page.items.map((hook) => <WebhookCard key={hook.id} hook={hook} onChange={reload} />)
-          )
-        }
-      </Loaded>
+      <Listing load={hooks} empty="No webhooks: register an endpoint to receive this tenant's events.">
+        {(items) => items.map((hook) => <WebhookCard key={hook.id} hook={hook} onChange={reload} />)}
+      </Listing>
     </Page>
   );
 }
