@@ -138,13 +138,17 @@ export function useCursor(): {
   next: (cursor: string) => void;
   previous: (() => void) | undefined;
   reset: () => void;
+  /** The list request's query for the page shown: `limit` items, from the cursor (none on the first page). */
+  query: (limit: number) => { limit: number; cursor?: string };
 } {
   const [stack, setStack] = useState<string[]>([]);
+  const cursor = stack.at(-1);
   return {
-    cursor: stack.at(-1),
+    cursor,
     next: (cursor) => setStack((s) => [...s, cursor]),
     previous: stack.length > 0 ? () => setStack((s) => s.slice(0, -1)) : undefined,
     reset: () => setStack([]),
+    query: (limit) => (cursor ? { limit, cursor } : { limit }),
   };
 }
 

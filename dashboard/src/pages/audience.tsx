@@ -343,12 +343,7 @@ export function TopicsPage() {
   const { api } = useSigned();
   const paging = useCursor();
   const [page, reload] = useLoad(
-    () =>
-      call(
-        api.GET('/api/v1/topics', {
-          params: { query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+    () => call(api.GET('/api/v1/topics', { params: { query: paging.query(50) } })),
     [paging.cursor],
   );
   return (
@@ -478,12 +473,7 @@ export function TemplatesPage() {
   const { api } = useSigned();
   const paging = useCursor();
   const [page, reload] = useLoad(
-    () =>
-      call(
-        api.GET('/api/v1/templates', {
-          params: { query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+    () => call(api.GET('/api/v1/templates', { params: { query: paging.query(50) } })),
     [paging.cursor],
   );
   return (

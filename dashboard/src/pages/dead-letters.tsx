@@ -8,12 +8,7 @@ export function DeadLettersPage() {
   const { api } = useSigned();
   const paging = useCursor();
   const [page, reload] = useLoad(
-    () =>
-      call(
-        api.GET('/api/v1/dead-letters', {
-          params: { query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+    () => call(api.GET('/api/v1/dead-letters', { params: { query: paging.query(50) } })),
     [paging.cursor],
   );
   const [selected, setSelected] = useState<Set<string>>(new Set());

@@ -90,11 +90,7 @@ function Deliveries({ id }: { id: string }) {
   const paging = useCursor();
   const [page, reload] = useLoad(
     () =>
-      call(
-        api.GET('/api/v1/devices/{id}/deliveries', {
-          params: { path: { id }, query: { limit: 20, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+      call(api.GET('/api/v1/devices/{id}/deliveries', { params: { path: { id }, query: paging.query(20) } })),
     [id, paging.cursor],
   );
   return (

@@ -51,7 +51,7 @@ function WebhookAttempts({ id, round }: { id: string; round: string }) {
     () =>
       call(
         api.GET('/api/v1/notifications/{id}/webhook-attempts', {
-          params: { path: { id }, query: { limit: 20, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
+          params: { path: { id }, query: paging.query(20) },
         }),
       ),
     [id, round, paging.cursor],
@@ -100,9 +100,7 @@ export function NotificationPage({ id }: { id: string }) {
   const [status, reload] = useLoad(
     () =>
       call(
-        api.GET('/api/v1/notifications/{id}/status', {
-          params: { path: { id }, query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
+        api.GET('/api/v1/notifications/{id}/status', { params: { path: { id }, query: paging.query(50) } }),
       ),
     [id, paging.cursor],
   );

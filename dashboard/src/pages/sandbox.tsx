@@ -216,12 +216,7 @@ export function SandboxPage() {
   const { api, sandbox } = useSigned();
   const paging = useCursor();
   const [inbox, reload] = useLoad(
-    () =>
-      call(
-        api.GET('/api/v1/sandbox/messages', {
-          params: { query: { limit: 20, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+    () => call(api.GET('/api/v1/sandbox/messages', { params: { query: paging.query(20) } })),
     [paging.cursor],
   );
   const [round, watch, refresh] = useWatch(reload);

@@ -196,12 +196,7 @@ function ApiClients() {
   const { api } = useSigned();
   const paging = useCursor();
   const [page, reload] = useLoad(
-    () =>
-      call(
-        api.GET('/api/v1/admin/clients', {
-          params: { query: { limit: 50, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+    () => call(api.GET('/api/v1/admin/clients', { params: { query: paging.query(50) } })),
     [paging.cursor],
   );
   return (
@@ -224,12 +219,7 @@ function AuditLog({ round }: { round: number }) {
   const { api } = useSigned();
   const paging = useCursor();
   const [page] = useLoad(
-    () =>
-      call(
-        api.GET('/api/v1/audit-logs', {
-          params: { query: { limit: 25, ...(paging.cursor ? { cursor: paging.cursor } : {}) } },
-        }),
-      ),
+    () => call(api.GET('/api/v1/audit-logs', { params: { query: paging.query(25) } })),
     [paging.cursor, round],
   );
   return (
