@@ -103,6 +103,20 @@ export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
 }
 
+/** A definition list of a thing's facts (id, status, times): `Fact`s, each a label and its value. */
+export function Facts({ children }: { children: ComponentChildren }) {
+  return <dl class="facts">{children}</dl>;
+}
+
+export function Fact({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
 export function Status({ value }: { value: string }) {
   return <span class={`badge badge-${value}`}>{value.replace('_', ' ')}</span>;
 }

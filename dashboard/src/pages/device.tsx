@@ -8,6 +8,8 @@ import { call, type Schemas } from '../api.ts';
 import {
   DataTable,
   ErrorBox,
+  Fact,
+  Facts,
   Loaded,
   Page,
   Status,
@@ -141,29 +143,22 @@ export function DevicePage({ id }: { id: string }) {
       <Loaded load={device}>
         {(d) => (
           <>
-            <dl class="facts">
-              <dt>Id</dt>
-              <dd>
+            <Facts>
+              <Fact label="Id">
                 <code>{d.id}</code>
-              </dd>
-              <dt>Token</dt>
-              <dd>…{d.token_suffix}</dd>
-              <dt>Platform</dt>
-              <dd>{d.platform}</dd>
-              <dt>State</dt>
-              <dd>
+              </Fact>
+              <Fact label="Token">…{d.token_suffix}</Fact>
+              <Fact label="Platform">{d.platform}</Fact>
+              <Fact label="State">
                 <Status value={d.is_active ? 'active' : 'inactive'} />
                 {d.deactivated_reason && ` ${d.deactivated_reason} · ${when(d.deactivated_at)}`}
-              </dd>
-              <dt>Profile</dt>
-              <dd>{d.profile_id ? <code>{d.profile_id}</code> : '—'}</dd>
-              <dt>Model / OS</dt>
-              <dd>
+              </Fact>
+              <Fact label="Profile">{d.profile_id ? <code>{d.profile_id}</code> : '—'}</Fact>
+              <Fact label="Model / OS">
                 {d.model ?? '—'} / {d.os_version ?? '—'}
-              </dd>
-              <dt>Last seen</dt>
-              <dd>{when(d.last_seen_at)}</dd>
-            </dl>
+              </Fact>
+              <Fact label="Last seen">{when(d.last_seen_at)}</Fact>
+            </Facts>
             <EditDevice device={d} onSaved={reload} />
           </>
         )}

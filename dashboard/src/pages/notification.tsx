@@ -8,6 +8,8 @@ import { call, openEventStream, type StreamEvent } from '../api.ts';
 import {
   DataTable,
   Empty,
+  Fact,
+  Facts,
   Loaded,
   Page,
   Pager,
@@ -116,34 +118,22 @@ export function NotificationPage({ id }: { id: string }) {
             : 0;
           return (
             <>
-              <dl class="facts">
-                <dt>Id</dt>
-                <dd>
+              <Facts>
+                <Fact label="Id">
                   <code>{n.id}</code>
-                </dd>
-                <dt>Status</dt>
-                <dd>
+                </Fact>
+                <Fact label="Status">
                   <Status value={n.status} /> {live === 'live' && <span class="muted">· live</span>}
-                </dd>
-                <dt>Created</dt>
-                <dd>{when(n.created_at)}</dd>
-                <dt>Completed</dt>
-                <dd>{when(n.completed_at)}</dd>
+                </Fact>
+                <Fact label="Created">{when(n.created_at)}</Fact>
+                <Fact label="Completed">{when(n.completed_at)}</Fact>
                 {sandbox && (
-                  <>
-                    <dt>Sandbox</dt>
-                    <dd>
-                      <Link href="/sandbox">See what the devices received</Link> (the emulator's inbox)
-                    </dd>
-                  </>
+                  <Fact label="Sandbox">
+                    <Link href="/sandbox">See what the devices received</Link> (the emulator's inbox)
+                  </Fact>
                 )}
-                {n.error_code && (
-                  <>
-                    <dt>Error</dt>
-                    <dd>{n.error_code}</dd>
-                  </>
-                )}
-              </dl>
+                {n.error_code && <Fact label="Error">{n.error_code}</Fact>}
+              </Facts>
               <div class="progress">
                 <progress max={100} value={percent} aria-label="Progress" />
                 <span>
