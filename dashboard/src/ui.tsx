@@ -87,6 +87,20 @@ export function ErrorBox({ error }: { error: ApiError }) {
   );
 }
 
+/** How an action ended: what it did (a muted status line, read out by screen readers), or its error. */
+export function Outcome({ said, error }: { said: ComponentChildren; error: ApiError | undefined }) {
+  return (
+    <>
+      {said && (
+        <p class="muted" role="status">
+          {said}
+        </p>
+      )}
+      {error && <ErrorBox error={error} />}
+    </>
+  );
+}
+
 /** Renders a Load: a spinner line, the error, or `children(data)`. */
 export function Loaded<T>({ load, children }: { load: Load<T>; children: (data: T) => ComponentChildren }) {
   if (load.state === 'loading')

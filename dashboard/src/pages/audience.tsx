@@ -13,6 +13,7 @@ import {
   ErrorBox,
   FormCard,
   Listing,
+  Outcome,
   Page,
   Status,
   useAction,
@@ -329,12 +330,7 @@ function TopicCard({ topic, onChange }: { topic: Schemas['Topic']; onChange: () 
           </button>
         </div>
       </form>
-      {result && (
-        <p class="muted" role="status">
-          {result}
-        </p>
-      )}
-      {action.error && <ErrorBox error={action.error} />}
+      <Outcome said={result} error={action.error} />
     </article>
   );
 }

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { call } from '../api.ts';
-import { DataTable, ErrorBox, Page, useAction, useCursor, useLoad, useSigned, when } from '../ui.tsx';
+import { DataTable, Outcome, Page, useAction, useCursor, useLoad, useSigned, when } from '../ui.tsx';
 
 export function DeadLettersPage() {
   const { api } = useSigned();
@@ -50,12 +50,7 @@ export function DeadLettersPage() {
         </>
       }
     >
-      {done && (
-        <p class="muted" role="status">
-          {done}
-        </p>
-      )}
-      {action.error && <ErrorBox error={action.error} />}
+      <Outcome said={done} error={action.error} />
       <DataTable
         load={page}
         empty="No dead letters: every delivery was sent, failed for good, or is still being retried."

@@ -7,10 +7,10 @@ import { Link, useLocation } from 'wouter-preact';
 import { call, type Schemas } from '../api.ts';
 import {
   DataTable,
-  ErrorBox,
   Fact,
   Facts,
   Loaded,
+  Outcome,
   Page,
   Status,
   useAction,
@@ -77,12 +77,7 @@ function EditDevice({ device, onSaved }: { device: Schemas['Device']; onSaved: (
           Delete
         </button>
       </div>
-      {saved && (
-        <p class="muted" role="status">
-          Saved.
-        </p>
-      )}
-      {action.error && <ErrorBox error={action.error} />}
+      <Outcome said={saved && 'Saved.'} error={action.error} />
     </form>
   );
 }

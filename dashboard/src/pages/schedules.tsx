@@ -6,7 +6,7 @@ import { call } from '../api.ts';
 import {
   Choice,
   DataTable,
-  ErrorBox,
+  Outcome,
   Page,
   Status,
   useAction,
@@ -60,12 +60,7 @@ export function SchedulesPage() {
           onChange={filter(setRecurrence)}
         />
       </fieldset>
-      {done && (
-        <p class="muted" role="status">
-          {done}
-        </p>
-      )}
-      {action.error && <ErrorBox error={action.error} />}
+      <Outcome said={done} error={action.error} />
       <DataTable
         load={page}
         empty={

@@ -5,6 +5,7 @@ import {
   DataTable,
   ErrorBox,
   FormCard,
+  Outcome,
   Page,
   Status,
   useAction,
@@ -69,12 +70,7 @@ function FirebaseProjects({ onChange }: { onChange: () => void }) {
         </button>
       </form>
       <p class="muted">The private key is stored encrypted and never shown again.</p>
-      {done && (
-        <p class="muted" role="status">
-          {done}
-        </p>
-      )}
-      {action.error && <ErrorBox error={action.error} />}
+      <Outcome said={done} error={action.error} />
       <DataTable
         load={page}
         empty="No Firebase project yet: upload its service-account file to send through FCM."
