@@ -142,9 +142,11 @@ describe('cancel', () => {
     // The fan-out stops after two pages, as when its worker dies: pages of 50 (SEND_BATCH_SIZE 5 × 10) commit
     // one by one, the third one's transaction fails. Its job stays queued until a fan-out worker runs again.
     await deps.queue.stopWork(QUEUES.fanout);
-    // Slow answers keep batches in flight when the cancel comes: those come back sent.
-    server.emulator.setFaults({ latencyMs: 1000 });
+    // Slow answers keep batches in flight when the cancel comes: those come back sent. The emulator counts a
+    // request when it arrives and records the message when it answers, 3 s later: the cancel goes between.
+    server.emulator.setFaults({ latencyMs: 3000 });
     const before = server.emulator.received({ projectId: tenant.account.project_id }).length;
+    const requestsBefore = server.emulator.stats().sendRequests;
     const sent = await post('/api/v1/notify/', { all_devices: true, title: 'Maybe not' });
     expect(sent.statusCode).toBe(202);
     const id = sent.json().notification_id;
@@ -166,11 +168,12 @@ describe('cancel', () => {
       counts: { total: 100 },
     });
     await waitFor(
-      async () =>
-        server.emulator.received({ projectId: tenant.account.project_id }).length > before ? true : undefined,
+      async () => (server.emulator.stats().sendRequests > requestsBefore ? true : undefined),
       15_000,
       'the first message to reach FCM',
     );
+    // Waiting for an answer instead raced the send job that records it, and lost on a fast enough machine.
+    expect(server.emulator.received({ projectId: tenant.account.project_id }).length).toBe(before);
 
     const cancel = await post(`/api/v1/notifications/${id}/cancel`);
     expect(cancel.statusCode).toBe(200);
@@ -185,12 +188,20 @@ describe('cancel', () => {
         .received({ projectId: tenant.account.project_id })
         .slice(before)
         .filter((m) => m.status === 200 && !m.validateOnly);
+    // Every request that reached the emulator since the send has been answered (none held in its latency).
+    const unanswered = () =>
+      server.emulator.stats().sendRequests -
+      requestsBefore -
+      server.emulator.received({ projectId: tenant.account.project_id }).slice(before).length;
     const done = await waitFor(
       async () => {
         const notification = (await get(`/api/v1/notifications/${id}/`)).json();
         const messages = accepted();
-        const quiet = Date.now() - (messages.at(-1)?.receivedAt ?? 0) > 2_000;
-        return notification.status === 'cancelled' && quiet && notification.counts.sent === messages.length
+        const quiet = Date.now() - (messages.at(-1)?.receivedAt ?? 0) > 3_500;
+        return notification.status === 'cancelled' &&
+          unanswered() === 0 &&
+          quiet &&
+          notification.counts.sent === messages.length
           ? notification
           : undefined;
       },

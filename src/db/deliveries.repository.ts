@@ -568,19 +568,33 @@ export interface StatusCount {
   status: DeliveryStatus;
   platform: Platform;
   count: number;
+  /** The group's last release instant (its timed deliveries'), null when none waits for a time. */
+  lastNotBefore: Date | null;
 }
 
+/** A notification's deliveries counted by status and platform, each group with its last release instant. */
 export async function countDeliveries(
   ex: Executor,
   tenantId: string,
   notificationId: string,
 ): Promise<StatusCount[]> {
-  return query<StatusCount>(
+  const rows = await query<{
+    status: DeliveryStatus;
+    platform: Platform;
+    count: number;
+    last_not_before: Date | string | null;
+  }>(
     ex,
-    sql`select status, platform, count(*)::int as count from deliveries
+    sql`select status, platform, count(*)::int as count, max(not_before) as last_not_before from deliveries
       where notification_id = ${notificationId} and api_client_id = ${tenantId}
       group by status, platform order by status, platform`,
   );
+  return rows.map((r) => ({
+    status: r.status,
+    platform: r.platform,
+    count: r.count,
+    lastNotBefore: r.last_not_before === null ? null : new Date(r.last_not_before),
+  }));
 }
 
 /** Given limit+1 rows keyed by a bigint id: the page, and the id of its last row as cursor when there is more. */
@@ -591,20 +605,6 @@ function idPage<T extends { id: string }>(
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? last.id : null };
-}
-
-/** The last release instant of a notification's timed deliveries (null when none waits for a time). */
-export async function lastReleaseAt(
-  ex: Executor,
-  tenantId: string,
-  notificationId: string,
-): Promise<Date | null> {
-  const [row] = await query<{ at: Date | string | null }>(
-    ex,
-    sql`select max(not_before) as at from deliveries
-      where notification_id = ${notificationId} and api_client_id = ${tenantId}`,
-  );
-  return row?.at ? new Date(row.at) : null;
 }
 
 export interface DeliveryView {

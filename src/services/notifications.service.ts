@@ -4,7 +4,6 @@ import {
   cancelOpenDeliveries,
   countDeliveries,
   type DeliveryView,
-  lastReleaseAt,
   listDeliveries,
 } from '../db/deliveries.repository.ts';
 import {
@@ -162,11 +161,14 @@ export async function getDeliveryStatus(
   const counts = await countDeliveries(deps.db, tenantId, id);
   const byStatus: Record<string, number> = {};
   const byPlatform: Record<string, Record<string, number>> = {};
+  // The last release of any group: when the last timed delivery becomes sendable (one query for both).
+  let lastRelease: Date | null = null;
   for (const c of counts) {
     byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
     const platform = byPlatform[c.platform] ?? {};
     platform[c.status] = (platform[c.status] ?? 0) + c.count;
     byPlatform[c.platform] = platform;
+    if (c.lastNotBefore && (!lastRelease || c.lastNotBefore > lastRelease)) lastRelease = c.lastNotBefore;
   }
   const page = await listDeliveries(
     deps.db,
@@ -180,7 +182,7 @@ export async function getDeliveryStatus(
     notification,
     by_status: byStatus,
     by_platform: byPlatform,
-    expected_completion_at: isoOrNull(await lastReleaseAt(deps.db, tenantId, id)),
+    expected_completion_at: isoOrNull(lastRelease),
     deliveries: page.items.map(deliveryTimes),
     next_cursor: page.nextCursor,
   };
