@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Http2Pool, type Http2PoolOptions, Http2TransportError } from './http2-pool.ts';
 
@@ -113,6 +114,49 @@ describe('Http2Pool', () => {
       unprocessed: false,
       message: 'the test server did not answer within 50 ms',
     });
+  });
+
+  it('reads an answer that came while the event loop was busy before timing its stream out', async () => {
+    // The server runs on a thread of its own, so it answers while this one is blocked: as FCM does while a
+    // worker's loop is busy (embedded PostgreSQL, a large page). Timers run before pending socket reads.
+    const server = new Worker(
+      `const http2 = require('node:http2');
+      const { parentPort } = require('node:worker_threads');
+      const server = http2.createServer();
+      server.on('stream', (stream) => {
+        stream.resume();
+        stream.on('end', () => {
+          parentPort.postMessage('received');
+          setTimeout(() => { stream.respond({ ':status': 200 }); stream.end('late but there'); }, 20);
+        });
+      });
+      server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+      { eval: true },
+    );
+    cleanups.push(async () => {
+      await server.terminate();
+    });
+    const inbox: unknown[] = [];
+    let wake = () => {};
+    server.on('message', (message) => {
+      inbox.push(message);
+      wake();
+    });
+    const next = async () => {
+      while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      return inbox.shift();
+    };
+    const port = await next();
+    const pool = newPool({ origin: `http://127.0.0.1:${port}`, timeoutMs: 200 });
+    // A first exchange opens the session, so the second request goes out at once.
+    expect((await post(pool)).status).toBe(200);
+    await next();
+    const answer = post(pool);
+    await next();
+    // Busy far past the deadline; the answer reaches the socket 20 ms into it.
+    const until = performance.now() + 600;
+    while (performance.now() < until) {}
+    expect(await answer).toMatchObject({ status: 200, body: 'late but there' });
   });
 
   it('tells a refused stream (safe to resend) from one reset after it was read', async () => {

@@ -159,10 +159,18 @@ class SessionSlot {
         if (outcome instanceof Http2TransportError) reject(outcome);
         else resolve(outcome);
       };
-      const timer = setTimeout(() => {
-        finish(new Http2TransportError('TIMEOUT', `${peer} did not answer within ${timeoutMs} ms`));
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, timeoutMs);
+      // Decided after one more round of socket reads: timers run before pending I/O, so when the loop was busy
+      // past the deadline (a large page, the embedded database) an answer already in the socket would otherwise
+      // count as lost, and its message be sent again.
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (settled) return;
+            finish(new Http2TransportError('TIMEOUT', `${peer} did not answer within ${timeoutMs} ms`));
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+          }),
+        timeoutMs,
+      );
 
       stream.on('response', (received) => {
         status = Number(received[':status']);
