@@ -105,13 +105,20 @@ export async function advanceFanout(ex: Executor, id: string, cursor: string, ad
     where id = ${id}`);
 }
 
-/** Fan-out finished: from now on the counters decide the final status. */
+/**
+ * Fan-out finished: from now on the counters decide the final status. `last` is the last page's progress (as
+ * advanceFanout records it, and the deliveries it skipped), written in the same statement.
+ */
 export async function finishFanout(
   ex: Executor,
   id: string,
   errorCode: string | null,
+  last?: { cursor: string; added: number; skipped: number },
 ): Promise<NotificationRow | undefined> {
-  await ex.execute(sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code), updated_at = now()
+  await ex.execute(sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code),
+      fanout_cursor = coalesce(${last?.cursor ?? null}::text, fanout_cursor),
+      total_count = total_count + ${last?.added ?? 0}, skipped_count = skipped_count + ${last?.skipped ?? 0},
+      updated_at = now()
     where id = ${id}`);
   return settle(ex, id);
 }

@@ -1,6 +1,8 @@
 /**
  * Accepting a send: validate the content (rendering a template when one is named), resolve who it reaches, and
- * write the notification with its fan-out job in one transaction. Used by the API and by the scheduler.
+ * write the notification with its fan-out in one transaction: a send to a person or to named devices makes its
+ * first page of deliveries there (and is usually done with it), any other enqueues its fan-out job. Used by the
+ * API and by the scheduler.
  */
 import {
   findDevicesForTargets,
@@ -20,8 +22,9 @@ import { renderMessage, validateContentForFcm } from '../push/render.ts';
 import { QUEUES } from '../queue/contract.ts';
 import { pickVariant, renderTemplate, type TemplateContent } from '../templates/engine.ts';
 import { deviceFilters, type StoredTarget } from './audience.ts';
-import { receiptData } from './delivery.service.ts';
+import { logCompleted, receiptData } from './delivery.service.ts';
 import type { ServiceDeps } from './deps.ts';
+import { type FanoutPageResult, makeFanoutPage } from './fanout.service.ts';
 import { chooseProjectForSend, requireServerDefault } from './firebase-projects.service.ts';
 import { normalizePhoneNumber, resolveProfile } from './profiles.service.ts';
 import {
@@ -176,7 +179,28 @@ type NotificationFields = Omit<
   'id' | 'apiClientId' | 'firebaseProjectId' | 'idempotencyKey' | 'requestId'
 >;
 
-/** Picks the Firebase project, writes the notification and enqueues its fan-out, in the caller's transaction. */
+/** A send accepted in a transaction: its notification, and the fan-out's first page when it was made there. */
+export interface Accepted {
+  /** As inserted (status queued): what the 202 reply describes. */
+  notification: NotificationRow;
+  /** The fan-out's first page, made in the accepting transaction (a send to a person or to named devices). */
+  fanout?: FanoutPageResult | undefined;
+}
+
+/**
+ * Whether a target's first fan-out page is made in the accepting transaction: a person's devices or a list of
+ * devices, usually a handful. A topic or all devices may be millions: their pages are the fan-out job's, so the
+ * reply never waits for them; a bulk send's recipients are written after its notification.
+ */
+function fansOutInline(target: Record<string, unknown>): boolean {
+  return target.kind === 'profile' || target.kind === 'devices';
+}
+
+/**
+ * Picks the Firebase project, writes the notification and its fan-out, in the caller's transaction: the first
+ * page of at most one send batch for a person or named devices, the fan-out job for the rest (or for the rest
+ * of a person's devices past that page).
+ */
 async function writeNotification(
   deps: ServiceDeps,
   tx: Executor,
@@ -184,7 +208,7 @@ async function writeNotification(
   firebaseProject: string | undefined,
   meta: SendMeta,
   fields: NotificationFields,
-): Promise<NotificationRow> {
+): Promise<Accepted> {
   // The tenant's default project is picked by the insert itself (one round trip fewer on every send); a named
   // one is looked up first, for its 404.
   const firebaseProjectId =
@@ -201,10 +225,22 @@ async function writeNotification(
     createdAt: deps.clock.now(),
     ...fields,
   });
-  // Thrown before the fan-out is enqueued, so the caller's transaction (or savepoint) takes the row back.
+  // Thrown before the fan-out, so the caller's transaction (or savepoint) takes the row back.
   if (notification.firebaseProjectId === null) requireServerDefault(deps.defaultAccount);
-  await deps.queue.enqueue(tx, QUEUES.fanout, { notificationId: notification.id, requestId: meta.requestId });
-  return notification;
+  // Not yet committed, so no other transaction can make or stop its pages: no fan-out lock to take.
+  const fanout = fansOutInline(fields.target)
+    ? await makeFanoutPage(deps, tx, notification, meta.requestId, {
+        limit: deps.config.send.batchSize,
+        caps: {},
+      })
+    : undefined;
+  if (!fanout?.done) {
+    await deps.queue.enqueue(tx, QUEUES.fanout, {
+      notificationId: notification.id,
+      requestId: meta.requestId,
+    });
+  }
+  return { notification, fanout };
 }
 
 /**
@@ -246,46 +282,52 @@ async function timingOf(
   return timing as Record<string, unknown> | null;
 }
 
-/**
- * Accepts one send. Runs in `ex` when given (the scheduler's transaction, so the occurrence and its
- * notification commit together), otherwise in a transaction of its own.
- */
+/** Accepts one send in its own transaction, and reports it once committed. */
 export async function acceptSend(
   deps: ServiceDeps,
   tenantId: string,
   body: SendBody,
   meta: SendMeta,
-  ex?: Executor,
 ): Promise<NotificationRow> {
-  const run = async (tx: Executor) => {
-    const controls = controlsOf(deps, body, meta);
-    const template = await loadTemplate(tx, tenantId, body);
-    const contents = buildContents(template, body);
-    const target = await resolveTarget(tx, tenantId, body);
-    const timing = await timingOf(deps, tx, tenantId, body, contents, meta);
-    return writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
-      ...controls,
-      timing,
-      target: target as unknown as Record<string, unknown>,
-      ...splitContents(contents),
-      templateId: template?.id ?? null,
-      topicId: target.kind === 'topic' ? target.topic_id : null,
-      scheduleId: meta.scheduleId ?? null,
-      occurrenceAt: meta.occurrenceAt ?? null,
-    });
-  };
-  // In a caller's transaction (the scheduler's, or a dry run that is rolled back) the caller decides what counts.
-  if (ex) return run(ex);
-  const notification = await deps.db.transaction(run);
-  reportAccepted(deps, notification);
-  return notification;
+  const accepted = await deps.db.transaction((tx) => acceptSendIn(deps, tx, tenantId, body, meta));
+  reportAccepted(deps, accepted);
+  return accepted.notification;
+}
+
+/**
+ * Accepts one send in the caller's transaction (the scheduler's, so the occurrence and its notification commit
+ * together, or a dry run's savepoint that is rolled back): the caller reports it once it commits.
+ */
+export async function acceptSendIn(
+  deps: ServiceDeps,
+  tx: Executor,
+  tenantId: string,
+  body: SendBody,
+  meta: SendMeta,
+): Promise<Accepted> {
+  const controls = controlsOf(deps, body, meta);
+  const template = await loadTemplate(tx, tenantId, body);
+  const contents = buildContents(template, body);
+  const target = await resolveTarget(tx, tenantId, body);
+  const timing = await timingOf(deps, tx, tenantId, body, contents, meta);
+  return writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
+    ...controls,
+    timing,
+    target: target as unknown as Record<string, unknown>,
+    ...splitContents(contents),
+    templateId: template?.id ?? null,
+    topicId: target.kind === 'topic' ? target.topic_id : null,
+    scheduleId: meta.scheduleId ?? null,
+    occurrenceAt: meta.occurrenceAt ?? null,
+  });
 }
 
 /**
  * For a committed notification: moves fcms_notifications_accepted_total and logs the first line of its story,
- * with the device count when the target names its devices (other targets are counted at fan-out).
+ * with the device count when the target names its devices (other targets are counted at fan-out), then the
+ * fan-out's lines when it was done in the accepting transaction, as the fan-out job logs them.
  */
-export function reportAccepted(deps: ServiceDeps, notification: NotificationRow): void {
+export function reportAccepted(deps: ServiceDeps, { notification, fanout }: Accepted): void {
   const target = notification.target as { kind?: unknown; device_ids?: unknown; targets?: unknown };
   const kind = typeof target.kind === 'string' ? target.kind : 'unknown';
   deps.metrics.notificationAccepted(kind, notification.status);
@@ -301,6 +343,13 @@ export function reportAccepted(deps: ServiceDeps, notification: NotificationRow)
     },
     'notification accepted',
   );
+  if (!fanout?.done) return;
+  const log = deps.logger.child({
+    notification_id: notification.id,
+    request_id: notification.requestId ?? undefined,
+  });
+  log.info({ deliveries: fanout.deliveries, pages: fanout.pages }, 'fan-out done');
+  if (fanout.finished) logCompleted(log, fanout.finished);
 }
 
 export interface BulkTarget {
@@ -478,7 +527,7 @@ export async function acceptBulk(
     }
     const common = sharedContents();
     const timing = await timingOf(deps, tx, tenantId, body, firstContents, meta);
-    const notification = await writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
+    const { notification } = await writeNotification(deps, tx, tenantId, body.firebase_project_id, meta, {
       ...controls,
       timing,
       target: {
@@ -493,7 +542,7 @@ export async function acceptBulk(
     await insertRecipients(tx, notification.id, recipients);
     return { notification, results };
   });
-  reportAccepted(deps, outcome.notification);
+  reportAccepted(deps, { notification: outcome.notification });
   return outcome;
 }
 

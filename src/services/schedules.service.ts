@@ -25,7 +25,7 @@ import {
   validateRule,
 } from '../scheduling/recurrence.ts';
 import type { ServiceDeps } from './deps.ts';
-import { acceptSend, reportAccepted, type SendMeta } from './notify.service.ts';
+import { acceptSendIn, reportAccepted, type SendMeta } from './notify.service.ts';
 import { type SendBody, storedSendSchema } from './send-request.ts';
 import { type PageView, pageView } from './views.ts';
 
@@ -138,7 +138,7 @@ async function checkSend(
 ): Promise<void> {
   try {
     await tx.transaction(async (savepoint) => {
-      await acceptSend(deps, tenantId, send, meta, savepoint);
+      await acceptSendIn(deps, savepoint, tenantId, send, meta);
       throw new DryRunDone();
     });
   } catch (error) {
@@ -317,10 +317,11 @@ async function fireSchedule(deps: ServiceDeps, tx: Executor, row: ScheduleRow, n
   for (const occurrenceAt of send ? plan.fire : []) {
     const meta = { scheduleId: row.id, occurrenceAt, requestId: `schedule:${row.id}` };
     try {
-      const notification = await tx.transaction((savepoint) =>
-        acceptSend(deps, row.apiClientId, send!, meta, savepoint),
+      const accepted = await tx.transaction((savepoint) =>
+        acceptSendIn(deps, savepoint, row.apiClientId, send!, meta),
       );
-      reportAccepted(deps, notification);
+      const { notification } = accepted;
+      reportAccepted(deps, accepted);
       count += 1;
       lastRunAt = now;
       lastNotificationId = notification.id;
