@@ -2,7 +2,7 @@
 import { and, desc, eq, gte, lte, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from './client.ts';
 import { afterCursor, type Page, toPage } from './pagination.ts';
-import { type NotificationStatus, notifications } from './schema.ts';
+import { firebaseProjects, type NotificationStatus, notifications, sendThrottles } from './schema.ts';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
@@ -35,6 +35,57 @@ export async function findNotification(
 export async function findNotificationById(ex: Executor, id: string): Promise<NotificationRow | undefined> {
   const [row] = await ex.select().from(notifications).where(eq(notifications.id, id));
   return row;
+}
+
+/** A notification as its send job claims it, with what sending it needs from other tables. */
+export interface NotificationToSend {
+  notification: NotificationRow;
+  /** Its Firebase project's encrypted service account; null when it has none (server default) or it was removed. */
+  credentialsCiphertext: string | null;
+  /** When FCM's 429 pause on its Firebase project ends, while one is in force. */
+  throttledUntil: Date | undefined;
+}
+
+/**
+ * For the send job, in one round trip: the notification, its Firebase project's credentials, and that project's
+ * 429 pause (by the project's id, or `defaultProjectKey` for a notification sent with the server's account).
+ */
+export async function findNotificationToSend(
+  ex: Executor,
+  id: string,
+  defaultProjectKey: string | null,
+): Promise<NotificationToSend | undefined> {
+  const [row] = await ex
+    .select({
+      notification: notifications,
+      credentialsCiphertext: firebaseProjects.credentialsCiphertext,
+      throttledUntil: sendThrottles.notBefore,
+    })
+    .from(notifications)
+    .leftJoin(
+      firebaseProjects,
+      and(
+        eq(firebaseProjects.id, notifications.firebaseProjectId),
+        eq(firebaseProjects.apiClientId, notifications.apiClientId),
+      ),
+    )
+    .leftJoin(
+      sendThrottles,
+      and(
+        eq(
+          sendThrottles.projectKey,
+          sql`coalesce(${firebaseProjects.projectId}, ${defaultProjectKey}::text)`,
+        ),
+        sql`${sendThrottles.notBefore} > now()`,
+      ),
+    )
+    .where(eq(notifications.id, id));
+  if (!row) return undefined;
+  return {
+    notification: row.notification,
+    credentialsCiphertext: row.credentialsCiphertext,
+    throttledUntil: row.throttledUntil ?? undefined,
+  };
 }
 
 export interface NotificationFilter {

@@ -13,11 +13,11 @@ import {
 import { deactivateDevices } from '../db/devices.repository.ts';
 import {
   addOutcomeCounts,
-  findNotificationById,
+  findNotificationToSend,
   markSending,
   type NotificationRow,
 } from '../db/notifications.repository.ts';
-import { findThrottle, raiseThrottle } from '../db/send-throttles.repository.ts';
+import { raiseThrottle } from '../db/send-throttles.repository.ts';
 import type { NotificationContent } from '../domain/content.ts';
 import type { FcmMessage, SendOutcome, ServiceAccount } from '../push/push-provider.ts';
 import { renderMessage } from '../push/render.ts';
@@ -25,7 +25,7 @@ import { QUEUES, type SendJob, sendPayload } from '../queue/contract.ts';
 import { completedEvent, logCompleted, receiptData, settledEvents } from '../services/delivery.service.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { deviceDeactivated, emitEvents, type NewEvent } from '../services/events.ts';
-import { loadAccount } from '../services/firebase-projects.service.ts';
+import { accountForSend } from '../services/firebase-projects.service.ts';
 import { pickVariant } from '../templates/engine.ts';
 import { runJob } from './job-runner.ts';
 import { classify, expiresAt, type SendRules, unsendable } from './send-outcome.ts';
@@ -40,6 +40,8 @@ interface Batch {
   open: DeliveryToSend[];
   /** The tenant's Firebase service account; undefined when its project was removed. */
   account: ServiceAccount | undefined;
+  /** When FCM's 429 pause on the project ends, if one was in force when the batch was claimed. */
+  throttledUntil: Date | undefined;
   rules: SendRules;
 }
 
@@ -84,7 +86,7 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   let answers = noAnswers();
   if (batch.account && toSend.length > 0) {
     const project = batch.account.project_id;
-    const wait = await waitBeforeSending(deps, project);
+    const wait = waitBeforeSending(deps, project, batch.throttledUntil);
     if (wait !== undefined) {
       await reschedule(deps, job, wait);
       log.debug({ firebase_project: project, until: new Date(wait).toISOString() }, 'send batch deferred');
@@ -109,18 +111,25 @@ export async function sendBatch(deps: ServiceDeps, job: SendJob): Promise<void> 
   );
 }
 
-/** Claim: the notification and the job's deliveries still open for this attempt; undefined when none is. */
+/**
+ * Claim: the notification (with its project's credentials and 429 pause, in one query) and the job's deliveries
+ * still open for this attempt; undefined when none is.
+ */
 async function claim(deps: ServiceDeps, job: SendJob): Promise<Batch | undefined> {
-  const notification = await findNotificationById(deps.db, job.notificationId);
-  if (!notification) return undefined;
+  const found = await findNotificationToSend(
+    deps.db,
+    job.notificationId,
+    deps.defaultAccount?.project_id ?? null,
+  );
+  if (!found) return undefined;
+  const { notification } = found;
   const open = await loadOpenDeliveries(deps.db, job.deliveryIds, job.attempt, notification.createdAt);
   if (open.length === 0) return undefined;
   if (notification.status === 'queued') await markSending(deps.db, notification.id);
-  const account = await loadAccount(
-    deps.db,
+  const account = accountForSend(
     deps.cipher,
-    notification.apiClientId,
     notification.firebaseProjectId,
+    found.credentialsCiphertext,
     deps.defaultAccount,
   );
   const { maxAttempts, maxAgeSeconds, throttleDefaultMs, retryBaseMs, retryMaxMs } = deps.config.send;
@@ -133,7 +142,7 @@ async function claim(deps: ServiceDeps, job: SendJob): Promise<Batch | undefined
     throttleDefaultMs,
     backoff: { baseMs: retryBaseMs, maxMs: retryMaxMs, jitter: 'full' },
   };
-  return { notification, open, account, rules };
+  return { notification, open, account, throttledUntil: found.throttledUntil, rules };
 }
 
 /**
@@ -161,10 +170,14 @@ function triage(batch: Batch, now: number): { settled: DeliveryOutcome[]; toSend
 
 /**
  * Whether the batch may call FCM now: not while FCM has the project throttled (a 429, shared by every worker
- * through send_throttles) nor while the project's circuit is open. Returns when to come back otherwise.
+ * through send_throttles, read when the batch was claimed) nor while the project's circuit is open. Returns
+ * when to come back otherwise.
  */
-async function waitBeforeSending(deps: ServiceDeps, project: string): Promise<number | undefined> {
-  const throttledUntil = await findThrottle(deps.db, project);
+function waitBeforeSending(
+  deps: ServiceDeps,
+  project: string,
+  throttledUntil: Date | undefined,
+): number | undefined {
   if (throttledUntil) return throttledUntil.getTime();
   const gate = deps.circuit.acquire(project);
   return gate.allowed ? undefined : gate.retryAt;

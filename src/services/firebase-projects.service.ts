@@ -211,15 +211,18 @@ export function requireServerDefault(serverDefault: ServiceAccount | undefined):
   );
 }
 
-/** The decrypted service account a notification sends with. */
-export async function loadAccount(
-  ex: Executor,
+/**
+ * The service account a notification sends with: the server's default when it names no Firebase project, its
+ * project's (decrypted) otherwise, undefined when that project was removed since.
+ */
+export function accountForSend(
   cipher: Cipher,
-  tenantId: string,
   firebaseProjectId: string | null,
+  credentialsCiphertext: string | null,
   serverDefault: ServiceAccount | undefined,
-): Promise<ServiceAccount | undefined> {
+): ServiceAccount | undefined {
   if (firebaseProjectId === null) return serverDefault;
-  const row = await findFirebaseProject(ex, tenantId, firebaseProjectId);
-  return row ? (JSON.parse(cipher.decrypt(row.credentialsCiphertext)) as ServiceAccount) : undefined;
+  return credentialsCiphertext === null
+    ? undefined
+    : (JSON.parse(cipher.decrypt(credentialsCiphertext)) as ServiceAccount);
 }
