@@ -11,7 +11,8 @@
  * its latency is counted from when it was due, so a server that stalls is charged for the queue it causes
  * (autocannon's overallRate only sends on an idle connection, a closed loop that hides such stalls). At most
  * --connections requests are in flight; the others wait in order in this process, their wait counted. The server
- * runs in a child process (bench/lib/server.ts) with rate limits off; its CPU and peak RSS are its own.
+ * runs in a child process (bench/lib/server.ts) with rate limits off; its CPU and peak RSS are its own. For
+ * notify it also reports how long each accepted send took to reach FCM (the emulator), from when it was due.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -80,6 +81,8 @@ interface PhaseResult {
   eventLoop: number;
   machineBusy: number;
   delivered: number;
+  /** Notify: ms from each request's due time to its push reaching the emulator, sorted; empty otherwise. */
+  toFcm: Float64Array;
 }
 
 /**
@@ -94,7 +97,7 @@ async function drive(
   connections: number,
   rate: number,
   durationMs: number,
-  make: (i: number) => Request,
+  make: (i: number, due: number) => Request,
 ) {
   const total = Math.round((rate * durationMs) / 1000);
   const latencies = new Float64Array(total);
@@ -113,7 +116,7 @@ async function drive(
   const dueCount = () => Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
   const fire = (i: number) => {
     const due = started + (i * 1000) / rate;
-    const { method, path, body } = make(i);
+    const { method, path, body } = make(i, due);
     inFlight++;
     pool
       .request({ method, path, headers, signal: abort.signal, ...(body === undefined ? {} : { body }) })
@@ -209,14 +212,24 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
       token: fakeToken(),
       profile_id: profile.id,
     });
-    const notifyBody = JSON.stringify({ phone_number: PHONE, title: 'Benchmark', body: 'API latency run' });
+    // When each notify was due (epoch ms), by the index its push carries in its data.
+    const notifyDue: number[] = [];
     const first = await api.request<{ notification_id: string }>('POST', '/api/v1/notify/', 202, {
       phone_number: PHONE,
       title: 'Benchmark',
       body: 'the notification whose status is read',
     });
-    const requests: Record<Phase, (i: number) => Request> = {
-      notify: () => ({ method: 'POST', path: '/api/v1/notify/', body: notifyBody }),
+    const requests: Record<Phase, (i: number, due: number) => Request> = {
+      notify: (i, due) => {
+        notifyDue[i] = performance.timeOrigin + due;
+        const body = {
+          phone_number: PHONE,
+          title: 'Benchmark',
+          body: 'API latency run',
+          data: { bench: `${i}` },
+        };
+        return { method: 'POST', path: '/api/v1/notify/', body: JSON.stringify(body) };
+      },
       devices: () => ({
         method: 'POST',
         path: '/api/v1/devices/',
@@ -237,6 +250,8 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
     for (const phase of options.phases) {
       const rate = options.rates[phase];
       const emulatorBefore = emulator.stats().delivered;
+      const seqBefore = emulator.received().at(-1)?.seq ?? 0;
+      notifyDue.length = 0;
       const machineBefore = machineCpu();
       await server.call({ type: 'measure' }, 'measuring');
       const run = await drive(
@@ -249,6 +264,7 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
       );
       const report = await server.call({ type: 'report' }, 'report');
       const machineAfter = machineCpu();
+      const toFcm = phase === 'notify' ? await pushLatencies(emulator, seqBefore, notifyDue, run.ok) : [];
       const cpuMs = report.cpuUserMs + report.cpuSystemMs;
       const answered = run.latencies.length;
       results.push({
@@ -267,6 +283,7 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
         eventLoop: report.eventLoopUtilization,
         machineBusy: (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total),
         delivered: emulator.stats().delivered - emulatorBefore,
+        toFcm: Float64Array.from(toFcm).sort(),
       });
       console.log(describe(results.at(-1)!));
     }
@@ -281,7 +298,40 @@ async function run(options: Options, emulator: Emulator): Promise<PhaseResult[]>
   }
 }
 
+/**
+ * Waits (at most DRAIN_MS) for the pushes of the `accepted` notifies to reach the emulator, then returns each
+ * one's time from its request's due time to its arrival, in ms. Pushes still missing then are left out (the
+ * report says how many arrived).
+ */
+async function pushLatencies(
+  emulator: Emulator,
+  seqBefore: number,
+  due: number[],
+  accepted: number,
+): Promise<number[]> {
+  const arrived = () => emulator.received().filter((m) => m.seq > seqBefore && !m.validateOnly);
+  const deadline = Date.now() + DRAIN_MS;
+  while (arrived().length < accepted && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const latencies: number[] = [];
+  for (const message of arrived()) {
+    const index = Number((message.message.data as Record<string, string> | undefined)?.bench);
+    const dueAt = due[index];
+    if (dueAt !== undefined) latencies.push(message.receivedAt - dueAt);
+  }
+  return latencies;
+}
+
 const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+/** " to FCM p50 …, p99 … (n pushes)" for notify, nothing for the other phases. */
+const toFcmSummary = (r: PhaseResult) =>
+  r.phase !== 'notify'
+    ? ''
+    : `\n[${r.phase}] accepted to FCM: p50 ${ms(percentile(r.toFcm, 50))}, p90 ${ms(percentile(r.toFcm, 90))}, ` +
+      `p99 ${ms(percentile(r.toFcm, 99))}, max ${ms(percentile(r.toFcm, 100))} (${r.toFcm.length} of ${r.ok} pushes ` +
+      `arrived within ${DRAIN_MS / 1000} s of the phase's end)`;
 
 function describe(r: PhaseResult): string {
   const non2xx = Object.entries(r.non2xx)
@@ -294,21 +344,23 @@ function describe(r: PhaseResult): string {
     `unanswered after ${DRAIN_MS / 1000} s ${r.timedOut}\n` +
     `[${r.phase}] server ${r.serverCores.toFixed(2)} cores (${Math.round(r.serverCpuUsPerRequest)} µs CPU a request, ` +
     `event loop ${(r.eventLoop * 100).toFixed(0)}% busy), peak RSS ${mb(r.serverPeakRss)}; machine ` +
-    `${(r.machineBusy * 100).toFixed(0)}% of ${cpus().length} cores busy; emulator received ${r.delivered} pushes`
+    `${(r.machineBusy * 100).toFixed(0)}% of ${cpus().length} cores busy; emulator received ${r.delivered} pushes` +
+    toFcmSummary(r)
   );
 }
 
 function table(results: PhaseResult[]): string {
   const lines = [
-    '| request | rate | achieved | p50 | p90 | p99 | max | non-2xx | errors + unanswered | server CPU a request | peak RSS |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| request | rate | achieved | p50 | p90 | p99 | max | non-2xx | errors + unanswered | server CPU a request | peak RSS | to FCM p50 / p99 |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const non2xx = Object.values(r.non2xx).reduce((sum, n) => sum + n, 0);
     lines.push(
       `| ${r.phase} | ${r.rate}/s | ${Math.round(r.achieved)}/s | ${ms(percentile(r.latencies, 50))} | ` +
         `${ms(percentile(r.latencies, 90))} | ${ms(percentile(r.latencies, 99))} | ${ms(percentile(r.latencies, 100))} | ` +
-        `${non2xx} | ${r.errors + r.timedOut} | ${Math.round(r.serverCpuUsPerRequest)} µs | ${mb(r.serverPeakRss)} |`,
+        `${non2xx} | ${r.errors + r.timedOut} | ${Math.round(r.serverCpuUsPerRequest)} µs | ${mb(r.serverPeakRss)} | ` +
+        `${r.phase === 'notify' ? `${ms(percentile(r.toFcm, 50))} / ${ms(percentile(r.toFcm, 99))}` : '—'} |`,
     );
   }
   return lines.join('\n');
@@ -374,7 +426,9 @@ async function main(args: string[]): Promise<number> {
     host: '127.0.0.1',
     port: 0,
     latencyMs: options.latencyMs,
-    recording: 'counts',
+    // Full records of the notify phase's pushes, for their time to FCM.
+    recording: 'full',
+    maxRecorded: options.rates.notify * options.durationS + 10_000,
   });
   console.log(
     `API benchmark (${options.mode}): ${options.durationS} s a phase, open loop over ${options.connections} ` +
