@@ -158,20 +158,23 @@ export async function advanceFanout(ex: Executor, id: string, cursor: string, ad
 
 /**
  * Fan-out finished: from now on the counters decide the final status. `last` is the last page's progress (as
- * advanceFanout records it, and the deliveries it skipped), written in the same statement.
+ * advanceFanout records it, and the deliveries it skipped), written in the same statement. `uncommitted`: the
+ * notification was inserted by this very transaction (a send fanned out as it is accepted), so no other can
+ * have settled it.
  */
 export async function finishFanout(
   ex: Executor,
   id: string,
   errorCode: string | null,
   last?: { cursor: string; added: number; skipped: number },
+  uncommitted = false,
 ): Promise<NotificationRow | undefined> {
   await ex.execute(sql`update notifications set fanout_done = true, error_code = coalesce(${errorCode}, error_code),
       fanout_cursor = coalesce(${last?.cursor ?? null}::text, fanout_cursor),
       total_count = total_count + ${last?.added ?? 0}, skipped_count = skipped_count + ${last?.skipped ?? 0},
       updated_at = now()
     where id = ${id}`);
-  return settle(ex, id);
+  return settle(ex, id, uncommitted);
 }
 
 /** How many deliveries a step moved to each end (cancelled may be negative: a cancelled delivery found sent). */
@@ -209,16 +212,23 @@ export async function markCancelled(ex: Executor, id: string, at: Date): Promise
 
 /**
  * Recomputes the status from the counters. Returns the notification when this call is the one that finished it
- * (completed_at went from null to set), so exactly one caller emits notification.completed.
+ * (completed_at went from null to set), so exactly one caller emits notification.completed. `uncommitted`: the
+ * row was inserted by this transaction and is not finished yet, so there is no earlier state to read.
  */
-export async function settle(ex: Executor, id: string): Promise<NotificationRow | undefined> {
+export async function settle(
+  ex: Executor,
+  id: string,
+  uncommitted = false,
+): Promise<NotificationRow | undefined> {
   // NO KEY UPDATE, not UPDATE: a fan-out page in progress holds KEY SHARE on the row (its new deliveries' foreign
   // key), which FOR UPDATE would wait for, and deadlock with once the page updates the row itself.
-  const [before] = await ex
-    .select({ completedAt: notifications.completedAt })
-    .from(notifications)
-    .where(eq(notifications.id, id))
-    .for('no key update');
+  const [before] = uncommitted
+    ? [{ completedAt: null }]
+    : await ex
+        .select({ completedAt: notifications.completedAt })
+        .from(notifications)
+        .where(eq(notifications.id, id))
+        .for('no key update');
   const [after] = await ex
     .update(notifications)
     .set({

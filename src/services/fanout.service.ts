@@ -55,7 +55,12 @@ export async function makeFanoutPage(
   tx: Executor,
   notification: NotificationRow,
   requestId: string | undefined,
-  page: { limit: number; caps: FanoutCaps },
+  page: {
+    limit: number;
+    caps: FanoutCaps;
+    /** The notification was inserted by this transaction (a send fanned out as it is accepted). */
+    uncommitted?: boolean;
+  },
 ): Promise<FanoutPageResult> {
   const batchSize = deps.config.send.batchSize;
   const target = notification.target as unknown as StoredTarget;
@@ -105,6 +110,7 @@ export async function makeFanoutPage(
     made.cursor === null
       ? undefined
       : { cursor: made.cursor, added: made.created, skipped: made.skipped.length },
+    page.uncommitted,
   );
   const events = made.cursor === null ? [] : skippedEvents(notification, made.skipped, requestId);
   if (finished) events.push(completedEvent(finished, requestId));

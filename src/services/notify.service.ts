@@ -232,6 +232,7 @@ async function writeNotification(
     ? await makeFanoutPage(deps, tx, notification, meta.requestId, {
         limit: deps.config.send.batchSize,
         caps: {},
+        uncommitted: true,
       })
     : undefined;
   if (!fanout?.done) {
