@@ -87,7 +87,8 @@ const baseEnv = (): NodeJS.ProcessEnv => {
 
 /** PostgreSQL: the API runs in this process on a fresh database; `fcm-server worker` processes send. */
 async function postgresHarness(): Promise<Harness> {
-  const server: TestServer = await startTestServer({}, { worker: false });
+  // The API makes the batches of a send to named devices as it accepts it: the same batch size as the workers'.
+  const server: TestServer = await startTestServer({ SEND_BATCH_SIZE: '5' }, { worker: false });
   const tenant = await server.tenant('drain');
   const env = {
     ...baseEnv(),

@@ -122,6 +122,10 @@ export const envSchema = z.object({
   DEBUG: bool.default(false),
   /** Send-path tuning. */
   SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * Deliveries per send job (FCM batch). Read by the workers' fan-out and, for a send to a person or named devices
+   * (fanned out as it is accepted), by the API process: give every process the same value.
+   */
   SEND_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(500),
   SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
   SEND_RETRY_BASE_MS: duration.default(1_000),

@@ -32,8 +32,9 @@ describe.skipIf(storageMode() !== 'postgres')(
   `worker killed with SIGKILL during a ${DEVICES}-delivery send`,
   () => {
     beforeAll(async () => {
-      // This process is the API (and supervises the queue); the workers are child processes.
-      server = await startTestServer({}, { worker: false });
+      // This process is the API (and supervises the queue); the workers are child processes. The API makes the
+      // first batch of a send to a person as it accepts it: the same batch size as the workers'.
+      server = await startTestServer({ SEND_BATCH_SIZE: String(BATCH) }, { worker: false });
       tenant = await server.tenant('crash');
       server.emulator.setFaults({ latencyMs: LATENCY_MS });
     });
